@@ -1,0 +1,56 @@
+"""Configuration classes. Every value can be set from the environment; the defaults are safe for one machine."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE = f"sqlite:///{ROOT / 'instance' / 'scim-authz.db'}"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain postgres:// URLs and point them at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL", DEFAULT_SQLITE))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # "FULL" makes every SQLite commit durable on power loss, not only on a process crash.
+    SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Announced in /ServiceProviderConfig and enforced.
+    SCIM_BULK_MAX_OPERATIONS = _int("SCIM_BULK_MAX_OPERATIONS", 1000)
+    SCIM_BULK_MAX_PAYLOAD = _int("SCIM_BULK_MAX_PAYLOAD", 1_048_576)
+    SCIM_FILTER_MAX_RESULTS = _int("SCIM_FILTER_MAX_RESULTS", 1000)
+    SCIM_MAX_REQUEST_BYTES = _int("SCIM_MAX_REQUEST_BYTES", 16 * 1_048_576)
+    # A public base URL (https://idp-facing.example.com) when behind a proxy; else taken from the request.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class ProductionConfig(Config):
+    pass
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL") or "sqlite://")
+    SQLITE_SYNCHRONOUS = "OFF"
+
+
+def config_for(name: str | None) -> type[Config]:
+    """The settings class for an environment name (development, production, testing)."""
+    return {
+        "production": ProductionConfig,
+        "testing": TestingConfig,
+    }.get((name or os.environ.get("SCIM_AUTHZ_ENV", "development")).lower(), DevelopmentConfig)

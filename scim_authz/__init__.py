@@ -1,0 +1,30 @@
+"""scim-authz: SCIM 2.0 provisioning into tenants, roles and relationship rules, and one check endpoint."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """Build the application: config, extensions, blueprints, error handlers; nothing else."""
+    from config import config_for
+    from scim_authz import db_setup
+    from scim_authz.cli import register_cli
+    from scim_authz.errors import register_error_handlers
+    from scim_authz.extensions import db, migrate
+    from scim_authz.scim.views import bp as scim_bp
+
+    app = Flask(__name__, instance_relative_config=False)
+    if isinstance(config, dict):
+        app.config.from_object(config_for(config.get("ENV_NAME")))
+        app.config.update(config)
+    else:
+        app.config.from_object(config or config_for(None))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(db_setup.MIGRATIONS_DIR), render_as_batch=True)
+    db_setup.configure_engine(app)
+
+    app.register_blueprint(scim_bp)
+    register_error_handlers(app)
+    register_cli(app)
+    return app

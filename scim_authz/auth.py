@@ -1,0 +1,107 @@
+"""Credentials: issuing, revoking and verifying bearer secrets. Raises typed errors, never abort()."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import logging
+
+from sqlalchemy import select, update
+
+from scim_authz.extensions import db
+from scim_authz.models import Credential, Tenant, utcnow
+from scim_authz.scim.errors import Unauthorized
+
+log = logging.getLogger("scim_authz.auth")
+PREFIXES = {"scim": "scim_", "app": "sk_", "admin": "adm_"}
+# last_used is a hint for the console, not an audit trail: write it at most this often.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    credential_id: int
+    secret: str
+    prefix: str
+
+
+def hash_secret(secret: str) -> str:
+    """sha256 hex of a secret; only this is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_credential(tenant: Tenant, kind: str, name: str = "") -> IssuedSecret:
+    """Create a credential of `kind` for `tenant`; the secret is returned once and stored only as a hash."""
+    if kind not in PREFIXES:
+        raise ValueError(f"kind must be one of {sorted(PREFIXES)}")
+    secret = PREFIXES[kind] + secrets.token_urlsafe(32)
+    cred = Credential(tenant_id=tenant.id, kind=kind, name=name, secret_hash=hash_secret(secret),
+                      prefix=secret[: len(PREFIXES[kind]) + 6])
+    db.session.add(cred)
+    db.session.flush()
+    return IssuedSecret(cred.id, secret, cred.prefix)
+
+
+def revoke_credential(tenant: Tenant, credential_id: int) -> bool:
+    """Revoke one of the tenant's credentials; False when it has no such credential."""
+    cred = db.session.get(Credential, credential_id)
+    if cred is None or cred.tenant_id != tenant.id:
+        return False
+    if cred.revoked_at is None:
+        cred.revoked_at = utcnow()
+    return True
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or Unauthorized."""
+    if not authorization:
+        raise Unauthorized("Authentication required: send Authorization: Bearer <token>.")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization must use the Bearer scheme.")
+    return token.strip()
+
+
+def authenticate(authorization: str | None, kind: str) -> tuple[Tenant, Credential]:
+    """The tenant and credential behind a bearer secret of `kind`, or Unauthorized."""
+    token = bearer_token(authorization)
+    digest = hash_secret(token)
+    row = db.session.execute(
+        select(Credential, Tenant).join(Tenant, Tenant.id == Credential.tenant_id)
+        .where(Credential.secret_hash == digest)
+    ).first()
+    if row is None:
+        raise Unauthorized("The bearer token is not valid.")
+    cred, tenant = row
+    # The look-up is by digest; compare again in constant time so timing says nothing either way.
+    if not hmac.compare_digest(cred.secret_hash, digest) or cred.kind != kind or cred.revoked_at is not None:
+        raise Unauthorized("The bearer token is not valid.")
+    return tenant, cred
+
+
+def last_used_is_stale(cred: Credential) -> bool:
+    """Whether the credential's last_used is old enough to be written again."""
+    return cred.last_used is None or utcnow() - cred.last_used > LAST_USED_RESOLUTION
+
+
+def touch_last_used(credential_id: int) -> None:
+    """Record use of a credential in the current transaction."""
+    db.session.execute(update(Credential).where(Credential.id == credential_id).values(last_used=utcnow()))
+
+
+def touch_last_used_now(credential_id: int) -> None:
+    """Record use in a transaction of its own; a hint for the console, so a failure is only logged."""
+    from scim_authz.db_setup import WRITE_INTENT
+
+    token = WRITE_INTENT.set(True)
+    try:
+        touch_last_used(credential_id)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - last_used must never fail a request that succeeded
+        db.session.rollback()
+        log.warning("could not record last use of credential %s", credential_id, exc_info=True)
+    finally:
+        WRITE_INTENT.reset(token)

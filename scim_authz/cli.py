@@ -1,0 +1,117 @@
+"""Command line: `flask --app wsgi tenants …`, `… tokens …`, or the `scim-authz` console script."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import select
+
+from scim_authz.auth import issue_credential, revoke_credential
+from scim_authz.extensions import db
+from scim_authz.models import Credential
+from scim_authz.tenants.service import TenantError, create_tenant, find_tenant, list_tenants
+
+tenants_cli = AppGroup("tenants", help="Create and list tenants.")
+tokens_cli = AppGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
+
+
+def _tenant_or_fail(key: str):
+    tenant = find_tenant(key)
+    if tenant is None:
+        raise click.ClickException(f"no tenant {key!r}; create it with `tenants create {key}`")
+    return tenant
+
+
+def scim_base_url(tenant_key: str | None = None) -> str:
+    """The SCIM base URL to paste into an IdP (tokens decide the tenant, so it is the same for all)."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000"
+    return f"{base}/scim/v2"
+
+
+@tenants_cli.command("create")
+@click.argument("key")
+@click.option("--name", help="Display name (defaults to the key).")
+@click.option("--role-mode", type=click.Choice(["idp", "app", "hybrid"]), default="hybrid", show_default=True)
+def tenants_create(key, name, role_mode):
+    """Create tenant KEY."""
+    try:
+        tenant = create_tenant(key, name, role_mode)
+    except TenantError as e:
+        raise click.ClickException(str(e))
+    db.session.commit()
+    click.echo(f"created tenant {tenant.key} (id {tenant.id}, role mode {tenant.role_mode})")
+
+
+@tenants_cli.command("list")
+def tenants_list():
+    """List tenants."""
+    for t in list_tenants():
+        click.echo(f"{t.key}\t{t.name}\t{t.role_mode}\trevision {t.revision}")
+
+
+@tokens_cli.command("issue")
+@click.argument("tenant_key")
+@click.option("--kind", type=click.Choice(["scim", "app"]), default="scim", show_default=True)
+@click.option("--name", default="", help="A label, e.g. 'Okta production'.")
+def tokens_issue(tenant_key, kind, name):
+    """Issue a token for TENANT_KEY; it is printed once and stored only as a hash."""
+    tenant = _tenant_or_fail(tenant_key)
+    issued = issue_credential(tenant, kind, name)
+    db.session.commit()
+    click.echo(f"id {issued.credential_id}  prefix {issued.prefix}")
+    click.echo(issued.secret)
+
+
+@tokens_cli.command("list")
+@click.argument("tenant_key")
+def tokens_list(tenant_key):
+    """List TENANT_KEY's tokens (prefix, kind, created, last used, revoked)."""
+    tenant = _tenant_or_fail(tenant_key)
+    creds = db.session.execute(
+        select(Credential).where(Credential.tenant_id == tenant.id).order_by(Credential.id)).scalars()
+    for c in creds:
+        state = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
+        used = f"{c.last_used:%Y-%m-%d %H:%M}" if c.last_used else "never"
+        click.echo(f"{c.id}\t{c.kind}\t{c.prefix}…\t{c.name or '-'}\tcreated {c.created:%Y-%m-%d %H:%M}\t"
+                   f"last used {used}\t{state}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("tenant_key")
+@click.argument("credential_id", type=int)
+def tokens_revoke(tenant_key, credential_id):
+    """Revoke token CREDENTIAL_ID of TENANT_KEY."""
+    tenant = _tenant_or_fail(tenant_key)
+    if not revoke_credential(tenant, credential_id):
+        raise click.ClickException(f"tenant {tenant_key} has no token {credential_id}")
+    db.session.commit()
+    click.echo(f"revoked token {credential_id}")
+
+
+@click.command("demo")
+@click.option("--tenant", "tenant_key", default="demo", show_default=True)
+def demo(tenant_key):
+    """Create the demo tenant if missing, issue it a fresh SCIM token and print how to connect."""
+    tenant = find_tenant(tenant_key) or create_tenant(tenant_key, "Demo organisation")
+    issued = issue_credential(tenant, "scim", "demo (make run)")
+    db.session.commit()
+    click.echo("")
+    click.echo(f"  Tenant:         {tenant.key}")
+    click.echo(f"  SCIM base URL:  {scim_base_url()}")
+    click.echo(f"  SCIM token:     {issued.secret}")
+    click.echo("  (shown once; stored only as a hash. `make token` issues another.)")
+    click.echo("")
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to `flask`."""
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(demo)
+
+
+def main() -> None:
+    """Entry point of the `scim-authz` console script."""
+    from scim_authz import create_app
+
+    FlaskGroup(create_app=lambda: create_app())(prog_name="scim-authz")

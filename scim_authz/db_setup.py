@@ -1,0 +1,55 @@
+"""Database engine settings that depend on the backend (SQLite pragmas, directories)."""
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+# Set by request handlers that will write, so SQLite takes the write lock up front.
+WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def configure_engine(app: Flask) -> None:
+    """Make SQLite behave: WAL, foreign keys, a busy timeout, and the configured durability."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite"):
+        return
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    synchronous = app.config.get("SQLITE_SYNCHRONOUS", "FULL")
+    if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError(f"SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+
+    with app.app_context():
+        from scim_authz.extensions import db
+
+        @event.listens_for(db.engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.close()
+
+        sqlite_transactions(db.engine, lambda: WRITE_INTENT.get())
+
+
+def sqlite_transactions(engine, write_intent) -> None:
+    """Take SQLite transactions into our hands: BEGIN IMMEDIATE for writes, so a request that reads
+    and then writes never fails on a lock upgrade, and a plain BEGIN for reads.
+
+    `write_intent()` says whether the current unit of work will write.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _autocommit_driver(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # pysqlite must not issue its own BEGIN
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent() else "BEGIN")

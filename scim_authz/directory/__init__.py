@@ -1,0 +1,1 @@
+"""Users, groups and memberships as the rest of the system sees them."""

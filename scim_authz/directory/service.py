@@ -1,0 +1,308 @@
+"""Users, groups and memberships: every write bumps the tenant revision in the same transaction.
+
+Membership changes touch only the rows they change, so adding one member to a group of 100,000
+is one insert (and one update of the group's version), never a rewrite of the list.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
+from scim_authz.extensions import db
+from scim_authz.models import Group, GroupMember, User, utcnow
+from scim_authz.tenants.service import bump_revision
+
+# Nested groups deeper than this are refused; it also bounds the transitive-groups walk.
+MAX_GROUP_DEPTH = 32
+
+
+# ---- users -----------------------------------------------------------------------------------
+
+def get_user(tenant_id: int, user_id: str) -> User:
+    """The tenant's user with this id, or ResourceNotFound."""
+    user = db.session.get(User, user_id)
+    if user is None or user.tenant_id != tenant_id:
+        raise ResourceNotFound(f"User {user_id} not found")
+    return user
+
+
+def _user_columns(doc: dict) -> dict:
+    name = doc["userName"]
+    return {"user_name": name, "user_name_ci": name.lower(), "external_id": doc.get("externalId"),
+            "active": doc.get("active", True) is not False, "display_name": doc.get("displayName"), "doc": doc}
+
+
+def _check_user_name_free(tenant_id: int, user_name: str, except_id: str | None = None) -> None:
+    q = select(User.id).where(User.tenant_id == tenant_id, User.user_name_ci == user_name.lower())
+    found = db.session.execute(q).scalar_one_or_none()
+    if found is not None and found != except_id:
+        raise Conflict(f"userName {user_name!r} is already in use in this tenant")
+
+
+def _flush_unique() -> None:
+    """Flush, turning a unique-index race into Conflict rather than a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as e:
+        raise Conflict("userName is already in use in this tenant") from e
+
+
+def create_user(tenant_id: int, doc: dict) -> User:
+    """Create a user from a validated document."""
+    _check_user_name_free(tenant_id, doc["userName"])
+    now = utcnow()
+    user = User(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_user_columns(doc))
+    db.session.add(user)
+    _flush_unique()
+    bump_revision(tenant_id)
+    return user
+
+
+def replace_user(user: User, doc: dict) -> bool:
+    """Replace a user's document; False (and no version bump) when nothing changed."""
+    if doc == user.doc:
+        return False
+    if doc["userName"].lower() != user.user_name_ci:
+        _check_user_name_free(user.tenant_id, doc["userName"], except_id=user.id)
+    for k, v in _user_columns(doc).items():
+        setattr(user, k, v)
+    user.version += 1
+    user.last_modified = utcnow()
+    _flush_unique()
+    bump_revision(user.tenant_id)
+    return True
+
+
+def delete_user(user: User) -> None:
+    """Delete a user and its memberships."""
+    db.session.execute(delete(GroupMember).where(GroupMember.member_id == user.id))
+    db.session.delete(user)
+    bump_revision(user.tenant_id)
+
+
+def groups_of_users(tenant_id: int, user_ids: list[str]) -> dict[str, list[dict]]:
+    """Each user's groups (RFC 7643 §4.1.2): direct memberships, then groups reached through nesting."""
+    result: dict[str, list[dict]] = {uid: [] for uid in user_ids}
+    if not user_ids:
+        return result
+    rows = db.session.execute(
+        select(GroupMember.member_id, Group.id, Group.display_name)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.member_id.in_(user_ids), GroupMember.tenant_id == tenant_id)
+    ).all()
+    direct: dict[str, set[str]] = {uid: set() for uid in user_ids}
+    names: dict[str, str] = {}
+    for uid, gid, name in rows:
+        direct[uid].add(gid)
+        names[gid] = name
+    parents = _parent_closure(tenant_id, {g for gs in direct.values() for g in gs}, names)
+    for uid in user_ids:
+        seen = set(direct[uid])
+        entries = [{"value": g, "display": names[g], "type": "direct"} for g in sorted(direct[uid])]
+        frontier = list(direct[uid])
+        while frontier:
+            g = frontier.pop()
+            for p in parents.get(g, ()):
+                if p not in seen:
+                    seen.add(p)
+                    frontier.append(p)
+                    entries.append({"value": p, "display": names[p], "type": "indirect"})
+        result[uid] = entries
+    return result
+
+
+def _parent_closure(tenant_id: int, start: set[str], names: dict[str, str]) -> dict[str, set[str]]:
+    """group -> the groups it is a direct member of, for every group reachable upward from `start`."""
+    parents: dict[str, set[str]] = {}
+    frontier = set(start)
+    for _ in range(MAX_GROUP_DEPTH):
+        frontier -= parents.keys()
+        if not frontier:
+            break
+        rows = db.session.execute(
+            select(GroupMember.member_id, Group.id, Group.display_name)
+            .join(Group, Group.id == GroupMember.group_id)
+            .where(GroupMember.member_id.in_(frontier), GroupMember.tenant_id == tenant_id)
+        ).all()
+        for g in frontier:
+            parents[g] = set()
+        nxt = set()
+        for child, parent, name in rows:
+            parents[child].add(parent)
+            names[parent] = name
+            nxt.add(parent)
+        frontier = nxt
+    return parents
+
+
+# ---- groups ----------------------------------------------------------------------------------
+
+def get_group(tenant_id: int, group_id: str) -> Group:
+    """The tenant's group with this id, or ResourceNotFound."""
+    group = db.session.get(Group, group_id)
+    if group is None or group.tenant_id != tenant_id:
+        raise ResourceNotFound(f"Group {group_id} not found")
+    return group
+
+
+def _group_columns(doc: dict) -> dict:
+    return {"display_name": doc["displayName"], "display_name_ci": doc["displayName"].lower(),
+            "external_id": doc.get("externalId"), "doc": doc}
+
+
+def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -> Group:
+    """Create a group, with its initial members."""
+    now = utcnow()
+    group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_group_columns(doc))
+    db.session.add(group)
+    db.session.flush()
+    if members:
+        _insert_members(group, members)
+    bump_revision(tenant_id)
+    return group
+
+
+def replace_group(group: Group, doc: dict, members: list[dict] | None) -> bool:
+    """Replace a group's attributes, and its members when `members` is not None."""
+    changed = False
+    if doc != group.doc:
+        for k, v in _group_columns(doc).items():
+            setattr(group, k, v)
+        changed = True
+    if members is not None:
+        changed = replace_members(group, members, touch=False) or changed
+    if changed:
+        touch_group(group)
+    return changed
+
+
+def delete_group(group: Group) -> None:
+    """Delete a group, its memberships, and its place in other groups."""
+    db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
+    db.session.execute(delete(GroupMember).where(GroupMember.member_id == group.id))
+    db.session.delete(group)
+    bump_revision(group.tenant_id)
+
+
+def touch_group(group: Group) -> None:
+    """New version and lastModified for a group, and a new tenant revision."""
+    group.version += 1
+    group.last_modified = utcnow()
+    bump_revision(group.tenant_id)
+
+
+# ---- memberships -----------------------------------------------------------------------------
+
+def _resolve_members(tenant_id: int, ids: Iterable[str]) -> dict[str, str]:
+    """member id -> "User" | "Group" for ids of this tenant; UnknownMembers for the rest."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    found = {i: "User" for i in db.session.execute(
+        select(User.id).where(User.tenant_id == tenant_id, User.id.in_(ids))).scalars()}
+    rest = ids - found.keys()
+    if rest:
+        found.update({i: "Group" for i in db.session.execute(
+            select(Group.id).where(Group.tenant_id == tenant_id, Group.id.in_(rest))).scalars()})
+    missing = ids - found.keys()
+    if missing:
+        raise UnknownMembers(missing)
+    return found
+
+
+def _check_no_cycle(group: Group, new_group_members: set[str]) -> None:
+    """Refuse a nesting that would make a group (transitively) a member of itself."""
+    if group.id in new_group_members:
+        raise InvalidMembership("a group cannot be a member of itself")
+    if not new_group_members:
+        return
+    # Walk up from `group`: if any new member is an ancestor, adding it closes a cycle.
+    ancestors = _parent_closure(group.tenant_id, {group.id}, {})
+    reachable = set().union(*ancestors.values()) if ancestors else set()
+    if reachable & new_group_members:
+        raise InvalidMembership("nesting these groups would make a cycle")
+
+
+def _insert_members(group: Group, members: list[dict]) -> int:
+    ids = {m["value"] for m in members}
+    kinds = _resolve_members(group.tenant_id, ids)
+    _check_no_cycle(group, {i for i, k in kinds.items() if k == "Group"})
+    existing = set(db.session.execute(
+        select(GroupMember.member_id).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(ids))
+    ).scalars())
+    now = utcnow()
+    new = [{"group_id": group.id, "member_id": i, "member_type": kinds[i], "tenant_id": group.tenant_id,
+            "added": now} for i in sorted(ids - existing)]
+    if new:
+        db.session.execute(GroupMember.__table__.insert(), new)
+    return len(new)
+
+
+def add_members(group: Group, members: list[dict], *, touch: bool = True) -> bool:
+    """Add members (ignoring those already in); one insert per new member, nothing else loaded."""
+    added = _insert_members(group, members) > 0
+    if added and touch:
+        touch_group(group)
+    return added
+
+
+def remove_members(group: Group, ids: Iterable[str], *, touch: bool = True) -> bool:
+    """Remove these members (absent ones are ignored)."""
+    ids = set(ids)
+    if not ids:
+        return False
+    n = db.session.execute(
+        delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(ids))).rowcount
+    if n and touch:
+        touch_group(group)
+    return bool(n)
+
+
+def remove_all_members(group: Group, *, touch: bool = True) -> bool:
+    """Empty the group."""
+    n = db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id)).rowcount
+    if n and touch:
+        touch_group(group)
+    return bool(n)
+
+
+def replace_members(group: Group, members: list[dict], *, touch: bool = True) -> bool:
+    """Make the members exactly these: delete the ones not listed, insert the new ones."""
+    want = {m["value"] for m in members}
+    have = set(db.session.execute(select(GroupMember.member_id).where(GroupMember.group_id == group.id)).scalars())
+    changed = remove_members(group, have - want, touch=False)
+    changed = (_insert_members(group, [{"value": i} for i in want - have]) > 0) or changed
+    if changed and touch:
+        touch_group(group)
+    return changed
+
+
+def members_of_groups(group_ids: list[str]) -> dict[str, list[dict]]:
+    """Members of each group as SCIM member values, with the member's display name."""
+    result: dict[str, list[dict]] = {g: [] for g in group_ids}
+    if not group_ids:
+        return result
+    users = db.session.execute(
+        select(GroupMember.group_id, User.id, User.display_name, User.user_name)
+        .join(User, User.id == GroupMember.member_id)
+        .where(GroupMember.group_id.in_(group_ids)).order_by(GroupMember.added, User.id)
+    ).all()
+    for gid, uid, dn, un in users:
+        result[gid].append({"value": uid, "display": dn or un, "type": "User"})
+    groups = db.session.execute(
+        select(GroupMember.group_id, Group.id, Group.display_name)
+        .join(Group, Group.id == GroupMember.member_id)
+        .where(GroupMember.group_id.in_(group_ids)).order_by(GroupMember.added, Group.id)
+    ).all()
+    for gid, mid, dn in groups:
+        result[gid].append({"value": mid, "display": dn, "type": "Group"})
+    return result
+
+
+def member_ids_matching(group: Group) -> list[dict]:
+    """All members of one group as plain values (for a member filter the SQL cannot express)."""
+    return members_of_groups([group.id])[group.id]

@@ -1,0 +1,96 @@
+"""Query resources: filter, sort, paginate (RFC 7644 §3.4.2), in SQL, a page at a time."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from scim_authz.extensions import db
+from scim_authz.models import Group, User
+from scim_authz.scim.errors import InvalidFilter
+from scim_authz.scim.filters import build_filter, sort_expression
+from scim_authz.scim.schema_defs import LIST_RESPONSE
+from scim_authz.scim.service import RENDER, Context
+
+MODEL = {"User": User, "Group": Group}
+
+
+def _page_args(params: dict, max_results: int) -> tuple[int, int]:
+    """RFC 7644 §3.4.2.4: startIndex below 1 means 1; count below 0 means 0; count is capped."""
+    start = max(1, params.get("startIndex") or 1)
+    count = params.get("count")
+    count = max_results if count is None else max(0, min(count, max_results))
+    return start, count
+
+
+def _conditions(ctx: Context, rtype: str, filter_text: str | None) -> list:
+    model = MODEL[rtype]
+    conds = [model.tenant_id == ctx.tenant_id]
+    if filter_text is not None and filter_text.strip():
+        conds.append(build_filter(filter_text, rtype, db.engine.dialect.name))
+    return conds
+
+
+def _order(rtype: str, params: dict) -> list:
+    model = MODEL[rtype]
+    if params.get("sortBy"):
+        expr = sort_expression(params["sortBy"], rtype, db.engine.dialect.name)
+        expr = expr.desc() if params.get("sortOrder") == "descending" else expr.asc()
+        return [expr, model.id]
+    # Creation order is stable while resources come and go, which paging clients (Okta) need.
+    return [model.created, model.id]
+
+
+def search(ctx: Context, rtype: str, params: dict, max_results: int) -> dict:
+    """One resource type's ListResponse (RFC 7644 §3.4.2)."""
+    model = MODEL[rtype]
+    start, count = _page_args(params, max_results)
+    conds = _conditions(ctx, rtype, params.get("filter"))
+    total = db.session.execute(select(func.count()).select_from(model).where(*conds)).scalar_one()
+    rows = []
+    if count:
+        rows = list(db.session.execute(
+            select(model).where(*conds).order_by(*_order(rtype, params)).offset(start - 1).limit(count)
+        ).scalars())
+    resources = RENDER[rtype](ctx, rows, params.get("attributes", ()), params.get("excludedAttributes", ()))
+    return list_response(resources, total, start)
+
+
+def search_all(ctx: Context, params: dict, max_results: int) -> dict:
+    """POST /.search at the root (RFC 7644 §3.4.3): Users, then Groups, paged as one list.
+
+    A filter that names an attribute one resource type lacks matches none of that type; a filter
+    valid for neither is an error.
+    """
+    start, count = _page_args(params, max_results)
+    parts, errors = [], []
+    for rtype in ("User", "Group"):
+        try:
+            conds = _conditions(ctx, rtype, params.get("filter"))
+        except InvalidFilter as e:
+            errors.append(e)
+            continue
+        model = MODEL[rtype]
+        total = db.session.execute(select(func.count()).select_from(model).where(*conds)).scalar_one()
+        parts.append((rtype, conds, total))
+    if len(errors) == 2:
+        raise errors[0]
+    resources, skip, left = [], start - 1, count
+    for rtype, conds, total in parts:
+        if skip >= total:
+            skip -= total
+            continue
+        if left <= 0:
+            break
+        model = MODEL[rtype]
+        order = _order(rtype, params) if params.get("sortBy") else [model.created, model.id]
+        rows = list(db.session.execute(
+            select(model).where(*conds).order_by(*order).offset(skip).limit(left)).scalars())
+        skip = 0
+        left -= len(rows)
+        resources += RENDER[rtype](ctx, rows, params.get("attributes", ()), params.get("excludedAttributes", ()))
+    return list_response(resources, sum(p[2] for p in parts), start)
+
+
+def list_response(resources: list[dict], total: int, start: int) -> dict:
+    """A ListResponse with integer counts (Okta rejects strings)."""
+    return {"schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start,
+            "itemsPerPage": len(resources), "Resources": resources}

@@ -1,0 +1,191 @@
+"""SCIM operations on Users and Groups: one call per request, inside the request's one transaction.
+
+Views parse and render; this module turns SCIM requests into directory calls and directory
+results into SCIM resources, translating directory errors into SCIM errors (RFC 7644 §3.12).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from scim_authz.directory import service as directory
+from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
+from scim_authz.models import Group, User
+from scim_authz.scim import schemas
+from scim_authz.scim.errors import InvalidValue, Mutability, NotFound, PreconditionFailed, Uniqueness
+from scim_authz.scim.patch import apply_patch
+from scim_authz.scim.paths import matches
+from scim_authz.scim.projection import project, wants
+from scim_authz.scim.resource import normalise, render, validated
+from scim_authz.scim.schema_defs import SCHEMA_FOR
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is asking (the token's tenant) and where resources live (for meta.location)."""
+
+    tenant_id: int
+    base_url: str  # absolute, ending in /scim/v2
+
+
+@contextmanager
+def directory_errors():
+    """Directory errors as SCIM errors, where the directory is called."""
+    try:
+        yield
+    except ResourceNotFound as e:
+        raise NotFound(str(e)) from e
+    except Conflict as e:
+        raise Uniqueness(str(e)) from e
+    except (UnknownMembers, InvalidMembership) as e:
+        raise InvalidValue(str(e)) from e
+
+
+def etag(version: int) -> str:
+    """A weak entity tag for a resource version (RFC 7644 §3.14)."""
+    return f'W/"{version}"'
+
+
+def _stamp(dt) -> str:
+    return dt.isoformat(timespec="milliseconds") + "Z"
+
+
+def _meta(ctx: Context, rtype: str, row) -> dict:
+    return {"resourceType": rtype, "created": _stamp(row.created), "lastModified": _stamp(row.last_modified),
+            "location": f"{ctx.base_url}/{rtype}s/{row.id}", "version": etag(row.version)}
+
+
+def check_if_match(if_match: str | None, row) -> None:
+    """RFC 7644 §3.14: a write with If-Match applies only to the version it names."""
+    if not if_match or if_match.strip() == "*":
+        return
+    tags = {t.strip() for t in if_match.split(",")}
+    current = etag(row.version)
+    if current not in tags and current[2:] not in tags:
+        raise PreconditionFailed(f"the resource is at version {current}, not {if_match}")
+
+
+# ---- rendering -------------------------------------------------------------------------------
+
+def render_users(ctx: Context, users: list[User], attributes=(), excluded=()) -> list[dict]:
+    """SCIM Users; `groups` is computed from memberships, only when it will be returned."""
+    schema = SCHEMA_FOR["User"]
+    groups = (directory.groups_of_users(ctx.tenant_id, [u.id for u in users])
+              if wants(schema, list(attributes), list(excluded), "groups") else {})
+    out = []
+    for u in users:
+        extra = {"groups": groups[u.id]} if groups.get(u.id) else None
+        out.append(project(schema, render(schema, u.id, u.doc, _meta(ctx, "User", u), extra),
+                           list(attributes), list(excluded)))
+    return out
+
+
+def render_groups(ctx: Context, groups: list[Group], attributes=(), excluded=()) -> list[dict]:
+    """SCIM Groups; members are read only when they will be returned."""
+    schema = SCHEMA_FOR["Group"]
+    members = (directory.members_of_groups([g.id for g in groups])
+               if wants(schema, list(attributes), list(excluded), "members") else {})
+    out = []
+    for g in groups:
+        extra = None
+        if members.get(g.id):
+            extra = {"members": [{**m, "$ref": f"{ctx.base_url}/{m['type']}s/{m['value']}"} for m in members[g.id]]}
+        out.append(project(schema, render(schema, g.id, g.doc, _meta(ctx, "Group", g), extra),
+                           list(attributes), list(excluded)))
+    return out
+
+
+RENDER = {"User": render_users, "Group": render_groups}
+GET = {"User": directory.get_user, "Group": directory.get_group}
+
+
+def render_one(ctx: Context, rtype: str, row, attributes=(), excluded=()) -> dict:
+    return RENDER[rtype](ctx, [row], attributes, excluded)[0]
+
+
+# ---- operations ------------------------------------------------------------------------------
+
+def get(ctx: Context, rtype: str, rid: str):
+    """The row of a resource of the caller's tenant, or 404."""
+    with directory_errors():
+        return GET[rtype](ctx.tenant_id, rid)
+
+
+def create(ctx: Context, rtype: str, body) -> Group | User:
+    """POST /Users, POST /Groups (RFC 7644 §3.3)."""
+    schema = SCHEMA_FOR[rtype]
+    members: list[dict] = []
+    doc = normalise(schema, body, members=members)
+    with directory_errors():
+        if rtype == "User":
+            return directory.create_user(ctx.tenant_id, doc)
+        return directory.create_group(ctx.tenant_id, doc, members)
+
+
+def replace(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None):
+    """PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; an id in it must be this one."""
+    schema = SCHEMA_FOR[rtype]
+    row = get(ctx, rtype, rid)
+    check_if_match(if_match, row)
+    if isinstance(body, dict) and body.get("id") not in (None, rid):
+        raise Mutability("id is read-only and cannot be changed")
+    members: list[dict] = []
+    has_members = isinstance(body, dict) and any(k.lower() == "members" for k in body)
+    doc = normalise(schema, body, members=members)
+    with directory_errors():
+        if rtype == "User":
+            directory.replace_user(row, doc)
+        else:
+            directory.replace_group(row, doc, members if has_members else None)
+    return row
+
+
+def patch(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None):
+    """PATCH (RFC 7644 §3.5.2): all operations apply, or none does."""
+    schema = SCHEMA_FOR[rtype]
+    message = schemas.load(schemas.PATCH, body)
+    row = get(ctx, rtype, rid)
+    check_if_match(if_match, row)
+    result = apply_patch(schema, row.doc, message["Operations"], resource_id=rid)
+    doc = validated(schema, result.doc)
+    with directory_errors():
+        if rtype == "User":
+            directory.replace_user(row, doc)
+            return row
+        changed = False
+        if doc != row.doc:
+            changed = directory.replace_group(row, doc, None)
+        member_changed = False
+        for change in result.members:
+            member_changed = _apply_member_change(row, change, schema) or member_changed
+        if member_changed and not changed:
+            directory.touch_group(row)
+    return row
+
+
+def _apply_member_change(group: Group, change, schema) -> bool:
+    kind = change.kind
+    if kind == "add":
+        return directory.add_members(group, change.members, touch=False)
+    if kind == "replace":
+        return directory.replace_members(group, change.members, touch=False)
+    if kind == "remove":
+        return directory.remove_members(group, [m["value"] for m in change.members], touch=False)
+    if kind == "remove_all":
+        return directory.remove_all_members(group, touch=False)
+    if kind == "remove_where":
+        # A filter on something other than the member id: one group's members, matched in memory.
+        defn = schema.lookup(None, "members")
+        ids = [m["value"] for m in directory.member_ids_matching(group) if matches(m, change.filter, defn)]
+        return directory.remove_members(group, ids, touch=False)
+    raise ValueError(f"unknown member change {kind}")
+
+
+def delete(ctx: Context, rtype: str, rid: str, if_match: str | None = None) -> None:
+    """DELETE (RFC 7644 §3.6)."""
+    row = get(ctx, rtype, rid)
+    check_if_match(if_match, row)
+    if rtype == "User":
+        directory.delete_user(row)
+    else:
+        directory.delete_group(row)

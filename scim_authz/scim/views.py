@@ -1,0 +1,213 @@
+"""The /scim/v2 blueprint: authenticate the token's tenant, parse, call the service, render."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from flask import Blueprint, Response, current_app, g, request
+
+from scim_authz import auth
+from scim_authz.db_setup import WRITE_INTENT
+from scim_authz.errors import scim_response
+from scim_authz.extensions import db
+from scim_authz.scim import bulk, discovery, listing, service
+from scim_authz.scim.errors import InvalidSyntax, NotFound, NotImplementedFeature, PayloadTooLarge
+from scim_authz.scim.schema_defs import RESOURCE_TYPES, SCHEMAS
+from scim_authz.scim.schemas import load_search
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+log = logging.getLogger("scim_authz.scim")
+RTYPE = {"Users": "User", "Groups": "Group"}
+
+
+def base_url() -> str:
+    """The absolute SCIM base URL, for meta.location (RFC 7643 §3.1)."""
+    root = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    return f"{root}{bp.url_prefix}"
+
+
+def scim_endpoint(write: bool):
+    """Authenticate the SCIM token, run the view in one transaction, commit only if it succeeded."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            token = WRITE_INTENT.set(write)
+            try:
+                tenant, cred = auth.authenticate(request.headers.get("Authorization"), "scim")
+                g.ctx = service.Context(tenant_id=tenant.id, base_url=base_url())
+                stale = auth.last_used_is_stale(cred)
+                cred_id = cred.id
+                if stale and write:
+                    auth.touch_last_used(cred_id)
+                response = view(*args, **kwargs)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                raise
+            finally:
+                WRITE_INTENT.reset(token)
+            if stale and not write:
+                auth.touch_last_used_now(cred_id)
+            return response
+        return wrapper
+    return decorate
+
+
+def body_json():
+    """The request body as JSON, whatever the Content-Type says (IdPs vary); invalidSyntax if not JSON."""
+    limit = current_app.config["SCIM_MAX_REQUEST_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise InvalidSyntax("the request needs a JSON body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidSyntax(f"the body is not valid JSON: {e}") from e
+
+
+def resource_response(rtype: str, row, status: int = 200, *, location: bool = False) -> Response:
+    params = load_search(request.args.to_dict())
+    body = service.render_one(g.ctx, rtype, row, params["attributes"], params["excludedAttributes"])
+    headers = {"ETag": service.etag(row.version)}
+    if location:
+        headers["Location"] = body["meta"]["location"] if "meta" in body else (
+            f"{g.ctx.base_url}/{rtype}s/{row.id}")
+    return scim_response(body, status, headers)
+
+
+def _rtype(resource: str) -> str:
+    if resource not in RTYPE:
+        raise NotFound(f"No endpoint at {request.path}")
+    return RTYPE[resource]
+
+
+# ---- discovery -------------------------------------------------------------------------------
+
+@bp.get("/ServiceProviderConfig", strict_slashes=False)
+@scim_endpoint(write=False)
+def service_provider_config():
+    return scim_response(discovery.service_provider_config(base_url(), current_app.config), 200)
+
+
+@bp.get("/ResourceTypes", strict_slashes=False)
+@scim_endpoint(write=False)
+def resource_types():
+    items = discovery.all_resource_types(base_url())
+    return scim_response(listing.list_response(items, len(items), 1), 200)
+
+
+@bp.get("/ResourceTypes/<rid>")
+@scim_endpoint(write=False)
+def resource_type(rid):
+    if rid not in RESOURCE_TYPES:
+        raise NotFound(f"ResourceType {rid} not found")
+    return scim_response(discovery.resource_type(base_url(), rid), 200)
+
+
+@bp.get("/Schemas", strict_slashes=False)
+@scim_endpoint(write=False)
+def schemas():
+    items = discovery.all_schemas(base_url())
+    return scim_response(listing.list_response(items, len(items), 1), 200)
+
+
+@bp.get("/Schemas/<sid>")
+@scim_endpoint(write=False)
+def schema(sid):
+    if sid not in SCHEMAS:
+        raise NotFound(f"Schema {sid} not found")
+    return scim_response(discovery.schema(base_url(), sid), 200)
+
+
+# ---- resources -------------------------------------------------------------------------------
+
+@bp.get("/<any(Users, Groups):resource>", strict_slashes=False)
+@scim_endpoint(write=False)
+def list_resources(resource):
+    params = load_search(request.args.to_dict())
+    body = listing.search(g.ctx, _rtype(resource), params, current_app.config["SCIM_FILTER_MAX_RESULTS"])
+    return scim_response(body, 200)
+
+
+@bp.post("/<any(Users, Groups):resource>/.search")
+@scim_endpoint(write=False)
+def search_resources(resource):
+    params = load_search(body_json())
+    body = listing.search(g.ctx, _rtype(resource), params, current_app.config["SCIM_FILTER_MAX_RESULTS"])
+    return scim_response(body, 200)
+
+
+@bp.post("/.search")
+@scim_endpoint(write=False)
+def search_root():
+    params = load_search(body_json())
+    return scim_response(listing.search_all(g.ctx, params, current_app.config["SCIM_FILTER_MAX_RESULTS"]), 200)
+
+
+@bp.post("/<any(Users, Groups):resource>", strict_slashes=False)
+@scim_endpoint(write=True)
+def create_resource(resource):
+    rtype = _rtype(resource)
+    row = service.create(g.ctx, rtype, body_json())
+    return resource_response(rtype, row, 201, location=True)
+
+
+@bp.get("/<any(Users, Groups):resource>/<rid>")
+@scim_endpoint(write=False)
+def get_resource(resource, rid):
+    rtype = _rtype(resource)
+    row = service.get(g.ctx, rtype, rid)
+    inm = request.headers.get("If-None-Match")
+    if inm and service.etag(row.version) in {t.strip() for t in inm.split(",")} | ({"*"} & {inm.strip()}):
+        return Response(status=304, headers={"ETag": service.etag(row.version)})
+    return resource_response(rtype, row)
+
+
+@bp.put("/<any(Users, Groups):resource>/<rid>")
+@scim_endpoint(write=True)
+def replace_resource(resource, rid):
+    rtype = _rtype(resource)
+    row = service.replace(g.ctx, rtype, rid, body_json(), request.headers.get("If-Match"))
+    return resource_response(rtype, row)
+
+
+@bp.patch("/<any(Users, Groups):resource>/<rid>")
+@scim_endpoint(write=True)
+def patch_resource(resource, rid):
+    rtype = _rtype(resource)
+    row = service.patch(g.ctx, rtype, rid, body_json(), request.headers.get("If-Match"))
+    if rtype == "Group" and not (request.args.get("attributes") or request.args.get("excludedAttributes")):
+        # RFC 7644 §3.5.2 allows 204; a group's members can number 100,000, so they are sent
+        # only when the client asks for a representation.
+        return Response(status=204, headers={"ETag": service.etag(row.version)})
+    return resource_response(rtype, row)
+
+
+@bp.delete("/<any(Users, Groups):resource>/<rid>")
+@scim_endpoint(write=True)
+def delete_resource(resource, rid):
+    service.delete(g.ctx, _rtype(resource), rid, request.headers.get("If-Match"))
+    return Response(status=204)
+
+
+@bp.post("/Bulk")
+@scim_endpoint(write=True)
+def bulk_request():
+    limit = current_app.config["SCIM_BULK_MAX_PAYLOAD"]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"bulk requests are limited to {limit} bytes (maxPayloadSize)")
+    body = body_json()
+    if len(request.get_data(cache=True)) > limit:
+        raise PayloadTooLarge(f"bulk requests are limited to {limit} bytes (maxPayloadSize)")
+    result = bulk.run(g.ctx, body, current_app.config["SCIM_BULK_MAX_OPERATIONS"])
+    return scim_response(result, 200)
+
+
+@bp.route("/Me", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@scim_endpoint(write=False)
+def me():
+    raise NotImplementedFeature("/Me is not supported: SCIM tokens belong to a tenant, not to a user")

@@ -1,0 +1,1 @@
+"""Tenants: one per customer organisation."""
