@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
 from scim_authz.auth import issue_credential, revoke_credential
@@ -89,6 +89,7 @@ def tokens_revoke(tenant_key, credential_id):
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--tenant", "tenant_key", default="demo", show_default=True)
 def demo(tenant_key):
     """Create the demo tenant if missing, issue it a fresh SCIM token and print how to connect."""

@@ -16,6 +16,33 @@ from scim_authz.tenants.service import create_tenant
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
 SAMPLES = Path(__file__).parent / "samples"
 _pg_schema_ready = False
+# Each test process gets its own PostgreSQL schema, so parallel runs on one database never collide.
+PG_SCHEMA = f"test_{os.getpid()}"
+
+
+def app_config(url: str = DATABASE_URL) -> dict:
+    """Settings for a test app on `url`."""
+    cfg = {"ENV_NAME": "testing", "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLITE_SYNCHRONOUS": "OFF"}
+    if url.startswith("postgresql"):
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={PG_SCHEMA}"}}
+    return cfg
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_schema():
+    """Create this process's schema on PostgreSQL, and drop it at the end."""
+    if not DATABASE_URL.startswith("postgresql"):
+        yield
+        return
+    from sqlalchemy import create_engine
+    engine = create_engine(DATABASE_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    yield
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    engine.dispose()
 
 
 def _reset_postgres(app):
@@ -34,8 +61,7 @@ def _reset_postgres(app):
 
 @pytest.fixture
 def app():
-    app = create_app({"ENV_NAME": "testing", "TESTING": True, "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
-                      "SQLITE_SYNCHRONOUS": "OFF"})
+    app = create_app(app_config())
     with app.app_context():
         if DATABASE_URL.startswith("postgresql"):
             _reset_postgres(app)

@@ -282,24 +282,16 @@ def replace_members(group: Group, members: list[dict], *, touch: bool = True) ->
 
 
 def members_of_groups(group_ids: list[str]) -> dict[str, list[dict]]:
-    """Members of each group as SCIM member values, with the member's display name."""
+    """Members of each group as SCIM member values ({value, type}), in the order they joined."""
     result: dict[str, list[dict]] = {g: [] for g in group_ids}
     if not group_ids:
         return result
-    users = db.session.execute(
-        select(GroupMember.group_id, User.id, User.display_name, User.user_name)
-        .join(User, User.id == GroupMember.member_id)
-        .where(GroupMember.group_id.in_(group_ids)).order_by(GroupMember.added, User.id)
+    rows = db.session.execute(
+        select(GroupMember.group_id, GroupMember.member_id, GroupMember.member_type)
+        .where(GroupMember.group_id.in_(group_ids)).order_by(GroupMember.added, GroupMember.member_id)
     ).all()
-    for gid, uid, dn, un in users:
-        result[gid].append({"value": uid, "display": dn or un, "type": "User"})
-    groups = db.session.execute(
-        select(GroupMember.group_id, Group.id, Group.display_name)
-        .join(Group, Group.id == GroupMember.member_id)
-        .where(GroupMember.group_id.in_(group_ids)).order_by(GroupMember.added, Group.id)
-    ).all()
-    for gid, mid, dn in groups:
-        result[gid].append({"value": mid, "display": dn, "type": "Group"})
+    for gid, mid, mtype in rows:
+        result[gid].append({"value": mid, "type": mtype})
     return result
 
 

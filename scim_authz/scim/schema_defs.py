@@ -100,8 +100,9 @@ GROUP_ATTRIBUTES = [
     attr("displayName", required=True),
     attr("members", "complex", multi=True, sub=[
         attr("value", mutability="immutable"),
+        # RFC 7643 §8.7.1 lists no "display" for members: the IdP's label is not stored, so
+        # what a client reads back is exactly what it wrote.
         attr("$ref", "reference", mutability="immutable", refs=["User", "Group"]),
-        attr("display", mutability="readOnly"),
         attr("type", mutability="immutable", canonical=["User", "Group"]),
     ]),
 ]
