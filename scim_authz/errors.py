@@ -19,6 +19,13 @@ def scim_response(body: dict, status: int, headers: dict | None = None) -> Respo
                     content_type=SCIM_CONTENT_TYPE, headers=headers)
 
 
+def empty_response(status: int, headers: dict | None = None) -> Response:
+    """A response without a body (204, 304): no Content-Type, since there is no content."""
+    resp = Response(status=status, headers=headers)
+    resp.headers.pop("Content-Type", None)
+    return resp
+
+
 def _is_scim_path() -> bool:
     return request.path.startswith("/scim/")
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from scim_authz import auth
 from scim_authz.db_setup import WRITE_INTENT
-from scim_authz.errors import scim_response
+from scim_authz.errors import empty_response, scim_response
 from scim_authz.extensions import db
 from scim_authz.scim import bulk, discovery, listing, service
 from scim_authz.scim.errors import InvalidSyntax, NotFound, NotImplementedFeature, PayloadTooLarge
@@ -163,7 +163,7 @@ def get_resource(resource, rid):
     row = service.get(g.ctx, rtype, rid)
     inm = request.headers.get("If-None-Match")
     if inm and service.etag(row.version) in {t.strip() for t in inm.split(",")} | ({"*"} & {inm.strip()}):
-        return Response(status=304, headers={"ETag": service.etag(row.version)})
+        return empty_response(304, {"ETag": service.etag(row.version)})
     return resource_response(rtype, row)
 
 
@@ -183,7 +183,7 @@ def patch_resource(resource, rid):
     if rtype == "Group" and not (request.args.get("attributes") or request.args.get("excludedAttributes")):
         # RFC 7644 §3.5.2 allows 204; a group's members can number 100,000, so they are sent
         # only when the client asks for a representation.
-        return Response(status=204, headers={"ETag": service.etag(row.version)})
+        return empty_response(204, {"ETag": service.etag(row.version)})
     return resource_response(rtype, row)
 
 
@@ -191,7 +191,7 @@ def patch_resource(resource, rid):
 @scim_endpoint(write=True)
 def delete_resource(resource, rid):
     service.delete(g.ctx, _rtype(resource), rid, request.headers.get("If-Match"))
-    return Response(status=204)
+    return empty_response(204)
 
 
 @bp.post("/Bulk")
