@@ -1,0 +1,1 @@
+"""The decision engine: no Flask here; plain data in, decisions out."""

@@ -1,0 +1,646 @@
+"""The relationship schema language (Zanzibar / Permify style): tokenizer, recursive-descent parser, validator, compiler.
+
+    entity folder {
+      relation owner @user
+      relation viewer @user @group#member
+      relation parent @folder
+      permission view = owner or viewer or parent.view or tenant.viewer
+      permission comment = view not banned      // "a not b" means "a and not b"
+    }
+
+Pure functions over text: no IO, no Flask. Every problem is collected in one pass (syntax errors recover at the
+next statement) and reported with its 1-based line and column, so an admin fixes a schema in one round trip.
+Columns count characters; a tab is one column. Built-in entities `user` and `group` (relation
+`member @user @group#member`, i.e. SCIM membership with nested groups) always exist.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from scim_authz.authz.schema_model import (
+    PERMISSION, RELATION, And, Arrow, CompiledSchema, EntityDef, Expr, FrozenMap, InstanceRole, Not, Or, Ref,
+    RelationDef, SubjectType, TenantRole,
+)
+
+__all__ = [
+    "SchemaError", "SchemaIssue", "parse_schema", "validate_schema", "CompiledSchema", "EntityDef", "RelationDef",
+    "SubjectType", "Expr", "Or", "And", "Not", "Ref", "Arrow", "TenantRole", "InstanceRole", "FrozenMap",
+    "RELATION", "PERMISSION", "MAX_SOURCE_BYTES", "MAX_ENTITIES", "MAX_NESTING", "MAX_NAME_LENGTH",
+]
+
+MAX_SOURCE_BYTES = 64 * 1024
+MAX_ENTITIES = 200  # declared entity blocks
+MAX_NESTING = 64  # parentheses and prefix `not`, which are what makes the parser recurse
+MAX_NAME_LENGTH = 64
+
+KEYWORDS = frozenset({"entity", "relation", "permission", "or", "and", "not", "tenant", "role"})
+STATEMENT_KEYWORDS = ("entity", "relation", "permission")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+BUILTIN_MEMBER = (SubjectType("user"), SubjectType("group", "member"))
+
+# Words swallow dashes so `tenant.billing-admin` is one token; declared names are checked for them separately.
+# Any word is a role key: roles are defined by the roles API, not here, so be lenient and let it decide.
+_TOKEN_RE = re.compile(r"""
+    (?P<ws>[ \t\f\v]+) | (?P<nl>\n) | (?P<comment>//[^\n]*)
+  | (?P<word>[A-Za-z0-9_][A-Za-z0-9_-]*) | (?P<op>&&|\|\||[&|!]) | (?P<punct>[{}()@\#.=;])
+""", re.VERBOSE)
+# Operators from other languages: reported, then read as the keyword meant, so one slip gives one error.
+_FOREIGN_OPS = {"&&": "and", "&": "and", "||": "or", "|": "or", "!": "not"}
+
+
+@dataclass(frozen=True)
+class SchemaIssue:
+    """One problem in a schema, at a 1-based line and column."""
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.message}"
+
+
+class SchemaError(Exception):
+    """A schema did not parse or validate; .errors lists every issue found."""
+
+    def __init__(self, errors: list[SchemaIssue]):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+def parse_schema(source: str) -> CompiledSchema:
+    """Parse, validate and compile a schema; SchemaError lists every problem."""
+    issues, entities = _analyse(source)
+    if issues:
+        raise SchemaError(issues)
+    return _compile(entities, source)
+
+
+def validate_schema(source: str) -> list[SchemaIssue]:
+    """Every problem in a schema, in source order; [] when it is valid. Never raises for bad input."""
+    return _analyse(source)[0]
+
+
+# --- tokens -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # "word", "eof", or the punctuation character itself
+    text: str
+    line: int
+    col: int
+
+    def is_word(self, *texts: str) -> bool:
+        return self.kind == "word" and (not texts or self.text in texts)
+
+
+def _show(tok: _Tok) -> str:
+    """A token as an admin reads it in a message."""
+    if tok.kind == "eof":
+        return "the end of the schema"
+    return f"the keyword '{tok.text}'" if tok.text in KEYWORDS else f"'{tok.text}'"
+
+
+def _char(c: str) -> str:
+    return f"'{c}'" if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}"
+
+
+def _tokenize(text: str, issues: list[SchemaIssue]) -> list[_Tok]:
+    tokens: list[_Tok] = []
+    pos, line, line_start, n = 0, 1, 0, len(text)
+    while pos < n:
+        col = pos - line_start + 1
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:  # a run of characters the language has no use for: one error for the run
+            end = pos + 1
+            while end < n and not _TOKEN_RE.match(text, end):
+                end += 1
+            run = text[pos:end]
+            shown = f"'{run}'" if run.isprintable() else ", ".join(_char(c) for c in run)
+            issues.append(SchemaIssue(line, col, f"unexpected character{'s' * (len(run) > 1)} {shown}"))
+            pos = end
+            continue
+        kind, value = m.lastgroup, m.group()
+        if kind == "nl":
+            line, line_start = line + 1, m.end()
+        elif kind == "word":
+            tokens.append(_Tok("word", value, line, col))
+        elif kind == "op":
+            meant = _FOREIGN_OPS[value]
+            issues.append(SchemaIssue(line, col, f"'{value}' is not an operator here; write '{meant}'"))
+            tokens.append(_Tok("word", meant, line, col))
+        elif kind == "punct":
+            if value == "#" and (not tokens or tokens[-1].line < line):
+                issues.append(SchemaIssue(line, col, "'#' does not start a comment; comments start with '//'"))
+                nl = text.find("\n", pos)
+                pos = n if nl < 0 else nl
+                continue
+            tokens.append(_Tok(value, value, line, col))
+        pos = m.end()
+    tokens.append(_Tok("eof", "", line, pos - line_start + 1))
+    return tokens
+
+
+# --- syntax tree --------------------------------------------------------------------------------------------
+# Expressions are tagged tuples keeping their tokens for messages: ("or", [e...]), ("and", [e...]), ("not", e),
+# ("ref", name), ("arrow", relation, target), ("tenant", role), ("role", role).
+
+
+@dataclass
+class _Relation:
+    name: _Tok
+    subjects: list[tuple[_Tok, _Tok | None]] | None = None  # None: the statement had a syntax error
+    kind = RELATION
+
+
+@dataclass
+class _Permission:
+    name: _Tok
+    expr: tuple | None = None  # None: the statement had a syntax error
+    kind = PERMISSION
+
+
+@dataclass
+class _Entity:
+    keyword: _Tok
+    name: _Tok
+    members: list
+    scope: dict = field(default_factory=dict)  # name -> first _Relation/_Permission of that name
+
+
+class _Abort(Exception):
+    """A syntax error was recorded; the parser resumes at the next statement."""
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Tok], issues: list[SchemaIssue]):
+        self.toks, self.i, self.issues = tokens, 0, issues
+
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def advance(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i = min(self.i + 1, len(self.toks) - 1)
+        return tok
+
+    def issue(self, tok: _Tok, message: str) -> None:
+        self.issues.append(SchemaIssue(tok.line, tok.col, message))
+
+    def fail(self, tok: _Tok, message: str):
+        self.issue(tok, message)
+        raise _Abort
+
+    def expected(self, what: str):
+        tok = self.tok
+        hint = ""
+        if tok.kind == "word" and tok.text not in KEYWORDS and tok.text.lower() in KEYWORDS:
+            hint = f" (keywords are lowercase: '{tok.text.lower()}')"
+        self.fail(tok, f"expected {what}, found {_show(tok)}{hint}")
+
+    def schema(self) -> list[_Entity]:
+        entities = []
+        while self.tok.kind != "eof":
+            if self.tok.kind == ";":
+                self.advance()
+                continue
+            try:
+                if self.tok.kind == "}":
+                    self.fail(self.tok, "this '}' has no matching '{'")
+                if not self.tok.is_word("entity"):
+                    self.expected("'entity'")
+                entities.append(self.entity())
+            except _Abort:  # skip to the next entity (entity() always consumes its keyword, so this progresses)
+                while not (self.tok.kind == "eof" or self.tok.is_word("entity")):
+                    self.advance()
+        return entities
+
+    def entity(self) -> _Entity:
+        keyword = self.advance()
+        name = self.name("an entity name")
+        if self.tok.kind != "{":
+            self.expected(f"'{{' to open the body of entity '{name.text}'")
+        brace = self.advance()
+        ent = _Entity(keyword, name, [])
+        while True:
+            tok = self.tok
+            if tok.kind == "}":
+                self.advance()
+                return ent
+            if tok.kind == "eof" or tok.is_word("entity"):  # keep what was parsed: its errors are still useful
+                self.issue(brace, f"the body of entity '{name.text}' is never closed: add '}}'")
+                return ent
+            if tok.kind == ";":
+                self.advance()
+                continue
+            try:
+                if tok.is_word("relation"):
+                    self.relation(ent.members)
+                elif tok.is_word("permission"):
+                    self.permission(ent.members)
+                else:
+                    self.expected("'relation', 'permission' or '}'")
+            except _Abort:
+                if self.tok is tok:  # failed on its first token: skip it, or we would fail there forever
+                    self.advance()
+                while not (self.tok.kind in ("eof", "}") or self.tok.is_word(*STATEMENT_KEYWORDS)):
+                    self.advance()
+
+    def name(self, what: str) -> _Tok:
+        """A declared name: reserved words and bad characters are reported but kept, so parsing goes on."""
+        tok = self.tok
+        if tok.kind != "word" or tok.text in STATEMENT_KEYWORDS:
+            self.expected(what)
+        self.advance()
+        if tok.text in KEYWORDS:
+            self.issue(tok, f"'{tok.text}' is a reserved word and cannot be used as a name")
+        elif not NAME_RE.fullmatch(tok.text):
+            self.issue(tok, f"'{tok.text}' is not a valid name: use letters, digits and '_', "
+                            "starting with a letter or '_'")
+        elif len(tok.text) > MAX_NAME_LENGTH:
+            self.issue(tok, f"the name '{tok.text[:20]}...' is longer than {MAX_NAME_LENGTH} characters")
+        return tok
+
+    def relation(self, members: list) -> None:
+        self.advance()
+        stmt = _Relation(self.name("a relation name after 'relation'"))
+        members.append(stmt)  # before the rest parses, so a broken relation still counts as declared
+        if self.tok.kind == "=":
+            self.fail(self.tok, f"a relation lists subject types such as '@user'; for an expression write "
+                                f"'permission {stmt.name.text} = ...'")
+        subjects = []
+        while self.tok.kind == "@":
+            self.advance()
+            type_tok = self.name("an entity type after '@'")
+            rel_tok = None
+            if self.tok.kind == "#":
+                self.advance()
+                rel_tok = self.name(f"a relation name after '@{type_tok.text}#'")
+            subjects.append((type_tok, rel_tok))
+        if not subjects:
+            self.expected(f"at least one subject type such as '@user' for relation '{stmt.name.text}'")
+        stmt.subjects = subjects
+
+    def permission(self, members: list) -> None:
+        self.advance()
+        stmt = _Permission(self.name("a permission name after 'permission'"))
+        members.append(stmt)
+        if self.tok.kind != "=":
+            self.expected(f"'=' after permission '{stmt.name.text}'")
+        eq = self.advance()
+        if self.tok.kind not in ("(", "word") or self.tok.text in STATEMENT_KEYWORDS + ("or", "and"):
+            self.fail(eq, f"permission '{stmt.name.text}' has an empty expression after '='")
+        expr = self.or_expr(0)
+        tok = self.tok
+        if not (tok.kind in ("eof", "}", ";") or tok.is_word(*STATEMENT_KEYWORDS)):
+            if tok.kind == ".":
+                self.fail(tok, "chained arrows such as 'a.b.c' are not supported: define a permission for "
+                               "'b.c' on the intermediate entity and point the arrow at it")
+            if tok.kind == ")":
+                self.fail(tok, "this ')' has no matching '('")
+            self.expected(f"'or', 'and', 'not' or the end of permission '{stmt.name.text}'")
+        stmt.expr = expr
+
+    # Precedence, loosest first: or < and, binary not (a not b = a and not b) < prefix not < primary.
+    def or_expr(self, depth: int) -> tuple:
+        args = [self.and_expr(depth)]
+        while self.tok.is_word("or"):
+            self.advance()
+            args.append(self.and_expr(depth))
+        return args[0] if len(args) == 1 else ("or", args)
+
+    def and_expr(self, depth: int) -> tuple:
+        args = [self.unary(depth)]
+        while self.tok.is_word("and", "not"):
+            op = self.advance()
+            right = self.unary(depth)
+            args.append(right if op.text == "and" else ("not", right))
+        return args[0] if len(args) == 1 else ("and", args)
+
+    def unary(self, depth: int) -> tuple:
+        if self.tok.is_word("not"):
+            self.deeper(depth)
+            self.advance()
+            return ("not", self.unary(depth + 1))
+        return self.primary(depth)
+
+    def deeper(self, depth: int) -> None:
+        # Parentheses and prefix `not` are the only recursion; bounding them keeps us far from RecursionError.
+        if depth >= MAX_NESTING:
+            self.fail(self.tok, f"the expression is nested more than {MAX_NESTING} levels deep")
+
+    def primary(self, depth: int) -> tuple:
+        tok = self.tok
+        if tok.kind == "(":
+            self.deeper(depth)
+            self.advance()
+            if self.tok.kind == ")":
+                self.fail(self.tok, "empty parentheses: expected an expression between '(' and ')'")
+            inner = self.or_expr(depth + 1)
+            if self.tok.kind != ")":
+                self.expected(f"')' to close the '(' at line {tok.line}, column {tok.col}")
+            self.advance()
+            return inner
+        if tok.is_word("tenant", "role"):
+            self.advance()
+            if self.tok.kind != ".":
+                self.expected(f"'.' and a role key after '{tok.text}', as in '{tok.text}.admin'")
+            self.advance()
+            role = self.tok
+            if role.kind != "word":
+                self.expected(f"a role key after '{tok.text}.'")
+            self.advance()
+            return ("tenant" if tok.text == "tenant" else "role", role)
+        if tok.kind == "word" and tok.text not in KEYWORDS:
+            self.advance()
+            if self.tok.kind != ".":
+                return ("ref", tok)
+            self.advance()
+            target = self.tok
+            if target.kind != "word" or target.text in KEYWORDS:
+                self.expected(f"a relation or permission name after '{tok.text}.'")
+            self.advance()
+            return ("arrow", tok, target)
+        self.expected("a relation or permission name, 'tenant.ROLE', 'role.ROLE', 'not' or '('")
+
+
+# --- validation ---------------------------------------------------------------------------------------------
+
+
+def _analyse(source: object) -> tuple[list[SchemaIssue], list[_Entity]]:
+    """Tokenize, parse and check; the issues in source order, and the tree (compilable when there are none)."""
+    if not isinstance(source, str):
+        return [SchemaIssue(1, 1, f"the schema must be text, not {type(source).__name__}")], []
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_SOURCE_BYTES:
+        return [SchemaIssue(1, 1, f"the schema is {size} bytes; the limit is {MAX_SOURCE_BYTES} bytes (64 KiB)")], []
+    issues: list[SchemaIssue] = []
+    # Editors do not count a byte-order mark as a column, and every line ending counts as one line.
+    text = source.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    entities = _Parser(_tokenize(text, issues), issues).schema()
+    _Checker(entities, issues).check()
+    issues = sorted(dict.fromkeys(issues), key=lambda i: (i.line, i.column))
+    return issues, entities
+
+
+def _fake(text: str) -> _Tok:
+    return _Tok("word", text, 0, 0)
+
+
+_BUILTIN_MEMBER = _Relation(_fake("member"), [(_fake(s.type), s.relation and _fake(s.relation)) for s in BUILTIN_MEMBER])
+
+
+def _subject_key(type_tok: _Tok, rel_tok: _Tok | None) -> tuple[str, str | None]:
+    return type_tok.text, rel_tok.text if rel_tok else None
+
+
+def _is_name(text: str) -> bool:
+    return text not in KEYWORDS and NAME_RE.fullmatch(text) is not None
+
+
+def _refs(expr: tuple):
+    """The ("ref", tok) names an expression uses on its own object (arrows leave the object, so not theirs)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node[0] == "ref":
+            yield node[1]
+        elif node[0] in ("or", "and"):
+            stack.extend(reversed(node[1]))
+        elif node[0] == "not":
+            stack.append(node[1])
+
+
+class _Checker:
+    def __init__(self, entities: list[_Entity], issues: list[SchemaIssue]):
+        self.entities, self.issues = entities, issues
+        # Entity type -> its names; the first declaration wins, built-ins are there from the start.
+        self.types: dict[str, dict] = {"user": {}, "group": {"member": _BUILTIN_MEMBER}}
+        self.suggestions_left = 100  # difflib is quadratic-ish: enough hints for a human, bounded for garbage
+
+    def issue(self, tok: _Tok, message: str) -> None:
+        self.issues.append(SchemaIssue(tok.line, tok.col, message))
+
+    def suggest(self, name: str, candidates) -> str:
+        if self.suggestions_left <= 0:
+            return ""
+        self.suggestions_left -= 1
+        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+        return f" (did you mean '{close[0]}'?)" if close else ""
+
+    def check(self) -> None:
+        declared: dict[str, _Entity] = {}
+        for ent in self.entities:
+            first = declared.get(ent.name.text)
+            if first is not None:
+                self.issue(ent.name, f"entity '{ent.name.text}' is already declared at line {first.name.line}")
+            self.build_scope(ent)
+            if first is None:
+                declared[ent.name.text] = ent
+                self.types[ent.name.text] = ent.scope
+        if len(self.entities) > MAX_ENTITIES:
+            self.issue(self.entities[MAX_ENTITIES].keyword, f"too many entities: at most {MAX_ENTITIES} may be declared")
+        for ent in self.entities:
+            for member in ent.members:
+                if isinstance(member, _Relation) and member.subjects is not None:
+                    self.check_subjects(member)
+                elif isinstance(member, _Permission) and member.expr is not None:
+                    self.check_expr(ent, member.expr)
+            self.check_cycles(ent)
+
+    def build_scope(self, ent: _Entity) -> None:
+        scope = ent.scope
+        if ent.name.text == "group":
+            scope["member"] = _BUILTIN_MEMBER
+        for member in ent.members:
+            name = member.name.text
+            prev = scope.get(name)
+            if prev is None:
+                scope[name] = member
+            elif prev is _BUILTIN_MEMBER:
+                if isinstance(member, _Relation) and (member.subjects is None or {
+                        _subject_key(*s) for s in member.subjects} == {_subject_key(*s) for s in prev.subjects}):
+                    scope[name] = member  # restating the built-in as it is: fine, once
+                else:
+                    self.issue(member.name, "'member' is built into entity 'group' (SCIM group membership) and "
+                                            "can only be declared as 'relation member @user @group#member'")
+            else:
+                self.issue(member.name, f"'{name}' is already declared in entity '{ent.name.text}' at line "
+                                        f"{prev.name.line} (relations and permissions share one namespace)")
+
+    def check_subjects(self, rel: _Relation) -> None:
+        seen = set()
+        for type_tok, rel_tok in rel.subjects:
+            key = _subject_key(type_tok, rel_tok)
+            shown = "@" + "#".join(k for k in key if k)
+            if key in seen:
+                self.issue(type_tok, f"'{shown}' is listed twice in relation '{rel.name.text}'")
+                continue
+            seen.add(key)
+            target = self.types.get(type_tok.text)
+            if target is None:
+                if _is_name(type_tok.text):  # a bad name was reported already
+                    self.issue(type_tok, f"unknown entity type '{type_tok.text}' in '{shown}'"
+                                         f"{self.suggest(type_tok.text, self.types)}")
+            elif rel_tok is not None and rel_tok.text not in target and _is_name(rel_tok.text):
+                self.issue(rel_tok, f"entity '{type_tok.text}' has no relation or permission '{rel_tok.text}' "
+                                    f"for '{shown}'{self.suggest(rel_tok.text, target)}")
+
+    def check_expr(self, ent: _Entity, node: tuple) -> None:
+        match node:
+            case ("or" | "and", args):
+                for arg in args:
+                    self.check_expr(ent, arg)
+            case ("not", arg):
+                self.check_expr(ent, arg)
+            case ("ref", tok) if tok.text not in ent.scope:
+                self.issue(tok, f"unknown relation or permission '{tok.text}' in entity '{ent.name.text}'"
+                                f"{self.suggest(tok.text, ent.scope)}")
+            case ("arrow", rel, target):
+                self.check_arrow(ent, rel, target)
+
+    def check_arrow(self, ent: _Entity, rel: _Tok, target: _Tok) -> None:
+        member = ent.scope.get(rel.text)
+        arrow = f"'{rel.text}.{target.text}'"
+        if member is None:
+            relations = [n for n, m in ent.scope.items() if isinstance(m, _Relation)]
+            self.issue(rel, f"unknown relation '{rel.text}' in entity '{ent.name.text}' (in {arrow})"
+                            f"{self.suggest(rel.text, relations)}")
+        elif isinstance(member, _Permission):
+            self.issue(rel, f"{arrow} starts from '{rel.text}', a permission of entity '{ent.name.text}': "
+                            "arrows can only follow relations")
+        elif member.subjects is not None:
+            # Arrows go to the related objects themselves, so `@group#member` counts as group here.
+            types = dict.fromkeys(t.text for t, _ in member.subjects if t.text in self.types)
+            missing = [t for t in types if target.text not in self.types[t]]
+            if missing:
+                which = ("entity " if len(missing) == 1 else "entities ") + " and ".join(f"'{t}'" for t in missing)
+                hint = self.suggest(target.text, self.types[missing[0]]) if len(missing) == 1 else ""
+                self.issue(target, f"'{target.text}' is not a relation or permission of {which}, which "
+                                   f"relation '{rel.text}' can point to (in {arrow}){hint}")
+
+    def check_cycles(self, ent: _Entity) -> None:
+        """A permission reaching itself on the same object without an arrow would never finish evaluating."""
+        perms = [n for n, m in ent.scope.items() if isinstance(m, _Permission)]
+        edges: dict[str, dict[str, _Tok]] = {n: {} for n in perms}  # successor -> first token referring to it
+        for name in perms:
+            expr = ent.scope[name].expr
+            for tok in _refs(expr) if expr is not None else ():
+                if tok.text in edges:
+                    edges[name].setdefault(tok.text, tok)
+        for component in _strongly_connected(perms, edges):
+            start = component[0]  # components list nodes in declaration order
+            if len(component) == 1 and start not in edges[start]:
+                continue
+            path = _shortest_cycle(start, edges)
+            shown = path if len(path) <= 12 else path[:6] + [f"... ({len(path) - 9} more)"] + path[-3:]
+            self.issue(edges[start][path[1]], f"permission '{start}' depends on itself: {' -> '.join(shown)} "
+                                              "(recursion must go through an arrow to another object, "
+                                              "such as 'parent.view')")
+
+
+def _strongly_connected(nodes: list[str], edges: dict[str, dict]) -> list[list[str]]:
+    """Tarjan's algorithm without recursion (an entity may have thousands of permissions); nodes keep their order."""
+    order = {n: i for i, n in enumerate(nodes)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components = []
+    for root in nodes:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(edges[root]))]
+        while work:
+            v, successors = work[-1]
+            for w in successors:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(edges[w])))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        component.append(w)
+                        if w == v:
+                            break
+                    components.append(sorted(component, key=order.__getitem__))
+    return components
+
+
+def _shortest_cycle(start: str, edges: dict[str, dict]) -> list[str]:
+    """The shortest path start -> ... -> start (breadth first), for a message that names it."""
+    parent: dict[str, str] = {}
+    queue = deque([start])
+    while queue:
+        v = queue.popleft()
+        for w in edges[v]:
+            if w == start:
+                path = [start]
+                while v != start:
+                    path.append(v)
+                    v = parent[v]
+                return [start] + path[:0:-1] + [start]
+            if w not in parent:
+                parent[w] = v
+                queue.append(w)
+    raise AssertionError("not on a cycle")
+
+
+# --- compiling ----------------------------------------------------------------------------------------------
+
+
+def _compile(entities: list[_Entity], source: str) -> CompiledSchema:
+    out = {"user": EntityDef("user", {}, {}),
+           "group": EntityDef("group", {"member": RelationDef("member", BUILTIN_MEMBER)}, {})}
+    for ent in entities:
+        relations, permissions = {}, {}
+        for name, member in ent.scope.items():
+            if isinstance(member, _Permission):
+                permissions[name] = _compile_expr(member.expr, ent.scope)
+            elif ent.name.text == "group" and name == "member":
+                relations[name] = RelationDef(name, BUILTIN_MEMBER)  # however it was restated
+            else:
+                relations[name] = RelationDef(name, tuple(SubjectType(*_subject_key(*s)) for s in member.subjects))
+        out[ent.name.text] = EntityDef(ent.name.text, relations, permissions)
+    return CompiledSchema(out, source)
+
+
+def _compile_expr(node: tuple, scope: dict) -> Expr:
+    match node:
+        case ("or" | "and" as op, args):
+            cls = Or if op == "or" else And
+            flat: list[Expr] = []
+            for arg in args:  # a or (b or c) is Or(a, b, c): one shape per meaning for the evaluator
+                compiled = _compile_expr(arg, scope)
+                flat.extend(compiled.args if isinstance(compiled, cls) else (compiled,))
+            return cls(tuple(flat))
+        case ("not", arg):
+            return Not(_compile_expr(arg, scope))
+        case ("ref", tok):
+            return Ref(tok.text, scope[tok.text].kind)
+        case ("arrow", rel, target):
+            return Arrow(rel.text, target.text)
+        case ("tenant", tok):
+            return TenantRole(tok.text)
+        case ("role", tok):
+            return InstanceRole(tok.text)
+    raise AssertionError(f"unknown node {node[0]!r}")
