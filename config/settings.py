@@ -31,6 +31,14 @@ class Config:
     SCIM_MAX_REQUEST_BYTES = _int("SCIM_MAX_REQUEST_BYTES", 16 * 1_048_576)
     # A public base URL (https://idp-facing.example.com) when behind a proxy; else taken from the request.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+    # The decision engine.
+    AUTHZ_MAX_DEPTH = _int("AUTHZ_MAX_DEPTH", 32)
+    # 0: every check reads the tenant's revision (one indexed row), so a write made through any
+    # instance is seen by the next check everywhere. Raise it to trade that for fewer reads.
+    AUTHZ_REVISION_POLL_SECONDS = float(os.environ.get("AUTHZ_REVISION_POLL_SECONDS", "0"))
+    AUTHZ_AUDIT_FLUSH_SECONDS = float(os.environ.get("AUTHZ_AUDIT_FLUSH_SECONDS", "0.2"))
+    AUTHZ_BULK_MAX_CHECKS = _int("AUTHZ_BULK_MAX_CHECKS", 10_000)
+    AUTHZ_LOOKUP_PAGE_MAX = _int("AUTHZ_LOOKUP_PAGE_MAX", 10_000)
     TESTING = False
 
 

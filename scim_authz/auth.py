@@ -11,6 +11,7 @@ import logging
 
 from sqlalchemy import select, update
 
+from scim_authz.changes import record
 from scim_authz.extensions import db
 from scim_authz.models import Credential, Tenant, utcnow
 from scim_authz.scim.errors import Unauthorized
@@ -42,6 +43,7 @@ def issue_credential(tenant: Tenant, kind: str, name: str = "") -> IssuedSecret:
                       prefix=secret[: len(PREFIXES[kind]) + 6])
     db.session.add(cred)
     db.session.flush()
+    record(tenant.id, "credential", [str(cred.id)])
     return IssuedSecret(cred.id, secret, cred.prefix)
 
 
@@ -52,6 +54,8 @@ def revoke_credential(tenant: Tenant, credential_id: int) -> bool:
         return False
     if cred.revoked_at is None:
         cred.revoked_at = utcnow()
+        # Instances cache validated keys; the change tells each of them to check again.
+        record(tenant.id, "credential", [str(cred.id)])
     return True
 
 
@@ -94,7 +98,7 @@ def touch_last_used(credential_id: int) -> None:
 
 def touch_last_used_now(credential_id: int) -> None:
     """Record use in a transaction of its own; a hint for the console, so a failure is only logged."""
-    from scim_authz.db_setup import WRITE_INTENT
+    from scim_authz.txn import WRITE_INTENT
 
     token = WRITE_INTENT.set(True)
     try:

@@ -1,14 +1,12 @@
 """Database engine settings that depend on the backend (SQLite pragmas, directories)."""
 from __future__ import annotations
 
-from contextvars import ContextVar
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 
-# Set by request handlers that will write, so SQLite takes the write lock up front.
-WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
+from scim_authz.txn import WRITE_INTENT
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from scim_authz.api.errors import APIError
 from scim_authz.scim.errors import SCIMError
 
 log = logging.getLogger("scim_authz.errors")
@@ -51,6 +52,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(SCIMError)
     def _scim_error(err: SCIMError):
         resp = _render(err.status, err.scim_type, err.detail)
+        if err.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="scim-authz"'
+        return resp
+
+    @app.errorhandler(APIError)
+    def _api_error(err: APIError):
+        resp = Response(json.dumps(err.body()), status=err.status, content_type="application/json")
         if err.status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="scim-authz"'
         return resp

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, text, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,6 +66,8 @@ class User(db.Model):
     display_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
     # Every other SCIM attribute, including extensions, as sent (canonical names).
     doc: Mapped[dict] = mapped_column(Document, default=dict)
+    # Attributes the application syncs (PUT /v1/users/{key}); for conditions, outside SCIM.
+    app_attributes: Mapped[dict] = mapped_column(Document, default=dict, server_default=text("'{}'"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -101,3 +103,139 @@ class GroupMember(db.Model):
     member_type: Mapped[str] = mapped_column(String(5))  # User | Group
     tenant_id: Mapped[int] = mapped_column(Integer)
     added: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Change(db.Model):
+    """What a revision changed, so every instance can bring its in-memory policy up to date
+    incrementally instead of reloading a tenant."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_tenant_revision", "tenant_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(600))
+
+
+# ---- roles, assignments, mappings ------------------------------------------------------------
+
+class Role(db.Model):
+    """A named set of `resource_type:action` permissions, optionally conditional, optionally
+    inheriting other roles' permissions."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    permissions: Mapped[list] = mapped_column(Document, default=list)  # ["document:edit", ...]
+    extends: Mapped[list] = mapped_column(Document, default=list)  # keys of roles whose permissions it inherits
+    condition: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RoleAssignment(db.Model):
+    """An app-managed role: assigned to a user through the API, tenant-wide or on one resource."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_id", "role_id", "resource_type", "resource_id"),
+        Index("ix_role_assignments_role", "role_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    resource_type: Mapped[str] = mapped_column(String(100), default="")  # "" = tenant-wide
+    resource_id: Mapped[str] = mapped_column(String(300), default="")
+    assigned_by: Mapped[str] = mapped_column(String(200), default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GroupRoleMapping(db.Model):
+    """An IdP-managed role: every member of a pushed group (nested groups included) holds it."""
+
+    __tablename__ = "group_role_mappings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "group_id", "role_id", "resource_type", "resource_id"),
+        Index("ix_group_role_mappings_role", "role_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    resource_type: Mapped[str] = mapped_column(String(100), default="")
+    resource_id: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# ---- relationship schema and relationships ---------------------------------------------------
+
+class AuthzSchema(db.Model):
+    """One version of a tenant's relationship schema; the newest is in force unless a check names one."""
+
+    __tablename__ = "authz_schemas"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    compiled: Mapped[dict] = mapped_column(Document)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Relationship(db.Model):
+    """resource_type:resource_id#relation@subject_type:subject_id[#subject_relation]."""
+
+    __tablename__ = "relationships"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "resource_type", "resource_id", "relation", "subject_type", "subject_id",
+                         "subject_relation"),
+        Index("ix_relationships_subject", "tenant_id", "subject_type", "subject_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    resource_type: Mapped[str] = mapped_column(String(100))
+    resource_id: Mapped[str] = mapped_column(String(300))
+    relation: Mapped[str] = mapped_column(String(100))
+    subject_type: Mapped[str] = mapped_column(String(100))
+    subject_id: Mapped[str] = mapped_column(String(300))
+    subject_relation: Mapped[str] = mapped_column(String(100), default="")
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+# ---- audit -----------------------------------------------------------------------------------
+
+class Decision(db.Model):
+    """One answered check: the audit log, and what monthly active users are counted from."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_tenant_at", "tenant_id", "at"),
+        Index("ix_decisions_tenant_user_at", "tenant_id", "user_id", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    asked_by: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    user_key: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(100))
+    resource_type: Mapped[str] = mapped_column(String(100))
+    resource_id: Mapped[str] = mapped_column(String(300))
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(1000))
+    revision: Mapped[int] = mapped_column(Integer)

@@ -13,7 +13,7 @@ from scim_authz.auth import issue_credential
 from scim_authz.extensions import db
 from scim_authz.tenants.service import create_tenant
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "sqlite://"  # SQLite runs on a file per test
 SAMPLES = Path(__file__).parent / "samples"
 _pg_schema_ready = False
 # Each test process gets its own PostgreSQL schema, so parallel runs on one database never collide.
@@ -60,8 +60,10 @@ def _reset_postgres(app):
 
 
 @pytest.fixture
-def app():
-    app = create_app(app_config())
+def app(tmp_path):
+    # A file, not :memory:, so the engine's own connections are real, separate connections.
+    url = DATABASE_URL if DATABASE_URL.startswith("postgresql") else f"sqlite:///{tmp_path / 'test.db'}"
+    app = create_app(app_config(url))
     with app.app_context():
         if DATABASE_URL.startswith("postgresql"):
             _reset_postgres(app)
@@ -150,3 +152,54 @@ def sample():
 def patch_op(*ops):
     """A PatchOp message (RFC 7644 §3.5.2)."""
     return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(ops)}
+
+
+class APIClient:
+    """A test client for /v1 with an application API key."""
+
+    def __init__(self, client, key: str):
+        self.client, self.key = client, key
+
+    def request(self, method: str, path: str, body=None, *, headers=None, raw=None, **kw):
+        h = {"Authorization": f"Bearer {self.key}"}
+        h.update(headers or {})
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        return self.client.open("/v1" + path, method=method, data=data, headers=h, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+def issue_app_key(app, tenant_id: int) -> str:
+    from scim_authz.models import Tenant
+    with app.app_context():
+        issued = issue_credential(db.session.get(Tenant, tenant_id), "app", "tests")
+        db.session.commit()
+        return issued.secret
+
+
+@pytest.fixture
+def api(client, app, tenant):
+    """A /v1 client with an API key of tenant acme (the tenant `scim` provisions)."""
+    return APIClient(client, issue_app_key(app, tenant[0]))
+
+
+@pytest.fixture
+def other_api(client, app):
+    """A /v1 client of a second tenant."""
+    tid, _ = make_tenant(app, "initech")
+    return APIClient(client, issue_app_key(app, tid))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
 from scim_authz.extensions import db
 from scim_authz.models import Group, GroupMember, User, utcnow
-from scim_authz.tenants.service import bump_revision
+from scim_authz.changes import record
 
 # Nested groups deeper than this are refused; it also bounds the transitive-groups walk.
 MAX_GROUP_DEPTH = 32
@@ -58,7 +58,7 @@ def create_user(tenant_id: int, doc: dict) -> User:
     user = User(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_user_columns(doc))
     db.session.add(user)
     _flush_unique()
-    bump_revision(tenant_id)
+    record(tenant_id, "user", [user.id])
     return user
 
 
@@ -73,7 +73,7 @@ def replace_user(user: User, doc: dict) -> bool:
     user.version += 1
     user.last_modified = utcnow()
     _flush_unique()
-    bump_revision(user.tenant_id)
+    record(user.tenant_id, "user", [user.id])
     return True
 
 
@@ -81,7 +81,8 @@ def delete_user(user: User) -> None:
     """Delete a user and its memberships."""
     db.session.execute(delete(GroupMember).where(GroupMember.member_id == user.id))
     db.session.delete(user)
-    bump_revision(user.tenant_id)
+    db.session.flush()
+    record(user.tenant_id, "user", [user.id])
 
 
 def groups_of_users(tenant_id: int, user_ids: list[str]) -> dict[str, list[dict]]:
@@ -160,9 +161,9 @@ def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -
     group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_group_columns(doc))
     db.session.add(group)
     db.session.flush()
+    record(tenant_id, "group", [group.id])
     if members:
         _insert_members(group, members)
-    bump_revision(tenant_id)
     return group
 
 
@@ -172,6 +173,7 @@ def replace_group(group: Group, doc: dict, members: list[dict] | None) -> bool:
     if doc != group.doc:
         for k, v in _group_columns(doc).items():
             setattr(group, k, v)
+        record(group.tenant_id, "group", [group.id])
         changed = True
     if members is not None:
         changed = replace_members(group, members, touch=False) or changed
@@ -185,14 +187,14 @@ def delete_group(group: Group) -> None:
     db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
     db.session.execute(delete(GroupMember).where(GroupMember.member_id == group.id))
     db.session.delete(group)
-    bump_revision(group.tenant_id)
+    db.session.flush()
+    record(group.tenant_id, "group", [group.id])
 
 
 def touch_group(group: Group) -> None:
-    """New version and lastModified for a group, and a new tenant revision."""
+    """New version and lastModified for a group."""
     group.version += 1
     group.last_modified = utcnow()
-    bump_revision(group.tenant_id)
 
 
 # ---- memberships -----------------------------------------------------------------------------
@@ -239,6 +241,7 @@ def _insert_members(group: Group, members: list[dict]) -> int:
             "added": now} for i in sorted(ids - existing)]
     if new:
         db.session.execute(GroupMember.__table__.insert(), new)
+        record(group.tenant_id, "member", [f"{group.id} {m['member_id']}" for m in new])
     return len(new)
 
 
@@ -257,6 +260,8 @@ def remove_members(group: Group, ids: Iterable[str], *, touch: bool = True) -> b
         return False
     n = db.session.execute(
         delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(ids))).rowcount
+    if n:
+        record(group.tenant_id, "member", [f"{group.id} {i}" for i in sorted(ids)])
     if n and touch:
         touch_group(group)
     return bool(n)
@@ -265,6 +270,8 @@ def remove_members(group: Group, ids: Iterable[str], *, touch: bool = True) -> b
 def remove_all_members(group: Group, *, touch: bool = True) -> bool:
     """Empty the group."""
     n = db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id)).rowcount
+    if n:
+        record(group.tenant_id, "members", [group.id])
     if n and touch:
         touch_group(group)
     return bool(n)

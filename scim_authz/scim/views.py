@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, Response, current_app, g, request
 
 from scim_authz import auth
-from scim_authz.db_setup import WRITE_INTENT
+from scim_authz.txn import WRITE_INTENT
 from scim_authz.errors import empty_response, scim_response
 from scim_authz.extensions import db
 from scim_authz.scim import bulk, discovery, listing, service

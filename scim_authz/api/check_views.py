@@ -1,0 +1,125 @@
+"""POST /v1/check and its relatives: bulk checks, a user's permissions, lookups."""
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+
+from flask import Blueprint, current_app, g, request
+
+from scim_authz import pdp
+from scim_authz.api import identity
+from scim_authz.api.context import api_endpoint, json_body
+from scim_authz.api.errors import InvalidRequest, NotFound
+from scim_authz.api.schemas import BULK_CHECK, CHECK, LOOKUP_RESOURCES, LOOKUP_SUBJECTS, load
+from scim_authz.models import utcnow
+
+bp = Blueprint("api_check", __name__, url_prefix="/v1")
+
+# Decision ids: unique across processes (a random prefix each) without a syscall per check.
+_PREFIX = os.urandom(6).hex()
+_COUNTER = itertools.count(1)
+
+
+def _decision_id() -> str:
+    return f"{_PREFIX}-{next(_COUNTER):012x}"
+
+
+def _decide(item: dict, at_least: int | None, explain: bool) -> dict:
+    tid = g.caller.tenant_id
+    key, claims, synced_at = identity.resolve(tid, item["user"])
+    need = max(filter(None, (at_least, synced_at)), default=None)
+    res = item["resource"]
+    d = pdp.engine().check(tid, key, item["action"], res["type"], res["id"], resource_attrs=res["attributes"],
+                           context=item["context"], claims=claims, at_least=need,
+                           schema_version=item.get("schema_version"), explain=explain)
+    did = _decision_id()
+    st = pdp.engine().stores.get(tid)
+    user_id = pdp.engine().resolve_user(st, key) if st is not None else None
+    pdp.audit().record({"id": did, "tenant_id": tid, "at": utcnow(), "asked_by": g.caller.label,
+                        "user_id": user_id, "user_key": key, "action": item["action"], "resource_type": res["type"],
+                        "resource_id": res["id"], "allowed": d.allowed, "reason": d.reason[:1000],
+                        "revision": d.revision})
+    out = {"allowed": d.allowed, "decision_id": did, "revision": d.revision}
+    if explain:
+        out["explanation"] = d.reason
+        out["path"] = list(d.path)
+    return out
+
+
+@bp.post("/check")
+@api_endpoint()
+def check():
+    data = load(CHECK, json_body())
+    explain = data["explain"] or request.args.get("explain", "").lower() in ("1", "true", "yes")
+    return _decide(data, data["consistency"].get("at_least"), explain)
+
+
+@bp.post("/check/bulk")
+@api_endpoint()
+def check_bulk():
+    body = json_body()
+    limit = current_app.config["AUTHZ_BULK_MAX_CHECKS"]
+    if isinstance(body.get("checks"), list) and len(body["checks"]) > limit:
+        raise InvalidRequest(f"at most {limit} checks per request", details={"checks": [f"{len(body['checks'])} given"]})
+    data = load(BULK_CHECK, body)
+    explain = request.args.get("explain", "").lower() in ("1", "true", "yes")
+    at_least = data["consistency"].get("at_least")
+    results = [_decide(item, item["consistency"].get("at_least") or at_least, explain or item["explain"])
+               for item in data["checks"]]
+    return {"results": results, "revision": max((r["revision"] for r in results), default=0)}
+
+
+@bp.get("/users/<path:user>/permissions")
+@api_endpoint()
+def permissions(user):
+    at_least = request.args.get("at_least", type=int)
+    found = pdp.engine().permissions(g.caller.tenant_id, user, at_least)
+    if found is None:
+        raise NotFound(f"no user {user!r} in this tenant")
+    return found
+
+
+def _page(items: list[str], cursor: str | None, limit: int, revision: int) -> tuple[list[str], str | None]:
+    """A page after the cursor; the cursor names the last item given, so pages never overlap or skip."""
+    start = 0
+    if cursor:
+        try:
+            after = base64.urlsafe_b64decode(cursor.encode()).decode()
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidRequest("the cursor is not one this API gave", details={"cursor": ["invalid"]}) from e
+        import bisect
+        start = bisect.bisect_right(items, after)
+    page = items[start:start + limit]
+    more = start + limit < len(items)
+    return page, (base64.urlsafe_b64encode(page[-1].encode()).decode() if more and page else None)
+
+
+@bp.post("/lookup/resources")
+@api_endpoint()
+def lookup_resources():
+    data = load(LOOKUP_RESOURCES, json_body())
+    limit = min(data["limit"], current_app.config["AUTHZ_LOOKUP_PAGE_MAX"])
+    tid = g.caller.tenant_id
+    key, claims, synced_at = identity.resolve(tid, data["user"])
+    at_least = max(filter(None, (data["consistency"].get("at_least"), synced_at)), default=None)
+    revision, ids = pdp.engine().lookup_resources(tid, key, data["action"], data["resource_type"],
+                                                  context=data["context"], claims=claims, at_least=at_least)
+    page, nxt = _page(ids, data["cursor"], limit, revision)
+    return {"resource_type": data["resource_type"], "resources": page, "next_cursor": nxt, "total": len(ids),
+            "revision": revision}
+
+
+@bp.post("/lookup/subjects")
+@api_endpoint()
+def lookup_subjects():
+    data = load(LOOKUP_SUBJECTS, json_body())
+    limit = min(data["limit"], current_app.config["AUTHZ_LOOKUP_PAGE_MAX"])
+    res = data["resource"]
+    eng = pdp.engine()
+    revision, ids = eng.lookup_subjects(g.caller.tenant_id, data["action"], res["type"], res["id"],
+                                        context=data["context"], at_least=data["consistency"].get("at_least"))
+    page, nxt = _page(ids, data["cursor"], limit, revision)
+    st = eng.stores[g.caller.tenant_id]
+    return {"users": [{"id": u, "userName": st.users[u].user_name} for u in page if u in st.users],
+            "next_cursor": nxt, "total": len(ids), "revision": revision}

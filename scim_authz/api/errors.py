@@ -1,0 +1,49 @@
+"""Errors of the /v1 API, rendered as JSON bodies by scim_authz/errors.py."""
+from __future__ import annotations
+
+
+class APIError(Exception):
+    """Root of /v1 errors: an HTTP status, a stable code, a message, and optional details."""
+
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, details: dict | list | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if status is not None:
+            self.status = status
+
+    def body(self) -> dict:
+        err = {"status": self.status, "code": self.code, "message": self.message}
+        if self.details is not None:
+            err["details"] = self.details
+        return {"error": err}
+
+
+class InvalidRequest(APIError):
+    """The body or parameters are malformed; details name the fields."""
+
+
+class Unauthorized(APIError):
+    """No valid API key."""
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(APIError):
+    """No such resource in the caller's tenant."""
+    status = 404
+    code = "not_found"
+
+
+class Conflict(APIError):
+    """The write conflicts with what exists (a duplicate key, a role still in use)."""
+    status = 409
+    code = "conflict"
+
+
+class InvalidSchema(APIError):
+    """A relationship schema that does not validate; details list line, column and message."""
+    code = "invalid_schema"

@@ -1,0 +1,234 @@
+"""marshmallow schemas for /v1 request bodies; a failure is a 400 whose details name each field."""
+from __future__ import annotations
+
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from scim_authz.api.errors import InvalidRequest
+
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ROLE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
+PERMISSION = re.compile(r"^(\*|[A-Za-z_][A-Za-z0-9_]*:(\*|[A-Za-z_][A-Za-z0-9_-]*))$")
+OBJECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*:[^\s#]{1,300}$")
+SUBJECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*:[^\s#]{1,300}(#[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+class UserRef(fields.Field):
+    """A user: an id or userName string, or {"jwt": "<token>"}, or {"id": …} / {"userName": …}."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and value.strip():
+            return {"key": value.strip()}
+        if isinstance(value, dict):
+            if isinstance(value.get("jwt"), str) and value["jwt"]:
+                return {"jwt": value["jwt"]}
+            for k in ("id", "userName"):
+                if isinstance(value.get(k), str) and value[k]:
+                    return {"key": value[k]}
+        raise ValidationError('must be a user id or userName, or {"jwt": "<token>"}')
+
+
+class ResourceRef(fields.Field):
+    """A resource: "type:id", or {"type", "id", "attributes"?}."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and OBJECT.match(value):
+            t, _, i = value.partition(":")
+            return {"type": t, "id": i, "attributes": {}}
+        if isinstance(value, dict) and isinstance(value.get("type"), str) and isinstance(value.get("id"), (str, int)):
+            attrs = value.get("attributes") or {}
+            if not isinstance(attrs, dict):
+                raise ValidationError("attributes must be an object")
+            if not NAME.match(value["type"]):
+                raise ValidationError("type must be a name such as document")
+            return {"type": value["type"], "id": str(value["id"]), "attributes": attrs}
+        raise ValidationError('must be "type:id" or {"type": …, "id": …, "attributes": {…}}')
+
+
+class Consistency(Schema):
+    class Meta:
+        unknown = RAISE
+
+    at_least = fields.Integer(load_default=None, validate=validate.Range(min=0))
+
+
+class CheckRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    user = UserRef(required=True)
+    action = fields.String(required=True, validate=validate.Regexp(NAME, error="must be a name such as edit"))
+    resource = ResourceRef(required=True)
+    context = fields.Dict(load_default=dict)
+    consistency = fields.Nested(Consistency, load_default=dict)
+    explain = fields.Boolean(load_default=False)
+    schema_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class BulkCheckRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    checks = fields.List(fields.Nested(CheckRequest), required=True, validate=validate.Length(min=1))
+    consistency = fields.Nested(Consistency, load_default=dict)
+
+
+class LookupResourcesRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    user = UserRef(required=True)
+    action = fields.String(required=True, validate=validate.Regexp(NAME))
+    resource_type = fields.String(required=True, validate=validate.Regexp(NAME))
+    context = fields.Dict(load_default=dict)
+    consistency = fields.Nested(Consistency, load_default=dict)
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1))
+
+
+class LookupSubjectsRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    action = fields.String(required=True, validate=validate.Regexp(NAME))
+    resource = ResourceRef(required=True)
+    context = fields.Dict(load_default=dict)
+    consistency = fields.Nested(Consistency, load_default=dict)
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1))
+
+
+class RoleSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String(required=True, validate=validate.Regexp(ROLE_KEY, error="letters, digits, _ and -"))
+    name = fields.String(load_default=None, validate=validate.Length(max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=1000))
+    permissions = fields.List(fields.String(validate=validate.Regexp(
+        PERMISSION, error='must be "resource_type:action", "resource_type:*" or "*"')), load_default=list)
+    extends = fields.List(fields.String(validate=validate.Regexp(ROLE_KEY)), load_default=list)
+    condition = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4096))
+
+
+class RolePatchSchema(RoleSchema):
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String(validate=validate.Regexp(ROLE_KEY))
+
+
+class AssignmentSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    user = fields.String(required=True, validate=validate.Length(min=1))
+    role = fields.String(required=True, validate=validate.Regexp(ROLE_KEY))
+    resource = fields.String(load_default=None, validate=validate.Regexp(OBJECT, error='must be "type:id"'))
+
+
+class MappingSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    group = fields.String(required=True, validate=validate.Length(min=1))
+    role = fields.String(required=True, validate=validate.Regexp(ROLE_KEY))
+    resource = fields.String(load_default=None, validate=validate.Regexp(OBJECT, error='must be "type:id"'))
+
+
+class SchemaWrite(Schema):
+    class Meta:
+        unknown = RAISE
+
+    source = fields.String(required=True)
+
+
+class RelationshipSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    resource = fields.String(required=True, validate=validate.Regexp(OBJECT, error='must be "type:id"'))
+    relation = fields.String(required=True, validate=validate.Regexp(NAME))
+    subject = fields.String(required=True, validate=validate.Regexp(
+        SUBJECT, error='must be "type:id" or "type:id#relation"'))
+
+
+class RelationshipsWrite(Schema):
+    class Meta:
+        unknown = RAISE
+
+    relationships = fields.List(fields.Nested(RelationshipSchema), required=True,
+                                validate=validate.Length(min=1, max=10_000))
+
+
+class SyncUserSchema(Schema):
+    """syncUser: what the app knows about a user at the handoff point."""
+
+    class Meta:
+        unknown = RAISE
+
+    userName = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
+    externalId = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=256))
+    displayName = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=256))
+    email = fields.Email(load_default=None, allow_none=True)
+    active = fields.Boolean(load_default=None, allow_none=True)
+    attributes = fields.Dict(load_default=None, allow_none=True)
+    roles = fields.List(fields.String(validate=validate.Regexp(ROLE_KEY)), load_default=None, allow_none=True)
+
+
+class BulkUserSchema(SyncUserSchema):
+    key = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class BulkUsersRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    users = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=10_000))
+
+
+class JWTSettings(Schema):
+    class Meta:
+        unknown = RAISE
+
+    issuer = fields.String(load_default=None, allow_none=True)
+    audience = fields.String(load_default=None, allow_none=True)
+    jwks_url = fields.Url(load_default=None, allow_none=True, require_tld=False)
+    jwks = fields.Dict(load_default=None, allow_none=True)
+    hs256_secret = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=32))
+    user_claim = fields.String(load_default="sub")
+    username_claim = fields.String(load_default="email")
+    leeway_seconds = fields.Integer(load_default=30, validate=validate.Range(min=0, max=300))
+
+
+class TenantSettingsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    role_mode = fields.String(validate=validate.OneOf(["idp", "app", "hybrid"]))
+    default_role = fields.String(allow_none=True, validate=validate.Regexp(ROLE_KEY))
+    jwt = fields.Nested(JWTSettings, allow_none=True)
+
+    @validates_schema
+    def _one_key_source(self, data, **kwargs):
+        jwt = data.get("jwt")
+        if jwt and jwt.get("jwks_url") and jwt.get("jwks"):
+            raise ValidationError({"jwt": ["give jwks_url or jwks, not both"]})
+
+
+def load(schema: Schema, data, *, partial: bool = False):
+    """Validate a body; errors become a 400 with the field messages as details."""
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as e:
+        raise InvalidRequest("the request is not valid", details=e.messages) from e
+
+
+CHECK, BULK_CHECK = CheckRequest(), BulkCheckRequest()
+LOOKUP_RESOURCES, LOOKUP_SUBJECTS = LookupResourcesRequest(), LookupSubjectsRequest()
+ROLE, ROLE_PATCH, ASSIGNMENT, MAPPING = RoleSchema(), RolePatchSchema(), AssignmentSchema(), MappingSchema()
+SCHEMA_WRITE, RELATIONSHIPS = SchemaWrite(), RelationshipsWrite()
+SYNC_USER, BULK_USER, BULK_USERS = SyncUserSchema(), BulkUserSchema(), BulkUsersRequest()
+TENANT_SETTINGS = TenantSettingsSchema()

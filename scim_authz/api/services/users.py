@@ -1,0 +1,74 @@
+"""syncUser at the handoff point, bulk sync, and users first seen in a verified JWT."""
+from __future__ import annotations
+
+from scim_authz.api.errors import Conflict, InvalidRequest
+from scim_authz.api.services import roles as roles_service
+from scim_authz.api.services.lookup import find_user
+from scim_authz.changes import current_revision, record
+from scim_authz.directory import service as directory
+from scim_authz.directory.errors import Conflict as DirectoryConflict
+from scim_authz.models import Tenant, User
+from scim_authz.extensions import db
+
+
+def user_dict(u: User) -> dict:
+    return {"id": u.id, "userName": u.user_name, "externalId": u.external_id, "displayName": u.display_name,
+            "active": u.active, "attributes": dict(u.app_attributes or {}),
+            "created": u.created.isoformat(timespec="seconds") + "Z",
+            "lastModified": u.last_modified.isoformat(timespec="seconds") + "Z"}
+
+
+def _doc(existing: dict | None, key: str, data: dict) -> dict:
+    doc = dict(existing or {})
+    doc["userName"] = data.get("userName") or doc.get("userName") or key
+    for field in ("externalId", "displayName", "active"):
+        if data.get(field) is not None:
+            doc[field] = data[field]
+    if data.get("email"):
+        emails = [e for e in doc.get("emails", []) if e.get("type") != "work"]
+        doc["emails"] = [{"value": data["email"], "type": "work", "primary": True}, *emails]
+    return doc
+
+
+def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, bool, int]:
+    """Create or update the user the app knows as `key` (an id, externalId or userName).
+
+    On first sight the tenant's default role is assigned unless `roles` says otherwise; when
+    `roles` is given, the user's tenant-wide app-managed roles become exactly those."""
+    user = find_user(tenant_id, key)
+    created = user is None
+    try:
+        if created:
+            doc = _doc(None, key, data)
+            if data.get("externalId") is None and data.get("userName") and key != data["userName"]:
+                doc["externalId"] = key
+            user = directory.create_user(tenant_id, doc)
+        else:
+            directory.replace_user(user, _doc(user.doc, key, data))
+    except DirectoryConflict as e:
+        raise Conflict(str(e)) from e
+    if data.get("attributes") is not None and dict(data["attributes"]) != (user.app_attributes or {}):
+        user.app_attributes = dict(data["attributes"])
+        record(tenant_id, "user", [user.id])
+    roles = data.get("roles")
+    if roles is None and created:
+        default = (db.session.get(Tenant, tenant_id).settings or {}).get("default_role")
+        roles = [default] if default else None
+    if roles is not None:
+        roles_service.set_tenant_roles(tenant_id, user, roles, actor)
+    return user_dict(user), created, current_revision(tenant_id)
+
+
+def bulk_sync(tenant_id: int, items: list[dict], actor: str, load_item) -> tuple[list[dict], int]:
+    """Sync many users; each item succeeds or fails alone (a savepoint each), reported per item."""
+    results = []
+    for n, raw in enumerate(items):
+        try:
+            item = load_item(raw)
+            with db.session.begin_nested():
+                user, created, _ = sync_user(tenant_id, item["key"], item, actor)
+            results.append({"index": n, "key": item["key"], "status": 201 if created else 200, "user": user})
+        except (InvalidRequest, Conflict) as e:
+            results.append({"index": n, "key": raw.get("key") if isinstance(raw, dict) else None,
+                            "status": e.status, "error": e.body()["error"]})
+    return results, current_revision(tenant_id)

@@ -1,0 +1,94 @@
+"""/v1 users (syncUser, bulk sync), tenant settings, the decision log and usage."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, g, request
+
+from scim_authz import pdp
+from scim_authz.api.context import api_endpoint, json_body
+from scim_authz.api.errors import InvalidRequest
+from scim_authz.api.schemas import BULK_USER, BULK_USERS, SYNC_USER, TENANT_SETTINGS, load
+from scim_authz.api.services import audit, tenant, users
+from scim_authz.api.services.lookup import find_user, user_or_404
+from scim_authz.extensions import db
+from scim_authz.models import Tenant, utcnow
+
+bp = Blueprint("api_users", __name__, url_prefix="/v1")
+
+
+@bp.put("/users/<path:key>")
+@api_endpoint(write=True)
+def sync_user(key):
+    user, created, revision = users.sync_user(g.caller.tenant_id, key, load(SYNC_USER, json_body()), g.caller.label)
+    return {"user": user, "created": created, "revision": revision}, (201 if created else 200)
+
+
+@bp.get("/users/<path:key>")
+@api_endpoint()
+def get_user(key):
+    if key.endswith("/permissions"):
+        raise InvalidRequest("use GET /v1/users/{user}/permissions")
+    return {"user": users.user_dict(user_or_404(g.caller.tenant_id, key))}
+
+
+@bp.post("/users/bulk")
+@api_endpoint(write=True)
+def bulk_users():
+    items = load(BULK_USERS, json_body())["users"]
+    results, revision = users.bulk_sync(g.caller.tenant_id, items, g.caller.label, lambda raw: load(BULK_USER, raw))
+    failed = sum(1 for r in results if "error" in r)
+    return {"results": results, "succeeded": len(results) - failed, "failed": failed, "revision": revision}
+
+
+@bp.get("/tenant")
+@api_endpoint()
+def get_tenant():
+    return {"tenant": tenant.settings_dict(db.session.get(Tenant, g.caller.tenant_id))}
+
+
+@bp.patch("/tenant")
+@api_endpoint(write=True)
+def patch_tenant():
+    settings, revision = tenant.update_settings(g.caller.tenant_id, load(TENANT_SETTINGS, json_body(), partial=True))
+    return {"tenant": settings, "revision": revision}
+
+
+def _when(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError as e:
+        raise InvalidRequest(f"{name} must be an ISO 8601 time", details={name: ["not a time"]}) from e
+
+
+@bp.get("/decisions")
+@api_endpoint()
+def decisions():
+    pdp.audit().flush()  # this instance's own decisions are always visible
+    args = request.args
+    user_id = None
+    if args.get("user"):
+        found = find_user(g.caller.tenant_id, args["user"])
+        user_id = found.id if found else args["user"]
+    allowed = {"true": True, "false": False, None: None}.get(args.get("allowed", "").lower() or None, "bad")
+    if allowed == "bad":
+        raise InvalidRequest("allowed must be true or false", details={"allowed": ["true or false"]})
+    limit = args.get("limit", default=100, type=int)
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest("limit must be between 1 and 1000", details={"limit": ["1..1000"]})
+    return audit.list_decisions(g.caller.tenant_id, user_id=user_id, allowed=allowed,
+                                resource_type=args.get("resource_type"), action=args.get("action"),
+                                since=_when("since"), until=_when("until"), cursor=args.get("cursor"), limit=limit)
+
+
+@bp.get("/usage")
+@api_endpoint()
+def usage():
+    pdp.audit().flush()
+    months = request.args.get("months", default=12, type=int)
+    if not 1 <= months <= 36:
+        raise InvalidRequest("months must be between 1 and 36", details={"months": ["1..36"]})
+    return {"usage": audit.usage(g.caller.tenant_id, months, utcnow())}

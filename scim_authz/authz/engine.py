@@ -1,0 +1,429 @@
+"""The decision point: check, explain, permissions, lookups, over every tenant's in-memory policy.
+
+`check` allows when an effective role grants `resource_type:action` (its condition holding) or
+when the schema's permission (or relation) named `action` holds for that resource. Any error
+while deciding is a denial that says why.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Mapping
+
+from scim_authz.authz import grants as grants_mod
+from scim_authz.authz.conditions import ConditionEvalError, compile_condition
+from scim_authz.authz.evaluate import Evaluator
+from scim_authz.authz.model import Decision, DepthExceeded, StaleRevision, UnknownSchemaVersion
+from scim_authz.authz.schema_model import And, Arrow, InstanceRole, Not, Or, Ref, TenantRole
+from scim_authz.authz.store import Reader, TenantStore
+
+log = logging.getLogger("scim_authz.authz")
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+class Engine:
+    """Holds every tenant's store, keeps it at the newest revision, and answers questions."""
+
+    def __init__(self, reader: Reader, *, max_depth: int = 32, full_reload_after: int = 50_000,
+                 revision_poll_seconds: float = 0.0):
+        self.reader = reader
+        self.max_depth = max_depth
+        self.full_reload_after = full_reload_after
+        self.revision_poll_seconds = revision_poll_seconds
+        self.stores: dict[int, TenantStore] = {}
+        self._polled: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self._schemas: dict[tuple[int, int], Any] = {}
+
+    # ---- keeping up with the store ---------------------------------------------------------
+
+    def load_all(self) -> int:
+        """Load every tenant now (at start-up), so no check pays for a build; returns facts loaded."""
+        for tid in self.reader.tenant_ids():
+            self.stores[tid] = TenantStore(self.reader.snapshot(tid), compile_condition)
+        return len(self.stores)
+
+    def store(self, tenant_id: int, at_least: int | None = None) -> TenantStore:
+        """The tenant's store, caught up with the database (and at least at revision `at_least`)."""
+        st = self.stores.get(tenant_id)
+        if st is None:
+            with self._lock:
+                st = self.stores.get(tenant_id)
+                if st is None:
+                    st = TenantStore(self.reader.snapshot(tenant_id), compile_condition)
+                    self.stores[tenant_id] = st
+                    self._polled[tenant_id] = time.monotonic()
+        now = time.monotonic()
+        due = now - self._polled.get(tenant_id, 0.0) >= self.revision_poll_seconds
+        if due or (at_least is not None and at_least > st.revision):
+            self._polled[tenant_id] = now
+            newest = self.reader.revision(tenant_id)
+            if newest > st.revision:
+                st = self._catch_up(st, newest)
+        if at_least is not None and st.revision < at_least:
+            raise StaleRevision(f"revision {at_least} is not known yet (newest is {st.revision})")
+        return st
+
+    def _catch_up(self, st: TenantStore, newest: int) -> TenantStore:
+        with st.lock:
+            if st.revision >= newest:
+                return st
+            changes = self.reader.changes_since(st.tenant_id, st.revision, self.full_reload_after)
+            if len(changes) >= self.full_reload_after:
+                fresh = TenantStore(self.reader.snapshot(st.tenant_id), compile_condition)
+                self.stores[st.tenant_id] = fresh
+                return fresh
+            st.apply(changes, self.reader)
+            return st
+
+    def schema_for(self, st: TenantStore, version: int | None):
+        """The compiled schema in force, or the one asked for."""
+        if version is None or version == st.schema_version:
+            return st.schema
+        key = (st.tenant_id, version)
+        if key not in self._schemas:
+            found = self.reader.schema(st.tenant_id, version)
+            if found is None:
+                raise UnknownSchemaVersion(f"schema version {version} does not exist")
+            self._schemas[key] = found[1]
+        return self._schemas[key]
+
+    # ---- users --------------------------------------------------------------------------
+
+    @staticmethod
+    def resolve_user(st: TenantStore, user: str) -> str | None:
+        """A user id from an id or a userName (case-insensitively)."""
+        if user in st.users:
+            return user
+        return st.by_name.get(user.lower())
+
+    def user_env(self, st: TenantStore, user_id: str, claims: Mapping | None) -> dict:
+        """`user.*` for conditions: the SCIM attributes, id, group names and the JWT claims."""
+        attrs = st.attr_cache.get(user_id)
+        if attrs is None:
+            doc = self.reader.user_attributes(st.tenant_id, user_id)
+            attrs = {k: v for k, v in doc.items() if not k.startswith("urn:")}
+            if ENTERPRISE in doc:
+                attrs["enterprise"] = doc[ENTERPRISE]
+            attrs["id"] = user_id
+            ug = grants_mod.of(st, user_id)
+            attrs["groups"] = sorted(st.groups[g].name for g in ug.groups if g in st.groups)
+            st.attr_cache[user_id] = attrs
+        if claims:
+            attrs = {**{k: v for k, v in claims.items()}, **attrs, "claims": dict(claims)}
+        return attrs
+
+    # ---- check ---------------------------------------------------------------------------
+
+    def check(self, tenant_id: int, user: str, action: str, rtype: str, rid: str, *,
+              resource_attrs: Mapping | None = None, context: Mapping | None = None,
+              claims: Mapping | None = None, at_least: int | None = None,
+              schema_version: int | None = None, explain: bool = False) -> Decision:
+        """May `user` do `action` on rtype:rid? Never raises: an error is a denial with its reason."""
+        revision = 0
+        try:
+            st = self.store(tenant_id, at_least)
+            revision = st.revision
+            return self._check(st, user, action, rtype, rid, resource_attrs, context, claims,
+                               schema_version, explain)
+        except Exception as e:  # noqa: BLE001 - fail closed, and say why
+            log.warning("check denied by error: tenant=%s user=%s %s %s:%s: %s", tenant_id, user, action,
+                        rtype, rid, e, exc_info=not isinstance(e, (StaleRevision, UnknownSchemaVersion)))
+            return Decision(False, f"denied: error while deciding: {e}", revision)
+
+    def _check(self, st, user, action, rtype, rid, resource_attrs, context, claims, schema_version, explain,
+               user_id: str | None = None) -> Decision:
+        uid = user_id or self.resolve_user(st, user)
+        if uid is None:
+            return Decision(False, f"denied: no user {user!r} in this tenant", st.revision)
+        u = st.users[uid]
+        if not u.active:
+            return Decision(False, f"denied: user {u.user_name} is deactivated", st.revision)
+        ug = grants_mod.of(st, uid)
+        perm = f"{rtype}:{action}"
+        tp = ug.tenant_perms
+        grant = tp.get(perm) or tp.get(f"{rtype}:*") or tp.get("*")
+        if grant is not None:
+            return Decision(True, f"allowed: {grants_mod.describe(grant)}", st.revision)
+
+        failures: list[str] = []
+        env_cache: list[dict] = []
+
+        def env() -> dict:
+            if not env_cache:
+                env_cache.append({"user": self.user_env(st, uid, claims), "resource": dict(resource_attrs or {}),
+                                  "context": dict(context or {})})
+            return env_cache[0]
+
+        def holds(role, g) -> bool:
+            if role.condition is None:
+                return True
+            try:
+                return role.condition.evaluate(env())
+            except ConditionEvalError as e:
+                failures.append(f"the condition of role {role.key} could not be evaluated: {e.reason}")
+                return False
+
+        for role, g in ug.conditional:
+            if _grants(role, perm, rtype) and holds(role, g):
+                return Decision(True, f"allowed: {grants_mod.describe(g)}, its condition holding", st.revision)
+        for role, g in ug.instance.get((rtype, rid), ()):
+            if _grants(role, perm, rtype) and holds(role, g):
+                return Decision(True, f"allowed: {grants_mod.describe(g)}", st.revision)
+
+        schema = self.schema_for(st, schema_version)
+        entity = schema.entities.get(rtype) if schema is not None else None
+        rule = entity is not None and (action in entity.permissions or action in entity.relations)
+        if rule:
+            ev = Evaluator(st, schema, uid, ug, holds, grants_mod.describe, self.max_depth)
+            w = ev.has(rtype, rid, action)
+            if w is not None:
+                return Decision(True, "allowed: " + " → ".join(ev.path(w)), st.revision, tuple(ev.path(w)))
+        reason = f"denied: no role of {u.user_name} grants {perm}"
+        reason += f", and {rtype}.{action} does not hold for {rtype}:{rid}" if rule else \
+            f", and the schema has no rule {rtype}.{action}"
+        if failures:
+            reason += "; " + "; ".join(dict.fromkeys(failures))
+        return Decision(False, reason, st.revision)
+
+    # ---- permissions and lookups ---------------------------------------------------------
+
+    def permissions(self, tenant_id: int, user: str, at_least: int | None = None) -> dict | None:
+        """A user's effective roles with provenance, and the permissions they grant."""
+        st = self.store(tenant_id, at_least)
+        uid = self.resolve_user(st, user)
+        if uid is None:
+            return None
+        u = st.users[uid]
+        ug = grants_mod.of(st, uid)
+        roles = []
+        for g in ug.grants:
+            role = st.roles.get(g.role)
+            if role is None:
+                continue
+            roles.append({
+                "role": g.role, "name": role.name,
+                "resource": f"{g.scope[0]}:{g.scope[1]}" if g.scope else None,
+                "source": g.source,
+                **({"group": {"id": g.via, "displayName": g.via_name}} if g.source == "idp" else
+                   {"assigned_by": g.via, "assigned_at": g.since}),
+                "condition": role.condition.source if role.condition is not None else None,
+                "permissions": sorted(role.permissions),
+                "explanation": grants_mod.describe(g),
+            })
+        return {"user": {"id": uid, "userName": u.user_name, "active": u.active}, "revision": st.revision,
+                "role_mode": st.role_mode, "roles": roles,
+                "permissions": sorted(ug.tenant_perms) if u.active else [],
+                "conditional_permissions": sorted({p for r, _ in ug.conditional for p in r.permissions})
+                if u.active else []}
+
+    def lookup_resources(self, tenant_id: int, user: str, action: str, rtype: str, *,
+                         context: Mapping | None = None, claims: Mapping | None = None,
+                         at_least: int | None = None) -> tuple[int, list[str]]:
+        """Every rtype id the user may `action`, sorted; the whole answer, cached per revision."""
+        st = self.store(tenant_id, at_least)
+        uid = self.resolve_user(st, user)
+        if uid is None or not st.users[uid].active:
+            return st.revision, []
+        key = ("resources", uid, action, rtype)
+        hit = st.lookup_cache.get(key)
+        if hit is not None:
+            return st.revision, hit
+        ug = grants_mod.of(st, uid)
+        perm = f"{rtype}:{action}"
+        tp = ug.tenant_perms
+        if perm in tp or f"{rtype}:*" in tp or "*" in tp:
+            result = sorted(st.objects_of_type(rtype))
+            st.lookup_cache[key] = result
+            return st.revision, result
+        schema = st.schema
+        entity = schema.entities.get(rtype) if schema is not None else None
+        candidates: set[str] = {rid for (t, rid) in ug.instance if t == rtype}
+        if any(_grants(r, perm, rtype) for r, _ in ug.conditional):
+            candidates |= st.objects_of_type(rtype)
+        if entity is not None and (action in entity.permissions or action in entity.relations):
+            if _needs_universe(schema, rtype, action, set()):
+                candidates |= st.objects_of_type(rtype)
+            else:
+                candidates |= _reachable(st, uid, ug, rtype)
+        allowed = []
+        ev_holds = _holds_factory(self, st, uid, claims, context)
+        ev = Evaluator(st, schema, uid, ug, ev_holds, grants_mod.describe, self.max_depth)
+        for rid in candidates:
+            if self._allows_with(st, ev, ug, perm, rtype, rid, action, entity, ev_holds):
+                allowed.append(rid)
+        allowed.sort()
+        st.lookup_cache[key] = allowed
+        return st.revision, allowed
+
+    def _allows_with(self, st, ev, ug, perm, rtype, rid, action, entity, holds) -> bool:
+        for role, g in ug.conditional:
+            if _grants(role, perm, rtype) and holds(role, g):
+                return True
+        for role, g in ug.instance.get((rtype, rid), ()):
+            if _grants(role, perm, rtype) and holds(role, g):
+                return True
+        if entity is not None and (action in entity.permissions or action in entity.relations):
+            try:
+                return ev.has(rtype, rid, action) is not None
+            except DepthExceeded:
+                ev.reset()  # as a check would: too deep is a denial
+                return False
+        return False
+
+    def lookup_subjects(self, tenant_id: int, action: str, rtype: str, rid: str, *,
+                        context: Mapping | None = None, at_least: int | None = None) -> tuple[int, list[str]]:
+        """Every active user id that may `action` on rtype:rid, sorted."""
+        st = self.store(tenant_id, at_least)
+        key = ("subjects", action, rtype, rid)
+        hit = st.lookup_cache.get(key)
+        if hit is not None:
+            return st.revision, hit
+        perm = f"{rtype}:{action}"
+        schema = st.schema
+        entity = schema.entities.get(rtype) if schema is not None else None
+        if entity is not None and (action in entity.permissions or action in entity.relations) and \
+                _needs_universe(schema, rtype, action, set()):
+            candidates = set(st.users)
+        else:
+            candidates = _role_holders(st, perm, rtype, rid)
+            if entity is not None:
+                candidates |= _forward_users(st, rtype, rid)
+        allowed = []
+        for uid in candidates:
+            u = st.users.get(uid)
+            if u is None or not u.active:
+                continue
+            d = self._check(st, uid, action, rtype, rid, None, context, None, None, False, user_id=uid)
+            if d.allowed:
+                allowed.append(uid)
+        allowed.sort()
+        st.lookup_cache[key] = allowed
+        return st.revision, allowed
+
+
+def _grants(role, perm: str, rtype: str) -> bool:
+    p = role.permissions
+    return perm in p or f"{rtype}:*" in p or "*" in p
+
+
+def _holds_factory(engine: Engine, st, uid, claims, context):
+    env_cache: list[dict] = []
+
+    def holds(role, g) -> bool:
+        if role.condition is None:
+            return True
+        if not env_cache:
+            env_cache.append({"user": engine.user_env(st, uid, claims), "resource": {},
+                              "context": dict(context or {})})
+        try:
+            return role.condition.evaluate(env_cache[0])
+        except ConditionEvalError:
+            return False
+    return holds
+
+
+def _needs_universe(schema, rtype: str, name: str, seen: set) -> bool:
+    """Whether `name` on rtype can hold for an object the user is not connected to by any
+    relationship (a `not`, or a tenant role), so a lookup must consider every object."""
+    key = (rtype, name)
+    if key in seen:
+        return False
+    seen.add(key)
+    entity = schema.entities.get(rtype)
+    if entity is None:
+        return False
+    expr = entity.permissions.get(name)
+    if expr is None:
+        return False
+
+    def walk(e) -> bool:
+        cls = e.__class__
+        if cls is Ref:
+            return e.kind == "permission" and _needs_universe(schema, rtype, e.name, seen)
+        if cls is Or:
+            return any(walk(a) for a in e.args)
+        if cls is And:
+            return all(walk(a) for a in e.args)
+        if cls is Not or cls is TenantRole:
+            return True
+        if cls is InstanceRole:
+            return False
+        if cls is Arrow:
+            rel = entity.relations.get(e.relation)
+            return rel is not None and any(_needs_universe(schema, s.type, e.target, seen) for s in rel.subjects)
+        return True
+    return walk(expr)
+
+
+def _reachable(st: TenantStore, uid: str, ug, rtype: str) -> set[str]:
+    """Objects of rtype connected to the user through relationships, walked backwards from the
+    user, the user's groups and the objects it holds roles on: a superset of what it can reach."""
+    start = [("user", uid)] + [("group", g) for g in ug.groups] + list(ug.instance)
+    seen = set(start)
+    stack = list(start)
+    out: set[str] = set()
+    reverse = st.reverse
+    while stack:
+        node = stack.pop()
+        if node[0] == rtype:
+            out.add(node[1])
+        for t, i, _rel, _srel in reverse.get(node, ()):
+            nxt = (t, i)
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return out
+
+
+def _role_holders(st: TenantStore, perm: str, rtype: str, rid: str) -> set[str]:
+    """Users holding a role that grants perm tenant-wide or on rtype:rid (any condition)."""
+    roles = {k for k, r in st.roles.items() if _grants(r, perm, rtype)}
+    users: set[str] = set()
+    if not roles:
+        return users
+    if st.role_mode in ("app", "hybrid"):
+        for uid, rows in st.assignments.items():
+            if any(a.role_key in roles and (not a.resource_type or (a.resource_type, a.resource_id) == (rtype, rid))
+                   for a in rows):
+                users.add(uid)
+    if st.role_mode in ("idp", "hybrid"):
+        for gid, rows in st.mappings.items():
+            if any(m.role_key in roles and (not m.resource_type or (m.resource_type, m.resource_id) == (rtype, rid))
+                   for m in rows):
+                users |= st.transitive_users(gid)
+    return users
+
+
+def _forward_users(st: TenantStore, rtype: str, rid: str) -> set[str]:
+    """Users reachable from rtype:rid through relationships and group membership (a superset).
+
+    The relations followed are those the schema declares for each object's type."""
+    schema = st.schema
+    seen = {(rtype, rid)}
+    stack = [(rtype, rid)]
+    users: set[str] = set()
+    forward = st.forward
+    while stack:
+        t, i = stack.pop()
+        if t == "user":
+            users.add(i)
+            continue
+        if t == "group":
+            users |= st.transitive_users(i)
+        entity = schema.entities.get(t) if schema is not None else None
+        for rel in (entity.relations if entity is not None else ()):
+            for stype, sid, _srel in forward.get((t, i, rel), ()):
+                nxt = (stype, sid)
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    # Instance roles held on objects that reach this one also grant through `role.X`.
+    for uid, rows in st.assignments.items():
+        if any((a.resource_type, a.resource_id) in seen for a in rows):
+            users.add(uid)
+    for gid, rows in st.mappings.items():
+        if any((m.resource_type, m.resource_id) in seen for m in rows):
+            users |= st.transitive_users(gid)
+    return users

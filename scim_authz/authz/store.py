@@ -1,0 +1,415 @@
+"""The in-memory policy of one tenant, and the reader interface it is loaded and refreshed through.
+
+Everything a check needs lives here, indexed for the questions the engine asks: a user's direct
+groups and a group's parents (for the transitive closure), assignments by user, mappings by group,
+relationships forward (object -> subjects) and in reverse (subject -> objects). Changes arrive
+one by one from the change log and touch only what they name; the per-user grants derived from
+them are cached and dropped exactly when something they depend on changes.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol
+
+from scim_authz.authz.model import GroupInfo, RoleDef, UserInfo
+
+Rel = tuple[str, str, str]  # (resource_type, resource_id, relation)
+Subj = tuple[str, str, str]  # (subject_type, subject_id, subject_relation or "")
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRow:
+    id: int
+    key: str
+    name: str
+    permissions: tuple[str, ...]
+    extends: tuple[str, ...]
+    condition: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRow:
+    id: int
+    user_id: str
+    role_key: str
+    resource_type: str
+    resource_id: str
+    assigned_by: str
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRow:
+    id: int
+    group_id: str
+    role_key: str
+    resource_type: str
+    resource_id: str
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRow:
+    id: int
+    key: str
+    role_mode: str
+    settings: dict
+    revision: int
+
+
+@dataclass
+class Snapshot:
+    """Everything of one tenant, as read in one transaction at `tenant.revision`."""
+
+    tenant: TenantRow
+    users: list[UserInfo] = field(default_factory=list)
+    groups: list[GroupInfo] = field(default_factory=list)
+    memberships: list[tuple[str, str, str]] = field(default_factory=list)  # (group_id, member_id, member_type)
+    roles: list[RoleRow] = field(default_factory=list)
+    assignments: list[AssignmentRow] = field(default_factory=list)
+    mappings: list[MappingRow] = field(default_factory=list)
+    schema: Any = None  # CompiledSchema of the newest version, or None
+    schema_version: int = 0
+    relationships: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    user_attributes: dict[str, dict] = field(default_factory=dict)  # only SnapshotReader reads these
+
+
+class Reader(Protocol):
+    """What the engine needs from storage (sql_store.SQLReader implements it; tests may fake it)."""
+
+    def tenant_ids(self) -> list[int]: ...
+    def revision(self, tenant_id: int) -> int: ...
+    def snapshot(self, tenant_id: int) -> Snapshot: ...
+    def changes_since(self, tenant_id: int, revision: int, limit: int) -> list[tuple[int, str, str]]: ...
+    def tenant(self, tenant_id: int) -> TenantRow | None: ...
+    def user(self, tenant_id: int, user_id: str) -> UserInfo | None: ...
+    def user_attributes(self, tenant_id: int, user_id: str) -> dict: ...
+    def group(self, tenant_id: int, group_id: str) -> GroupInfo | None: ...
+    def membership(self, group_id: str, member_id: str) -> str | None: ...
+    def group_members(self, group_id: str) -> list[tuple[str, str]]: ...
+    def role(self, tenant_id: int, key: str) -> RoleRow | None: ...
+    def assignments_of(self, tenant_id: int, user_id: str) -> list[AssignmentRow]: ...
+    def mappings_of(self, tenant_id: int, group_id: str) -> list[MappingRow]: ...
+    def schema(self, tenant_id: int, version: int | None) -> tuple[int, Any] | None: ...
+    def relationship_exists(self, tenant_id: int, key: tuple) -> bool: ...
+
+
+class TenantStore:
+    """One tenant's policy in memory. Writers hold `lock`; readers see whole changes."""
+
+    def __init__(self, snapshot: Snapshot, compile_condition=None):
+        self.lock = threading.RLock()
+        self._compile_condition = compile_condition
+        self.tenant_id = snapshot.tenant.id
+        self.key = snapshot.tenant.key
+        self.revision = snapshot.tenant.revision
+        self.role_mode = snapshot.tenant.role_mode
+        self.settings = snapshot.tenant.settings or {}
+        self.users: dict[str, UserInfo] = {}
+        self.by_name: dict[str, str] = {}
+        self.by_external: dict[str, str] = {}
+        self.groups: dict[str, GroupInfo] = {}
+        self.role_rows: dict[str, RoleRow] = {}
+        self.roles: dict[str, RoleDef] = {}
+        self.assignments: dict[str, list[AssignmentRow]] = {}
+        self.mappings: dict[str, list[MappingRow]] = {}
+        self.schema = snapshot.schema
+        self.schema_version = snapshot.schema_version
+        self.forward: dict[Rel, set[Subj]] = {}
+        self.reverse: dict[tuple[str, str], set[tuple[str, str, str, str]]] = {}
+        self.grants_cache: dict[str, Any] = {}
+        self.lookup_cache: dict[tuple, Any] = {}
+        self.attr_cache: dict[str, dict] = {}
+        self.credentials_epoch = 0
+        for u in snapshot.users:
+            self._put_user(u)
+        for g in snapshot.groups:
+            self.groups[g.id] = g
+        for gid, mid, mtype in snapshot.memberships:
+            self._add_member(gid, mid, mtype)
+        for r in snapshot.roles:
+            self.role_rows[r.key] = r
+        self._rebuild_roles()
+        for a in snapshot.assignments:
+            self.assignments.setdefault(a.user_id, []).append(a)
+        for m in snapshot.mappings:
+            self.mappings.setdefault(m.group_id, []).append(m)
+        for t in snapshot.relationships:
+            self._add_relationship(t)
+
+    # ---- users and groups ----------------------------------------------------------------
+
+    def _put_user(self, u: UserInfo) -> None:
+        old = self.users.get(u.id)
+        if old is not None:
+            u.groups = old.groups
+            self.by_name.pop(old.user_name.lower(), None)
+            if old.external_id:
+                self.by_external.pop(old.external_id, None)
+        self.users[u.id] = u
+        self.by_name[u.user_name.lower()] = u.id
+        if u.external_id:
+            self.by_external[u.external_id] = u.id
+
+    def _drop_user(self, user_id: str) -> None:
+        u = self.users.pop(user_id, None)
+        if u is None:
+            return
+        self.by_name.pop(u.user_name.lower(), None)
+        if u.external_id:
+            self.by_external.pop(u.external_id, None)
+        for gid in u.groups:
+            if gid in self.groups:
+                self.groups[gid].users.discard(user_id)
+        self.assignments.pop(user_id, None)
+
+    def _add_member(self, gid: str, mid: str, mtype: str) -> None:
+        g = self.groups.get(gid)
+        if g is None:
+            return
+        if mtype == "User":
+            g.users.add(mid)
+            if mid in self.users:
+                self.users[mid].groups.add(gid)
+        else:
+            g.subgroups.add(mid)
+            if mid in self.groups:
+                self.groups[mid].parents.add(gid)
+
+    def _remove_member(self, gid: str, mid: str) -> None:
+        g = self.groups.get(gid)
+        if g is not None:
+            g.users.discard(mid)
+            g.subgroups.discard(mid)
+        if mid in self.users:
+            self.users[mid].groups.discard(gid)
+        if mid in self.groups:
+            self.groups[mid].parents.discard(gid)
+
+    def _drop_group(self, gid: str) -> None:
+        g = self.groups.pop(gid, None)
+        if g is None:
+            return
+        for uid in g.users:
+            if uid in self.users:
+                self.users[uid].groups.discard(gid)
+        for sub in g.subgroups:
+            if sub in self.groups:
+                self.groups[sub].parents.discard(gid)
+        for parent in g.parents:
+            if parent in self.groups:
+                self.groups[parent].subgroups.discard(gid)
+        self.mappings.pop(gid, None)
+
+    def transitive_groups(self, direct: Iterable[str]) -> frozenset[str]:
+        """The groups reached from `direct` through nesting (cycles are refused on write, and
+        tolerated here)."""
+        seen = set(direct)
+        stack = list(seen)
+        while stack:
+            g = self.groups.get(stack.pop())
+            if g is None:
+                continue
+            for p in g.parents:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return frozenset(seen)
+
+    def transitive_users(self, gid: str) -> set[str]:
+        """Every user in group `gid`, through nested groups."""
+        users: set[str] = set()
+        seen = {gid}
+        stack = [gid]
+        while stack:
+            g = self.groups.get(stack.pop())
+            if g is None:
+                continue
+            users |= g.users
+            for sub in g.subgroups:
+                if sub not in seen:
+                    seen.add(sub)
+                    stack.append(sub)
+        return users
+
+    # ---- roles ---------------------------------------------------------------------------
+
+    def _rebuild_roles(self) -> None:
+        """Roles with inherited permissions folded in (cycles in `extends` are cut)."""
+        def perms(key: str, seen: frozenset) -> frozenset[str]:
+            row = self.role_rows.get(key)
+            if row is None or key in seen:
+                return frozenset()
+            out = set(row.permissions)
+            for parent in row.extends:
+                out |= perms(parent, seen | {key})
+            return frozenset(out)
+
+        roles = {}
+        for key, row in self.role_rows.items():
+            cond = None
+            if row.condition and self._compile_condition is not None:
+                cond = self._compile_condition(row.condition)
+            roles[key] = RoleDef(row.id, key, row.name, perms(key, frozenset()), row.extends, cond,
+                                 frozenset(row.permissions))
+        self.roles = roles
+
+    # ---- relationships -------------------------------------------------------------------
+
+    def _add_relationship(self, t: tuple[str, str, str, str, str, str]) -> None:
+        rtype, rid, rel, stype, sid, srel = t
+        self.forward.setdefault((rtype, rid, rel), set()).add((stype, sid, srel))
+        self.reverse.setdefault((stype, sid), set()).add((rtype, rid, rel, srel))
+
+    def _remove_relationship(self, t: tuple[str, str, str, str, str, str]) -> None:
+        rtype, rid, rel, stype, sid, srel = t
+        subs = self.forward.get((rtype, rid, rel))
+        if subs is not None:
+            subs.discard((stype, sid, srel))
+            if not subs:
+                del self.forward[(rtype, rid, rel)]
+        objs = self.reverse.get((stype, sid))
+        if objs is not None:
+            objs.discard((rtype, rid, rel, srel))
+            if not objs:
+                del self.reverse[(stype, sid)]
+
+    def objects_of_type(self, rtype: str) -> set[str]:
+        """Every object of a type that any relationship or instance role mentions."""
+        key = ("universe", rtype)
+        hit = self.lookup_cache.get(key)
+        if hit is not None:
+            return hit
+        out = {rid for (t, rid, _rel) in self.forward if t == rtype}
+        out |= {sid for (t, sid) in self.reverse if t == rtype}
+        for rows in self.assignments.values():
+            out |= {a.resource_id for a in rows if a.resource_type == rtype}
+        for rows in self.mappings.values():
+            out |= {m.resource_id for m in rows if m.resource_type == rtype}
+        self.lookup_cache[key] = out
+        return out
+
+    # ---- applying the change log ---------------------------------------------------------
+
+    def apply(self, changes: list[tuple[int, str, str]], reader: Reader) -> None:
+        """Bring the store to the newest of `changes`, re-reading only what each change names."""
+        with self.lock:
+            structural = False
+            for revision, kind, ref in changes:
+                if revision <= self.revision:
+                    continue
+                structural |= self._apply_one(kind, ref, reader)
+                self.revision = revision
+            self.lookup_cache = {}
+            if structural:
+                self.grants_cache = {}
+
+    def _apply_one(self, kind: str, ref: str, reader: Reader) -> bool:
+        """Apply one change; True when cached grants of any user may be stale."""
+        tid = self.tenant_id
+        if kind == "user":
+            u = reader.user(tid, ref)
+            if u is None:
+                self._drop_user(ref)
+            else:
+                self._put_user(u)
+            self.grants_cache.pop(ref, None)
+            self.attr_cache.pop(ref, None)
+            return False
+        if kind == "member":
+            gid, _, mid = ref.partition(" ")
+            mtype = reader.membership(gid, mid)
+            if mtype is None:
+                self._remove_member(gid, mid)
+            else:
+                self._add_member(gid, mid, mtype)
+            if mid in self.users:
+                self.grants_cache.pop(mid, None)
+                return False
+            return True
+        if kind == "members":  # a group's members replaced wholesale
+            g = self.groups.get(ref)
+            if g is not None:
+                for uid in list(g.users):
+                    self._remove_member(ref, uid)
+                for sub in list(g.subgroups):
+                    self._remove_member(ref, sub)
+                for mid, mtype in reader.group_members(ref):
+                    self._add_member(ref, mid, mtype)
+            return True
+        if kind == "group":
+            g = reader.group(tid, ref)
+            if g is None:
+                self._drop_group(ref)
+            elif ref in self.groups:
+                old = self.groups[ref]
+                old.name, old.external_id = g.name, g.external_id
+            else:
+                self.groups[ref] = g
+            return True
+        if kind == "role":
+            row = reader.role(tid, ref)
+            if row is None:
+                self.role_rows.pop(ref, None)
+                for rows in self.assignments.values():
+                    rows[:] = [a for a in rows if a.role_key != ref]
+                for rows in self.mappings.values():
+                    rows[:] = [m for m in rows if m.role_key != ref]
+            else:
+                self.role_rows[ref] = row
+            self._rebuild_roles()
+            return True
+        if kind == "assignment":
+            self.assignments[ref] = reader.assignments_of(tid, ref)
+            self.grants_cache.pop(ref, None)
+            return False
+        if kind == "mapping":
+            self.mappings[ref] = reader.mappings_of(tid, ref)
+            return True
+        if kind == "schema":
+            found = reader.schema(tid, None)
+            self.schema_version, self.schema = found if found else (0, None)
+            return False
+        if kind == "relationship":
+            t = tuple(ref.split("\x1f"))
+            if reader.relationship_exists(tid, t):
+                self._add_relationship(t)
+            else:
+                self._remove_relationship(t)
+            return False
+        if kind == "tenant":
+            row = reader.tenant(tid)
+            if row is not None:
+                self.role_mode, self.settings = row.role_mode, row.settings or {}
+            return True
+        if kind == "credential":
+            self.credentials_epoch += 1
+            return False
+        return True  # an unknown kind: be safe, recompute grants
+
+
+class SnapshotReader:
+    """A Reader over snapshots held in memory (tests, benchmarks, embedding without a database)."""
+
+    def __init__(self, snapshots: Iterable[Snapshot]):
+        self.snapshots = {s.tenant.id: s for s in snapshots}
+
+    def tenant_ids(self) -> list[int]:
+        return sorted(self.snapshots)
+
+    def revision(self, tenant_id: int) -> int:
+        return self.snapshots[tenant_id].tenant.revision
+
+    def snapshot(self, tenant_id: int) -> Snapshot:
+        return self.snapshots[tenant_id]
+
+    def changes_since(self, tenant_id: int, revision: int, limit: int) -> list:
+        return []
+
+    def user_attributes(self, tenant_id: int, user_id: str) -> dict:
+        return dict(self.snapshots[tenant_id].user_attributes.get(user_id, {}))
+
+    def schema(self, tenant_id: int, version: int | None):
+        s = self.snapshots[tenant_id]
+        return (s.schema_version, s.schema) if s.schema is not None and version in (None, s.schema_version) else None
