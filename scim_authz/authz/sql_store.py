@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import threading
 from typing import Any
 
 from sqlalchemy import text
@@ -33,6 +35,9 @@ class SQLReader:
         # A context manager factory wrapped around every read, e.g. one that tells SQLite to take
         # no write lock even when the request around it is a write.
         self.read_guard = read_guard or contextlib.nullcontext
+        self._local = threading.local()
+        paramstyle = engine.dialect.paramstyle
+        self._revision_sql = "SELECT revision FROM tenants WHERE id = " + ("?" if paramstyle == "qmark" else "%s")
 
     def _rows(self, sql: str, **params):
         with self.read_guard(), self.engine.connect() as conn:
@@ -42,8 +47,30 @@ class SQLReader:
         return [r[0] for r in self._rows("SELECT id FROM tenants ORDER BY id")]
 
     def revision(self, tenant_id: int) -> int:
-        rows = self._rows("SELECT revision FROM tenants WHERE id = :t", t=tenant_id)
-        return rows[0][0] if rows else 0
+        """The tenant's newest revision: read on every check, so it goes straight to the driver on a
+        connection this thread keeps (in autocommit, so it never holds a snapshot or a lock)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self.engine.raw_connection()
+            driver = conn.driver_connection
+            if self.engine.dialect.name == "sqlite":
+                driver.isolation_level = None
+            else:
+                driver.autocommit = True
+            self._local.conn, self._local.pid = conn, os.getpid()
+        try:
+            cur = conn.cursor()
+            cur.execute(self._revision_sql, (tenant_id,))
+            row = cur.fetchone()
+            cur.close()
+        except Exception:
+            self._local.conn = None
+            try:
+                conn.invalidate()
+            except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
+                pass
+            raise
+        return row[0] if row else 0
 
     def tenant(self, tenant_id: int) -> TenantRow | None:
         rows = self._rows("SELECT id, key, role_mode, settings, revision FROM tenants WHERE id = :t", t=tenant_id)
