@@ -31,3 +31,17 @@ def record(tenant_id: int, kind: str, refs: Iterable[str]) -> int:
 def current_revision(tenant_id: int) -> int:
     """The tenant's revision as this transaction sees it."""
     return db.session.get(Tenant, tenant_id).revision
+
+
+def prune(tenant_id: int | None, keep: int) -> int:
+    """Delete all but the newest `keep` revisions' changes (per tenant); returns rows deleted.
+    An instance further behind than what is kept reloads its tenant whole."""
+    from sqlalchemy import delete, select
+
+    deleted = 0
+    tenants = [tenant_id] if tenant_id is not None else list(db.session.execute(select(Tenant.id)).scalars())
+    for tid in tenants:
+        newest = db.session.get(Tenant, tid).revision
+        deleted += db.session.execute(delete(Change).where(
+            Change.tenant_id == tid, Change.revision <= newest - keep)).rowcount or 0
+    return deleted

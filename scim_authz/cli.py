@@ -104,11 +104,24 @@ def demo(tenant_key):
     click.echo("")
 
 
+@click.command("prune-changes")
+@with_appcontext
+@click.option("--keep", default=100_000, show_default=True, help="Revisions of changes to keep per tenant.")
+def prune_changes(keep):
+    """Trim the change log instances catch up from (one further behind reloads its tenant)."""
+    from scim_authz.changes import prune
+
+    n = prune(None, keep)
+    db.session.commit()
+    click.echo(f"deleted {n} change rows")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask`."""
     app.cli.add_command(tenants_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(demo)
+    app.cli.add_command(prune_changes)
 
 
 def main() -> None:

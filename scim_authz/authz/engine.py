@@ -70,7 +70,9 @@ class Engine:
             if st.revision >= newest:
                 return st
             changes = self.reader.changes_since(st.tenant_id, st.revision, self.full_reload_after)
-            if len(changes) >= self.full_reload_after:
+            # Revisions are consecutive; a gap means the log was pruned past us: start afresh.
+            gap = not changes or changes[0][0] != st.revision + 1
+            if gap or len(changes) >= self.full_reload_after:
                 fresh = TenantStore(self.reader.snapshot(st.tenant_id), compile_condition)
                 self.stores[st.tenant_id] = fresh
                 return fresh

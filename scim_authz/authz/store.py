@@ -296,11 +296,12 @@ class TenantStore:
         """Bring the store to the newest of `changes`, re-reading only what each change names."""
         with self.lock:
             structural = False
+            start = self.revision
             for revision, kind, ref in changes:
-                if revision <= self.revision:
-                    continue
+                if revision <= start:
+                    continue  # one revision may carry many changes: compare with where we began
                 structural |= self._apply_one(kind, ref, reader)
-                self.revision = revision
+                self.revision = max(self.revision, revision)
             self.lookup_cache = {}
             if structural:
                 self.grants_cache = {}
