@@ -34,6 +34,7 @@ class AuditLog:
         self._wake = threading.Event()
         self._pid = None
         self._thread = None
+        self._closed = threading.Event()
 
     def record(self, row: dict) -> None:
         """Queue one decision row (a dict of Decision's columns)."""
@@ -50,16 +51,28 @@ class AuditLog:
             self._pid = os.getpid()  # after a fork the parent's thread does not exist here
             self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
             self._thread.start()
-            atexit.register(self.flush)
+            atexit.register(self._flush_at_exit)
+
+    def _flush_at_exit(self) -> None:
+        if not self._closed.is_set():
+            self.flush()
 
     def _run(self) -> None:
-        while True:
+        while not self._closed.is_set():
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - keep the writer alive; the rows stay queued
                 log.exception("could not write decisions; will retry")
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(timeout=5)
+        self.flush()
 
     def flush(self) -> int:
         """Write everything queued now; returns how many rows were written."""

@@ -53,10 +53,12 @@ class SQLReader:
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
             conn = self.engine.raw_connection()
             driver = conn.driver_connection
+            conn.detach()  # ours alone: its autocommit setting must never reach the pool
             if self.engine.dialect.name == "sqlite":
                 driver.isolation_level = None
             else:
                 driver.autocommit = True
+            conn = driver
             self._local.conn, self._local.pid = conn, os.getpid()
         try:
             cur = conn.cursor()
@@ -66,7 +68,7 @@ class SQLReader:
         except Exception:
             self._local.conn = None
             try:
-                conn.invalidate()
+                conn.close()
             except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
                 pass
             raise
