@@ -39,14 +39,17 @@ class AuditLog:
     def record(self, row: dict) -> None:
         """Queue one decision row (a dict of Decision's columns)."""
         self.queue.append(row)
-        if self._pid != os.getpid():
+        # A thread object inherited through fork is not alive in the child: start ours then.
+        # (No getpid() here: a system call per decision is measurable.)
+        thread = self._thread
+        if thread is None or not thread.is_alive():
             self._start()
         if len(self.queue) >= self.max_batch:
             self._wake.set()
 
     def _start(self) -> None:
         with self._lock:
-            if self._pid == os.getpid():
+            if self._thread is not None and self._thread.is_alive() or self._closed.is_set():
                 return
             self._pid = os.getpid()  # after a fork the parent's thread does not exist here
             self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)

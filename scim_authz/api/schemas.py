@@ -53,27 +53,6 @@ class Consistency(Schema):
     at_least = fields.Integer(load_default=None, validate=validate.Range(min=0))
 
 
-class CheckRequest(Schema):
-    class Meta:
-        unknown = RAISE
-
-    user = UserRef(required=True)
-    action = fields.String(required=True, validate=validate.Regexp(NAME, error="must be a name such as edit"))
-    resource = ResourceRef(required=True)
-    context = fields.Dict(load_default=dict)
-    consistency = fields.Nested(Consistency, load_default=dict)
-    explain = fields.Boolean(load_default=False)
-    schema_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
-
-
-class BulkCheckRequest(Schema):
-    class Meta:
-        unknown = RAISE
-
-    checks = fields.List(fields.Nested(CheckRequest), required=True, validate=validate.Length(min=1))
-    consistency = fields.Nested(Consistency, load_default=dict)
-
-
 class LookupResourcesRequest(Schema):
     class Meta:
         unknown = RAISE
@@ -226,7 +205,6 @@ def load(schema: Schema, data, *, partial: bool = False):
         raise InvalidRequest("the request is not valid", details=e.messages) from e
 
 
-CHECK, BULK_CHECK = CheckRequest(), BulkCheckRequest()
 LOOKUP_RESOURCES, LOOKUP_SUBJECTS = LookupResourcesRequest(), LookupSubjectsRequest()
 ROLE, ROLE_PATCH, ASSIGNMENT, MAPPING = RoleSchema(), RolePatchSchema(), AssignmentSchema(), MappingSchema()
 SCHEMA_WRITE, RELATIONSHIPS = SchemaWrite(), RelationshipsWrite()

@@ -121,11 +121,16 @@ class Engine:
     def check(self, tenant_id: int, user: str, action: str, rtype: str, rid: str, *,
               resource_attrs: Mapping | None = None, context: Mapping | None = None,
               claims: Mapping | None = None, at_least: int | None = None,
-              schema_version: int | None = None, explain: bool = False) -> Decision:
-        """May `user` do `action` on rtype:rid? Never raises: an error is a denial with its reason."""
+              schema_version: int | None = None, explain: bool = False,
+              store: TenantStore | None = None) -> Decision:
+        """May `user` do `action` on rtype:rid? Never raises: an error is a denial with its reason.
+
+        `store` is a store the caller has just brought up to date (a bulk check reads the
+        revision once, not once per item)."""
         revision = 0
         try:
-            st = self.store(tenant_id, at_least)
+            fresh = store is not None and store.tenant_id == tenant_id and (at_least is None or store.revision >= at_least)
+            st = store if fresh else self.store(tenant_id, at_least)
             revision = st.revision
             return self._check(st, user, action, rtype, rid, resource_attrs, context, claims,
                                schema_version, explain)
