@@ -21,9 +21,10 @@ MAX_GROUP_DEPTH = 32
 
 # ---- users -----------------------------------------------------------------------------------
 
-def get_user(tenant_id: int, user_id: str) -> User:
-    """The tenant's user with this id, or ResourceNotFound."""
-    user = db.session.get(User, user_id)
+def get_user(tenant_id: int, user_id: str, *, for_update: bool = False) -> User:
+    """The tenant's user with this id, or ResourceNotFound; `for_update` locks the row until the
+    transaction ends, so concurrent writers take turns and no version is lost."""
+    user = db.session.get(User, user_id, with_for_update=for_update or None)
     if user is None or user.tenant_id != tenant_id:
         raise ResourceNotFound(f"User {user_id} not found")
     return user
@@ -142,9 +143,9 @@ def _parent_closure(tenant_id: int, start: set[str], names: dict[str, str]) -> d
 
 # ---- groups ----------------------------------------------------------------------------------
 
-def get_group(tenant_id: int, group_id: str) -> Group:
-    """The tenant's group with this id, or ResourceNotFound."""
-    group = db.session.get(Group, group_id)
+def get_group(tenant_id: int, group_id: str, *, for_update: bool = False) -> Group:
+    """The tenant's group with this id, or ResourceNotFound (`for_update`: see get_user)."""
+    group = db.session.get(Group, group_id, with_for_update=for_update or None)
     if group is None or group.tenant_id != tenant_id:
         raise ResourceNotFound(f"Group {group_id} not found")
     return group

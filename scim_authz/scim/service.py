@@ -105,10 +105,10 @@ def render_one(ctx: Context, rtype: str, row, attributes=(), excluded=()) -> dic
 
 # ---- operations ------------------------------------------------------------------------------
 
-def get(ctx: Context, rtype: str, rid: str):
-    """The row of a resource of the caller's tenant, or 404."""
+def get(ctx: Context, rtype: str, rid: str, *, for_update: bool = False):
+    """The row of a resource of the caller's tenant, or 404; locked when it is about to change."""
     with directory_errors():
-        return GET[rtype](ctx.tenant_id, rid)
+        return GET[rtype](ctx.tenant_id, rid, for_update=for_update)
 
 
 def create(ctx: Context, rtype: str, body) -> Group | User:
@@ -125,7 +125,7 @@ def create(ctx: Context, rtype: str, body) -> Group | User:
 def replace(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None):
     """PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; an id in it must be this one."""
     schema = SCHEMA_FOR[rtype]
-    row = get(ctx, rtype, rid)
+    row = get(ctx, rtype, rid, for_update=True)
     check_if_match(if_match, row)
     if isinstance(body, dict) and body.get("id") not in (None, rid):
         raise Mutability("id is read-only and cannot be changed")
@@ -144,7 +144,7 @@ def patch(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None)
     """PATCH (RFC 7644 §3.5.2): all operations apply, or none does."""
     schema = SCHEMA_FOR[rtype]
     message = schemas.load(schemas.PATCH, body)
-    row = get(ctx, rtype, rid)
+    row = get(ctx, rtype, rid, for_update=True)
     check_if_match(if_match, row)
     result = apply_patch(schema, row.doc, message["Operations"], resource_id=rid)
     doc = validated(schema, result.doc)
@@ -183,7 +183,7 @@ def _apply_member_change(group: Group, change, schema) -> bool:
 
 def delete(ctx: Context, rtype: str, rid: str, if_match: str | None = None) -> None:
     """DELETE (RFC 7644 §3.6)."""
-    row = get(ctx, rtype, rid)
+    row = get(ctx, rtype, rid, for_update=True)
     check_if_match(if_match, row)
     if rtype == "User":
         directory.delete_user(row)
