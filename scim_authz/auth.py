@@ -14,12 +14,28 @@ from sqlalchemy import select, update
 from scim_authz.changes import record
 from scim_authz.extensions import db
 from scim_authz.models import Credential, Tenant, utcnow
-from scim_authz.scim.errors import Unauthorized
 
 log = logging.getLogger("scim_authz.auth")
 PREFIXES = {"scim": "scim_", "app": "sk_", "admin": "adm_"}
 # last_used is a hint for the console, not an audit trail: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+class InvalidCredential(Exception):
+    """No credential, or not a valid one; each protocol answers 401 in its own words."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a tenant's credential, as the request layers see it."""
+
+    tenant_id: int
+    credential_id: int
+    label: str  # "key <prefix>… (<name>)", for the audit log
 
 
 @dataclass(frozen=True)
@@ -60,17 +76,17 @@ def revoke_credential(tenant: Tenant, credential_id: int) -> bool:
 
 
 def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer …` header, or Unauthorized."""
+    """The token of an `Authorization: Bearer …` header, or InvalidCredential."""
     if not authorization:
-        raise Unauthorized("Authentication required: send Authorization: Bearer <token>.")
+        raise InvalidCredential("Authentication required: send Authorization: Bearer <token>.")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Authorization must use the Bearer scheme.")
+        raise InvalidCredential("Authorization must use the Bearer scheme.")
     return token.strip()
 
 
 def authenticate(authorization: str | None, kind: str) -> tuple[Tenant, Credential]:
-    """The tenant and credential behind a bearer secret of `kind`, or Unauthorized."""
+    """The tenant and credential behind a bearer secret of `kind`, or InvalidCredential."""
     token = bearer_token(authorization)
     digest = hash_secret(token)
     row = db.session.execute(
@@ -78,11 +94,11 @@ def authenticate(authorization: str | None, kind: str) -> tuple[Tenant, Credenti
         .where(Credential.secret_hash == digest)
     ).first()
     if row is None:
-        raise Unauthorized("The bearer token is not valid.")
+        raise InvalidCredential("The bearer token is not valid.")
     cred, tenant = row
     # The look-up is by digest; compare again in constant time so timing says nothing either way.
     if not hmac.compare_digest(cred.secret_hash, digest) or cred.kind != kind or cred.revoked_at is not None:
-        raise Unauthorized("The bearer token is not valid.")
+        raise InvalidCredential("The bearer token is not valid.")
     return tenant, cred
 
 

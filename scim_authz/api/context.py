@@ -3,60 +3,20 @@ from __future__ import annotations
 
 import functools
 import json
-import time
-from dataclasses import dataclass
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 
-from scim_authz import auth, pdp
+from scim_authz import auth_cache
 from scim_authz.api.errors import InvalidRequest, Unauthorized
+from scim_authz.auth import Caller, InvalidCredential
 from scim_authz.extensions import db
-from scim_authz.scim.errors import Unauthorized as SCIMUnauthorized
 from scim_authz.txn import WRITE_INTENT
 
-# A validated key is trusted this long unless its tenant's credentials change first.
-KEY_CACHE_SECONDS = 60.0
-CACHE_KEY = "scim_authz.api_keys"
-
-
-@dataclass(frozen=True)
-class Caller:
-    tenant_id: int
-    credential_id: int
-    label: str  # "key <prefix>… (<name>)", for the audit log
-
-
 def _authenticate() -> Caller:
-    """The caller of this request. Cached per key; a revoked key stops working at the next request
-    after its revocation reaches this instance, as every credential change bumps the revision."""
-    header = request.headers.get("Authorization")
     try:
-        token = auth.bearer_token(header)
-    except SCIMUnauthorized as e:
-        raise Unauthorized(e.detail) from e
-    digest = auth.hash_secret(token)
-    cache = current_app.extensions.setdefault(CACHE_KEY, {})
-    hit = cache.get(digest)
-    eng = pdp.engine()
-    now = time.monotonic()
-    if hit is not None:
-        caller, epoch, expires = hit
-        st = eng.store(caller.tenant_id)
-        if st.credentials_epoch == epoch and now < expires:
-            g.store = st
-            return caller
-    try:
-        tenant, cred = auth.authenticate(header, "app")
-    except SCIMUnauthorized as e:
-        cache.pop(digest, None)
-        raise Unauthorized("The API key is not valid.") from e
-    caller = Caller(tenant.id, cred.id, f"key {cred.prefix}… ({cred.name})" if cred.name else f"key {cred.prefix}…")
-    if auth.last_used_is_stale(cred):
-        auth.touch_last_used_now(cred.id)
-    st = eng.store(tenant.id)
-    cache[digest] = (caller, st.credentials_epoch, now + KEY_CACHE_SECONDS)
-    g.store = st
-    return caller
+        return auth_cache.authenticate(request.headers.get("Authorization"), "app")
+    except InvalidCredential as e:
+        raise Unauthorized(e.detail if "Bearer" in e.detail else "The API key is not valid.") from e
 
 
 def api_endpoint(write: bool = False):
@@ -65,9 +25,9 @@ def api_endpoint(write: bool = False):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            g.caller = _authenticate()
             token = WRITE_INTENT.set(write)
             try:
-                g.caller = _authenticate()
                 result = view(*args, **kwargs)
                 if write:
                     db.session.commit()

@@ -7,12 +7,13 @@ import logging
 
 from flask import Blueprint, Response, current_app, g, request
 
-from scim_authz import auth
+from scim_authz import auth_cache
+from scim_authz.auth import InvalidCredential
 from scim_authz.txn import WRITE_INTENT
 from scim_authz.errors import empty_response, scim_response
 from scim_authz.extensions import db
 from scim_authz.scim import bulk, discovery, listing, service
-from scim_authz.scim.errors import InvalidSyntax, NotFound, NotImplementedFeature, PayloadTooLarge
+from scim_authz.scim.errors import InvalidSyntax, NotFound, NotImplementedFeature, PayloadTooLarge, Unauthorized
 from scim_authz.scim.schema_defs import RESOURCE_TYPES, SCHEMAS
 from scim_authz.scim.schemas import load_search
 
@@ -33,14 +34,13 @@ def scim_endpoint(write: bool):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            try:
+                caller = auth_cache.authenticate(request.headers.get("Authorization"), "scim")
+            except InvalidCredential as e:
+                raise Unauthorized(e.detail) from e
+            g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=base_url())
             token = WRITE_INTENT.set(write)
             try:
-                tenant, cred = auth.authenticate(request.headers.get("Authorization"), "scim")
-                g.ctx = service.Context(tenant_id=tenant.id, base_url=base_url())
-                stale = auth.last_used_is_stale(cred)
-                cred_id = cred.id
-                if stale and write:
-                    auth.touch_last_used(cred_id)
                 response = view(*args, **kwargs)
                 db.session.commit()
             except Exception:
@@ -48,8 +48,6 @@ def scim_endpoint(write: bool):
                 raise
             finally:
                 WRITE_INTENT.reset(token)
-            if stale and not write:
-                auth.touch_last_used_now(cred_id)
             return response
         return wrapper
     return decorate

@@ -1,0 +1,53 @@
+"""Bearer credentials checked once and then trusted from memory, for every protocol.
+
+A validated secret is cached (by its digest) with the tenant's credentials epoch, which advances
+whenever a credential of the tenant is issued or revoked anywhere (the change log says so), so a
+revoked secret stops working at the next request after its revocation reaches this instance.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import current_app, g
+
+from scim_authz import auth, pdp
+from scim_authz.extensions import db
+
+# Even when nothing changes, a secret is checked against the database again after this long
+# (which also keeps last_used roughly right).
+TRUST_SECONDS = 60.0
+CACHE_KEY = "scim_authz.credentials"
+
+
+def authenticate(header: str | None, kind: str) -> auth.Caller:
+    """The caller behind `Authorization: Bearer …` for a credential of `kind`; InvalidCredential
+    otherwise. Sets `g.store`: the tenant's policy, brought up to date by this very look-up."""
+    token = auth.bearer_token(header)
+    digest = auth.hash_secret(token)
+    cache = current_app.extensions.setdefault(CACHE_KEY, {})
+    eng = pdp.engine()
+    now = time.monotonic()
+    hit = cache.get((kind, digest))
+    if hit is not None:
+        caller, epoch, expires = hit
+        st = eng.store(caller.tenant_id)
+        if st.credentials_epoch == epoch and now < expires:
+            g.store = st
+            return caller
+    try:
+        tenant, cred = auth.authenticate(header, kind)
+    except auth.InvalidCredential:
+        cache.pop((kind, digest), None)
+        raise
+    label = f"key {cred.prefix}… ({cred.name})" if cred.name else f"key {cred.prefix}…"
+    caller = auth.Caller(tenant.id, cred.id, label)
+    stale = auth.last_used_is_stale(cred)
+    # End the read transaction this look-up began, so the request's own transaction starts
+    # fresh (on SQLite, as a write from its first statement when the request writes).
+    db.session.rollback()
+    if stale:
+        auth.touch_last_used_now(caller.credential_id)
+    st = eng.store(caller.tenant_id)
+    cache[(kind, digest)] = (caller, st.credentials_epoch, now + TRUST_SECONDS)
+    g.store = st
+    return caller
