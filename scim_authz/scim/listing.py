@@ -44,12 +44,15 @@ def search(ctx: Context, rtype: str, params: dict, max_results: int) -> dict:
     model = MODEL[rtype]
     start, count = _page_args(params, max_results)
     conds = _conditions(ctx, rtype, params.get("filter"))
-    total = db.session.execute(select(func.count()).select_from(model).where(*conds)).scalar_one()
     rows = []
     if count:
         rows = list(db.session.execute(
             select(model).where(*conds).order_by(*_order(rtype, params)).offset(start - 1).limit(count)
         ).scalars())
+    if 0 < len(rows) < count or (start == 1 and count and not rows):
+        total = start - 1 + len(rows)  # a short page is the last one: nothing left to count
+    else:
+        total = db.session.execute(select(func.count()).select_from(model).where(*conds)).scalar_one()
     resources = RENDER[rtype](ctx, rows, params.get("attributes", ()), params.get("excludedAttributes", ()))
     return list_response(resources, total, start)
 

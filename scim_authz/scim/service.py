@@ -67,11 +67,12 @@ def check_if_match(if_match: str | None, row) -> None:
 
 # ---- rendering -------------------------------------------------------------------------------
 
-def render_users(ctx: Context, users: list[User], attributes=(), excluded=()) -> list[dict]:
-    """SCIM Users; `groups` is computed from memberships, only when it will be returned."""
+def render_users(ctx: Context, users: list[User], attributes=(), excluded=(), *, new: bool = False) -> list[dict]:
+    """SCIM Users; `groups` is computed from memberships, only when it will be returned (and a
+    user just created has none)."""
     schema = SCHEMA_FOR["User"]
     groups = (directory.groups_of_users(ctx.tenant_id, [u.id for u in users])
-              if wants(schema, list(attributes), list(excluded), "groups") else {})
+              if not new and wants(schema, list(attributes), list(excluded), "groups") else {})
     out = []
     for u in users:
         extra = {"groups": groups[u.id]} if groups.get(u.id) else None
@@ -80,7 +81,7 @@ def render_users(ctx: Context, users: list[User], attributes=(), excluded=()) ->
     return out
 
 
-def render_groups(ctx: Context, groups: list[Group], attributes=(), excluded=()) -> list[dict]:
+def render_groups(ctx: Context, groups: list[Group], attributes=(), excluded=(), *, new: bool = False) -> list[dict]:
     """SCIM Groups; members are read only when they will be returned."""
     schema = SCHEMA_FOR["Group"]
     members = (directory.members_of_groups([g.id for g in groups])
@@ -99,8 +100,8 @@ RENDER = {"User": render_users, "Group": render_groups}
 GET = {"User": directory.get_user, "Group": directory.get_group}
 
 
-def render_one(ctx: Context, rtype: str, row, attributes=(), excluded=()) -> dict:
-    return RENDER[rtype](ctx, [row], attributes, excluded)[0]
+def render_one(ctx: Context, rtype: str, row, attributes=(), excluded=(), *, new: bool = False) -> dict:
+    return RENDER[rtype](ctx, [row], attributes, excluded, new=new)[0]
 
 
 # ---- operations ------------------------------------------------------------------------------
