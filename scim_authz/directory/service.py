@@ -44,10 +44,10 @@ def _check_user_name_free(tenant_id: int, user_name: str, except_id: str | None 
 
 
 def _flush_unique() -> None:
-    """Flush, turning a unique-index race into Conflict rather than a 500."""
+    """Flush, turning a unique-index race into Conflict rather than a 500 (the request's
+    transaction is rolled back whole; a bulk operation has a savepoint of its own)."""
     try:
-        with db.session.begin_nested():
-            db.session.flush()
+        db.session.flush()
     except IntegrityError as e:
         raise Conflict("userName is already in use in this tenant") from e
 
