@@ -10,6 +10,25 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, or one generated once for this installation and kept in
+    instance/secret_key (never in the repository), so console sessions survive a restart."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = ROOT / "instance" / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+
 def normalise_database_url(url: str) -> str:
     """Accept plain postgres:// URLs and point them at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -23,7 +42,11 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # "FULL" makes every SQLite commit durable on power loss, not only on a process crash.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL")
-    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SECRET_KEY = _secret_key()
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure cookies when served over HTTPS (PUBLIC_BASE_URL says so); plain HTTP on 127.0.0.1 otherwise.
+    SESSION_COOKIE_SECURE = os.environ.get("PUBLIC_BASE_URL", "").startswith("https://")
     # Announced in /ServiceProviderConfig and enforced.
     SCIM_BULK_MAX_OPERATIONS = _int("SCIM_BULK_MAX_OPERATIONS", 1000)
     SCIM_BULK_MAX_PAYLOAD = _int("SCIM_BULK_MAX_PAYLOAD", 1_048_576)
@@ -52,6 +75,7 @@ class ProductionConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
+    SECRET_KEY = "tests-only-secret-key"
     SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL") or "sqlite://")
     SQLITE_SYNCHRONOUS = "OFF"
 

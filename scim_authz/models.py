@@ -239,3 +239,18 @@ class Decision(db.Model):
     allowed: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(1000))
     revision: Mapped[int] = mapped_column(Integer)
+
+
+# ---- the console -----------------------------------------------------------------------------
+
+class Admin(db.Model):
+    """An IT admin of the console: of one tenant, or (tenant_id None) a super-admin over all."""
+
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lowercased
+    password_hash: Mapped[str] = mapped_column(String(300))
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
