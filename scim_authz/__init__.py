@@ -12,6 +12,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from scim_authz.errors import register_error_handlers
     from scim_authz.extensions import db, migrate
     from scim_authz.api import check_views, policy_views, users_views
+    from scim_authz.admin import bp as admin_bp
     from scim_authz.scim.views import bp as scim_bp
 
     app = Flask(__name__, instance_relative_config=False)
@@ -28,6 +29,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(scim_bp)
     for module in (check_views, policy_views, users_views):
         app.register_blueprint(module.bp)
+    app.register_blueprint(admin_bp)
     register_error_handlers(app)
     register_cli(app)
     return app

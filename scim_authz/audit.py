@@ -14,6 +14,7 @@ import threading
 from collections import deque
 
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine as SAEngine
 
 from scim_authz.models import Decision
@@ -77,6 +78,17 @@ class AuditLog:
             self._thread.join(timeout=5)
         self.flush()
 
+    def _one_by_one(self, batch: list[dict]) -> int:
+        written = 0
+        for row in batch:
+            try:
+                with intent(True), self.engine.begin() as conn:
+                    conn.execute(insert(Decision), [row])
+                written += 1
+            except IntegrityError as e:
+                log.error("decision %s could not be logged and is dropped: %s", row.get("id"), e.orig)
+        return written
+
     def flush(self) -> int:
         """Write everything queued now; returns how many rows were written."""
         written = 0
@@ -88,8 +100,11 @@ class AuditLog:
                 try:
                     with intent(True), self.engine.begin() as conn:
                         conn.execute(insert(Decision), batch)
+                except IntegrityError:
+                    written += self._one_by_one(batch)  # a bad row must not hold back the rest
+                    continue
                 except Exception:
-                    self.queue.extendleft(reversed(batch))
+                    self.queue.extendleft(reversed(batch))  # the database is away: keep them
                     raise
                 written += len(batch)
         return written

@@ -1,11 +1,14 @@
 """Command line: `flask --app wsgi tenants …`, `… tokens …`, or the `scim-authz` console script."""
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from scim_authz.admin.accounts import AdminError, create_admin, list_admins
 from scim_authz.auth import issue_credential, revoke_credential
 from scim_authz.extensions import db
 from scim_authz.models import Credential
@@ -13,6 +16,7 @@ from scim_authz.tenants.service import TenantError, create_tenant, find_tenant, 
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants.")
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
+admins_cli = AppGroup("admins", help="Create and list the console's admins.")
 
 
 def _tenant_or_fail(key: str):
@@ -88,6 +92,37 @@ def tokens_revoke(tenant_key, credential_id):
     click.echo(f"revoked token {credential_id}")
 
 
+@admins_cli.command("create")
+@click.argument("email")
+@click.option("--tenant", "tenant_key", help="The tenant the admin manages.")
+@click.option("--super", "is_super", is_flag=True, help="A super-admin, who picks any tenant.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def admins_create(email, tenant_key, is_super, password_stdin):
+    """Create a console admin EMAIL of one tenant (--tenant KEY) or of all (--super)."""
+    if bool(tenant_key) == is_super:
+        raise click.UsageError("give either --tenant KEY or --super")
+    tenant = _tenant_or_fail(tenant_key) if tenant_key else None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        admin = create_admin(email, password, tenant.id if tenant else None)
+    except AdminError as e:
+        raise click.ClickException(str(e))
+    db.session.commit()
+    click.echo(f"created admin {admin.email} ({'super-admin' if tenant is None else 'tenant ' + tenant.key})")
+
+
+@admins_cli.command("list")
+def admins_list():
+    """List console admins (email, tenant, created, last sign-in)."""
+    for admin, tenant in list_admins():
+        last = f"{admin.last_login:%Y-%m-%d %H:%M}" if admin.last_login else "never"
+        click.echo(f"{admin.email}\t{tenant.key if tenant else '(super-admin)'}\tcreated {admin.created:%Y-%m-%d %H:%M}"
+                   f"\tlast sign-in {last}")
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--tenant", "tenant_key", default="demo", show_default=True)
@@ -120,6 +155,7 @@ def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask`."""
     app.cli.add_command(tenants_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(admins_cli)
     app.cli.add_command(demo)
     app.cli.add_command(prune_changes)
 

@@ -17,13 +17,20 @@ from scim_authz.models import utcnow
 
 bp = Blueprint("api_check", __name__, url_prefix="/v1")
 
-# Decision ids: unique across processes (a random prefix each) without a syscall per check.
-_PREFIX = os.urandom(6).hex()
-_COUNTER = itertools.count(1)
+# Decision ids: a random prefix per process and a counter, so no system call per check. A
+# preloading gunicorn imports this module in its master: each forked worker draws its own prefix.
+_ids = {"prefix": os.urandom(6).hex(), "counter": itertools.count(1)}
+
+
+def _new_id_space() -> None:
+    _ids["prefix"], _ids["counter"] = os.urandom(6).hex(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_id_space)
 
 
 def _decision_id() -> str:
-    return f"{_PREFIX}-{next(_COUNTER):012x}"
+    return f"{_ids['prefix']}-{next(_ids['counter']):012x}"
 
 
 class _Batch:

@@ -1,7 +1,7 @@
 """/v1 users (syncUser, bulk sync), tenant settings, the decision log and usage."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Blueprint, g, request
 
@@ -59,7 +59,9 @@ def _when(name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).replace(tzinfo=None)
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        # Stored times are naive UTC: convert an offset to UTC, and read a naive time as UTC.
+        return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
     except ValueError as e:
         raise InvalidRequest(f"{name} must be an ISO 8601 time", details={name: ["not a time"]}) from e
 

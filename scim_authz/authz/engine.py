@@ -6,6 +6,7 @@ while deciding is a denial that says why.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -137,7 +138,8 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - fail closed, and say why
             log.warning("check denied by error: tenant=%s user=%s %s %s:%s: %s", tenant_id, user, action,
                         rtype, rid, e, exc_info=not isinstance(e, (StaleRevision, UnknownSchemaVersion)))
-            return Decision(False, f"denied: error while deciding: {e}", revision)
+            known = self.stores.get(tenant_id)
+            return Decision(False, f"denied: error while deciding: {e}", revision or (known.revision if known else 0))
 
     def _check(self, st, user, action, rtype, rid, resource_attrs, context, claims, schema_version, explain,
                user_id: str | None = None) -> Decision:
@@ -233,7 +235,7 @@ class Engine:
         uid = self.resolve_user(st, user)
         if uid is None or not st.users[uid].active:
             return st.revision, []
-        key = ("resources", uid, action, rtype)
+        key = ("resources", uid, action, rtype, _frozen(context), _frozen(claims))
         hit = st.lookup_cache.get(key)
         if hit is not None:
             return st.revision, hit
@@ -283,7 +285,7 @@ class Engine:
                         context: Mapping | None = None, at_least: int | None = None) -> tuple[int, list[str]]:
         """Every active user id that may `action` on rtype:rid, sorted."""
         st = self.store(tenant_id, at_least)
-        key = ("subjects", action, rtype, rid)
+        key = ("subjects", action, rtype, rid, _frozen(context))
         hit = st.lookup_cache.get(key)
         if hit is not None:
             return st.revision, hit
@@ -308,6 +310,11 @@ class Engine:
         allowed.sort()
         st.lookup_cache[key] = allowed
         return st.revision, allowed
+
+
+def _frozen(value) -> str:
+    """A cache key part for a context or claims mapping (conditions may read them)."""
+    return json.dumps(value, sort_keys=True, default=str) if value else ""
 
 
 def _grants(role, perm: str, rtype: str) -> bool:

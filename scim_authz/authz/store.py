@@ -305,6 +305,7 @@ class TenantStore:
             self.lookup_cache = {}
             if structural:
                 self.grants_cache = {}
+                self.attr_cache = {}  # user.groups in conditions names groups
 
     def _apply_one(self, kind: str, ref: str, reader: Reader) -> bool:
         """Apply one change; True when cached grants of any user may be stale."""
@@ -327,6 +328,7 @@ class TenantStore:
                 self._add_member(gid, mid, mtype)
             if mid in self.users:
                 self.grants_cache.pop(mid, None)
+                self.attr_cache.pop(mid, None)
                 return False
             return True
         if kind == "members":  # a group's members replaced wholesale

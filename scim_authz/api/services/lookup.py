@@ -45,3 +45,7 @@ def role_or_404(tenant_id: int, key: str) -> Role:
     if role is None:
         raise NotFound(f"no role {key!r} in this tenant")
     return role
+
+
+def role_exists(tenant_id: int, key: str) -> bool:
+    return db.session.execute(select(Role.id).where(Role.tenant_id == tenant_id, Role.key == key)).first() is not None

@@ -8,7 +8,7 @@ from scim_authz.api.services.lookup import group_or_404, role_or_404, user_or_40
 from scim_authz.authz.conditions import validate_condition
 from scim_authz.changes import record
 from scim_authz.extensions import db
-from scim_authz.models import Group, GroupRoleMapping, Role, RoleAssignment, User, utcnow
+from scim_authz.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
 
 
 def _iso(dt) -> str:
@@ -91,6 +91,9 @@ def delete_role(tenant_id: int, key: str) -> int:
              if key in (r.extends or [])]
     if heirs:
         raise Conflict(f"roles {', '.join(sorted(heirs))} extend {key!r}; change them first")
+    tenant = db.session.get(Tenant, tenant_id)
+    if (tenant.settings or {}).get("default_role") == key:
+        tenant.settings = {**tenant.settings, "default_role": None}  # new users get no role, not an error
     db.session.execute(RoleAssignment.__table__.delete().where(RoleAssignment.role_id == role.id))
     db.session.execute(GroupRoleMapping.__table__.delete().where(GroupRoleMapping.role_id == role.id))
     db.session.delete(role)

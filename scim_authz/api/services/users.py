@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from scim_authz.api.errors import Conflict, InvalidRequest
 from scim_authz.api.services import roles as roles_service
-from scim_authz.api.services.lookup import find_user
+from scim_authz.api.services.lookup import find_user, role_exists
 from scim_authz.changes import current_revision, record
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict as DirectoryConflict
@@ -36,6 +36,11 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
     On first sight the tenant's default role is assigned unless `roles` says otherwise; when
     `roles` is given, the user's tenant-wide app-managed roles become exactly those."""
     user = find_user(tenant_id, key)
+    # The app's key may not be what the IdP provisioned; the same person by userName or
+    # externalId is the same user, not a duplicate.
+    for other in (data.get("externalId"), data.get("userName")):
+        if user is None and other:
+            user = find_user(tenant_id, other)
     created = user is None
     try:
         if created:
@@ -53,7 +58,8 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
     roles = data.get("roles")
     if roles is None and created:
         default = (db.session.get(Tenant, tenant_id).settings or {}).get("default_role")
-        roles = [default] if default else None
+        if default and role_exists(tenant_id, default):
+            roles = [default]
     if roles is not None:
         roles_service.set_tenant_roles(tenant_id, user, roles, actor)
     return user_dict(user), created, current_revision(tenant_id)

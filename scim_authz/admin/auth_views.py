@@ -1,0 +1,79 @@
+"""Signing in and out, and a super-admin's choice of tenant."""
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+
+from scim_authz.admin import accounts, bp
+from scim_authz.admin.context import SESSION_ADMIN, SESSION_TENANT, console_view, throttle
+from scim_authz.extensions import db
+from scim_authz.models import Tenant
+
+GENERIC_FAILURE = "The email or password is not correct."
+THROTTLED = "Too many failed sign-ins for this email. Wait a few minutes, then try again."
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console: never another host (an open redirect)."""
+    if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.get("/login")
+@console_view(signed_in=False)
+def login():
+    if isinstance(session.get(SESSION_ADMIN), int):
+        return redirect(url_for("admin.dashboard"))
+    return render_template("admin/login.html", email="", next=request.args.get("next", ""), errors={})
+
+
+@bp.post("/login")
+@console_view(signed_in=False, write=True)
+def login_post():
+    email = accounts.normalise_email(request.form.get("email", ""))
+    password = request.form.get("password", "")
+    nxt = request.form.get("next", "")
+    errors = {}
+    if not email:
+        errors["email"] = ["Enter your email address."]
+    if not password:
+        errors["password"] = ["Enter your password."]
+    status = 400
+    if not errors:
+        limiter = throttle()
+        if limiter.blocked(email):
+            errors["form"], status = [THROTTLED], 429
+        else:
+            admin = accounts.authenticate(email, password)
+            if admin is None:
+                limiter.failed(email)
+                errors["form"], status = [GENERIC_FAILURE], 401
+            else:
+                limiter.succeeded(email)
+                session.clear()  # a fresh session (and CSRF token) for the signed-in admin
+                session[SESSION_ADMIN] = admin.id
+                return redirect(_safe_next(nxt))
+    db.session.rollback()
+    return render_template("admin/login.html", email=email, next=nxt, errors=errors), status
+
+
+@bp.post("/logout")
+@console_view(signed_in=False)
+def logout():
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("admin.login"))
+
+
+@bp.post("/tenant")
+@console_view(needs_tenant=False)
+def switch_tenant():
+    """A super-admin picks the tenant the console shows; a tenant's admin has nothing to pick."""
+    if g.admin.tenant_id is not None:
+        abort(404, "There is no such page for a tenant's admin.")
+    tenant = db.session.get(Tenant, request.form.get("tenant", type=int) or 0)
+    if tenant is None:
+        abort(404, "There is no such tenant.")
+    session[SESSION_TENANT] = tenant.id
+    flash(f"Now showing tenant {tenant.name} ({tenant.key}).", "info")
+    return redirect(url_for("admin.dashboard"))

@@ -1,0 +1,43 @@
+"""Decision ids stay unique when a preloaded master forks its workers."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from scim_authz.api import check_views
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_workers_draw_their_own_decision_ids():
+    parent = {check_views._decision_id() for _ in range(3)}
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a worker
+        os.close(r)
+        os.write(w, "\n".join(check_views._decision_id() for _ in range(3)).encode())
+        os._exit(0)
+    os.close(w)
+    child = set(os.read(r, 4096).decode().split("\n"))
+    os.waitpid(pid, 0)
+    more_parent = {check_views._decision_id() for _ in range(3)}
+    assert len(child) == 3 and not (child & (parent | more_parent))
+    assert {i.split("-")[0] for i in child} != {i.split("-")[0] for i in parent}
+
+
+def test_a_row_the_log_cannot_take_does_not_hold_back_the_others(app):
+    from scim_authz import pdp
+    from scim_authz.extensions import db
+    from scim_authz.models import Decision, Tenant, utcnow
+    from tests.conftest import make_tenant
+
+    tid, _ = make_tenant(app, "logtest")
+    with app.app_context():
+        writer = pdp.audit(app)
+        row = {"tenant_id": tid, "at": utcnow(), "asked_by": "t", "user_id": None, "user_key": "u",
+               "action": "a", "resource_type": "r", "resource_id": "1", "allowed": False, "reason": "x",
+               "revision": 1}
+        writer.queue.extend([{**row, "id": "dup"}, {**row, "id": "dup"}, {**row, "id": "other"}])
+        assert writer.flush() == 2
+        assert sorted(d.id for d in db.session.query(Decision)) == ["dup", "other"]
+        assert db.session.get(Tenant, tid) is not None
