@@ -21,6 +21,8 @@ class Chart:
     bars: list[Bar]
     top: int  # the value the top gridline stands for
     baseline: float  # y of the x axis
+    left: int  # x of the y axis
+    top_y: float  # y of the top gridline
 
 
 def nice_top(n: int) -> int:
@@ -33,7 +35,7 @@ def nice_top(n: int) -> int:
         step *= 10
 
 
-def bar_chart(series: list[tuple[str, int]], width: int = 640, height: int = 200, pad_left: int = 40,
+def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180, pad_left: int = 40,
               pad_bottom: int = 24, pad_top: int = 12, gap: float = 0.25) -> Chart:
     """Bars for (label, value) pairs, left to right, scaled to the chart's height."""
     top = nice_top(max((v for _, v in series), default=0))
@@ -45,4 +47,4 @@ def bar_chart(series: list[tuple[str, int]], width: int = 640, height: int = 200
         h = plot_h * value / top
         bars.append(Bar(label, value, round(pad_left + i * slot + slot * gap / 2, 1), round(baseline - h, 1),
                         round(slot * (1 - gap), 1), round(h, 1)))
-    return Chart(width, height, bars, top, baseline)
+    return Chart(width, height, bars, top, baseline, pad_left, pad_top)

@@ -31,10 +31,11 @@ def api_endpoint(write: bool = False):
                 result = view(*args, **kwargs)
                 if write:
                     db.session.commit()
-                else:
-                    db.session.rollback()
+                elif db.session.registry.has():  # a check that never touched the database
+                    db.session.rollback()        # should not pay for making a session
             except Exception:
-                db.session.rollback()
+                if db.session.registry.has():
+                    db.session.rollback()
                 raise
             finally:
                 WRITE_INTENT.reset(token)

@@ -338,9 +338,12 @@ def _holds_factory(engine: Engine, st, uid, claims, context):
     return holds
 
 
-def _needs_universe(schema, rtype: str, name: str, seen: set) -> bool:
-    """Whether `name` on rtype can hold for an object the user is not connected to by any
-    relationship (a `not`, or a tenant role), so a lookup must consider every object."""
+def _needs_universe(schema, rtype: str, name: str, seen: set | None = None) -> bool:
+    """Whether `name` on rtype may hold for an object the user is connected to by no chain of
+    relationships: anything it depends on (through references, arrows and usersets, on any type)
+    contains a `not` or a tenant role. Conservative by design: a lookup that must consider every
+    object is slower, one that skips one is wrong."""
+    seen = set() if seen is None else seen
     key = (rtype, name)
     if key in seen:
         return False
@@ -350,23 +353,24 @@ def _needs_universe(schema, rtype: str, name: str, seen: set) -> bool:
         return False
     expr = entity.permissions.get(name)
     if expr is None:
-        return False
+        rel = entity.relations.get(name)
+        # A userset subject (`@folder#admin`) brings in whatever its relation or permission needs.
+        return rel is not None and any(_needs_universe(schema, s.type, s.relation, seen)
+                                       for s in rel.subjects if s.relation)
 
     def walk(e) -> bool:
         cls = e.__class__
-        if cls is Ref:
-            return e.kind == "permission" and _needs_universe(schema, rtype, e.name, seen)
-        if cls is Or:
-            return any(walk(a) for a in e.args)
-        if cls is And:
-            return all(walk(a) for a in e.args)
         if cls is Not or cls is TenantRole:
             return True
+        if cls is Ref:
+            return _needs_universe(schema, rtype, e.name, seen)
+        if cls is Or or cls is And:
+            return any([walk(a) for a in e.args])  # every branch: the walk marks what it has seen
         if cls is InstanceRole:
             return False
         if cls is Arrow:
             rel = entity.relations.get(e.relation)
-            return rel is not None and any(_needs_universe(schema, s.type, e.target, seen) for s in rel.subjects)
+            return rel is not None and any([_needs_universe(schema, s.type, e.target, seen) for s in rel.subjects])
         return True
     return walk(expr)
 
@@ -422,8 +426,7 @@ def _forward_users(st: TenantStore, rtype: str, rid: str) -> set[str]:
     while stack:
         t, i = stack.pop()
         if t == "user":
-            users.add(i)
-            continue
+            users.add(i)  # and go on: a user's own relations (`user.manager`) can lead further
         if t == "group":
             users |= st.transitive_users(i)
         entity = schema.entities.get(t) if schema is not None else None

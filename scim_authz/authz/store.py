@@ -276,12 +276,17 @@ class TenantStore:
                 del self.reverse[(stype, sid)]
 
     def objects_of_type(self, rtype: str) -> set[str]:
-        """Every object of a type that any relationship or instance role mentions."""
+        """Every object of a type: SCIM users and groups, and whatever any relationship or instance
+        role names."""
         key = ("universe", rtype)
         hit = self.lookup_cache.get(key)
         if hit is not None:
             return hit
         out = {rid for (t, rid, _rel) in self.forward if t == rtype}
+        if rtype == "group":
+            out |= self.groups.keys()  # SCIM groups exist whether or not a relationship names them
+        elif rtype == "user":
+            out |= self.users.keys()
         out |= {sid for (t, sid) in self.reverse if t == rtype}
         for rows in self.assignments.values():
             out |= {a.resource_id for a in rows if a.resource_type == rtype}
