@@ -1,6 +1,8 @@
 """Hybrid roles: a user's effective roles by the tenant's mode, each with its provenance."""
 from __future__ import annotations
 
+import functools
+import gc
 from dataclasses import dataclass
 
 from scim_authz.authz.model import Grant, RoleDef
@@ -13,8 +15,9 @@ class UserGrants:
 
     groups: frozenset[str]  # transitive group ids
     grants: tuple[Grant, ...]
-    # Unconditional tenant-wide permissions -> the first grant that gives each (for explanations).
-    tenant_perms: dict[str, Grant]
+    # Unconditional tenant-wide roles: a check asks each role's permission set (a user holds a
+    # few roles; copying their permissions per user would cost time and memory per user).
+    unconditional: tuple[tuple[RoleDef, Grant], ...]
     # Tenant-wide roles with a condition, checked one by one.
     conditional: tuple[tuple[RoleDef, Grant], ...]
     # Role key -> grants of it held tenant-wide (for `tenant.ROLE` in schemas).
@@ -23,25 +26,8 @@ class UserGrants:
     instance: dict[tuple[str, str], tuple[tuple[RoleDef, Grant], ...]]
 
 
-def compute(store: TenantStore, user_id: str) -> UserGrants:
-    """Effective roles: app assignments (modes app, hybrid) and group mappings through nested
-    groups (modes idp, hybrid)."""
-    user = store.users.get(user_id)
-    direct = user.groups if user else set()
-    groups = store.transitive_groups(direct)
-    mode = store.role_mode
-    grants: list[Grant] = []
-    if mode in ("app", "hybrid"):
-        for a in store.assignments.get(user_id, ()):
-            scope = (a.resource_type, a.resource_id) if a.resource_type else None
-            grants.append(Grant(a.role_key, scope, "app", a.assigned_by, "", a.created))
-    if mode in ("idp", "hybrid"):
-        for gid in sorted(groups):
-            for m in store.mappings.get(gid, ()):
-                scope = (m.resource_type, m.resource_id) if m.resource_type else None
-                g = store.groups.get(gid)
-                grants.append(Grant(m.role_key, scope, "idp", gid, g.name if g else gid))
-    tenant_perms: dict[str, Grant] = {}
+def _classify(store: TenantStore, groups: frozenset[str], grants: list[Grant]) -> UserGrants:
+    unconditional: list[tuple[RoleDef, Grant]] = []
     conditional: list[tuple[RoleDef, Grant]] = []
     tenant_roles: dict[str, list[Grant]] = {}
     instance: dict[tuple[str, str], list[tuple[RoleDef, Grant]]] = {}
@@ -55,12 +41,70 @@ def compute(store: TenantStore, user_id: str) -> UserGrants:
         tenant_roles.setdefault(role.key, []).append(grant)
         if role.condition is not None:
             conditional.append((role, grant))
-        else:
-            for p in role.permissions:
-                tenant_perms.setdefault(p, grant)
-    return UserGrants(groups, tuple(grants), tenant_perms, tuple(conditional),
+        elif all(role is not r for r, _ in unconditional):  # one grant per role is enough to decide
+            unconditional.append((role, grant))
+    return UserGrants(groups, tuple(grants), tuple(unconditional), tuple(conditional),
                       {k: tuple(v) for k, v in tenant_roles.items()},
                       {k: tuple(v) for k, v in instance.items()})
+
+
+_NO_GRANTS = UserGrants(frozenset(), (), (), (), {}, {})
+
+
+def _from_groups(store: TenantStore, direct: frozenset[str]) -> UserGrants:
+    """What a set of direct groups gives (nested groups and mappings): the same for every user in
+    exactly these groups, so computed once per set and shared."""
+    hit = store.groupset_cache.get(direct)
+    if hit is not None:
+        return hit
+    groups = store.transitive_groups(direct)
+    grants: list[Grant] = []
+    if store.role_mode in ("idp", "hybrid"):
+        mapped = store.mapped_grants
+        for gid in sorted(groups):
+            hit = mapped.get(gid)
+            if hit is None:
+                g = store.groups.get(gid)
+                hit = mapped[gid] = tuple(
+                    Grant(m.role_key, (m.resource_type, m.resource_id) if m.resource_type else None, "idp", gid,
+                          g.name if g else gid) for m in store.mappings.get(gid, ()))
+            grants.extend(hit)
+    if not grants and not direct:
+        ug = _NO_GRANTS
+    else:
+        ug = _classify(store, groups, grants)
+    store.groupset_cache[direct] = ug
+    return ug
+
+
+def compute(store: TenantStore, user_id: str) -> UserGrants:
+    """Effective roles: app assignments (modes app, hybrid) and group mappings through nested
+    groups (modes idp, hybrid)."""
+    user = store.users.get(user_id)
+    shared = _from_groups(store, frozenset(user.groups) if user else frozenset())
+    assigned = store.assignments.get(user_id) if store.role_mode in ("app", "hybrid") else None
+    if not assigned:
+        return shared
+    grants = [Grant(a.role_key, (a.resource_type, a.resource_id) if a.resource_type else None, "app",
+                    a.assigned_by, "", a.created) for a in assigned]
+    return _classify(store, shared.groups, grants + list(shared.grants))
+
+
+def granting(ug: UserGrants, perm: str, rtype_wildcard: str) -> Grant | None:
+    """The first unconditional tenant-wide grant whose role gives `perm` (or its type's `*`, or `*`)."""
+    for role, grant in ug.unconditional:
+        p = role.permissions
+        if perm in p or rtype_wildcard in p or "*" in p:
+            return grant
+    return None
+
+
+def tenant_permissions(ug: UserGrants) -> set[str]:
+    """Every permission the unconditional tenant-wide roles give."""
+    out: set[str] = set()
+    for role, _ in ug.unconditional:
+        out |= role.permissions
+    return out
 
 
 def of(store: TenantStore, user_id: str) -> UserGrants:
@@ -72,6 +116,22 @@ def of(store: TenantStore, user_id: str) -> UserGrants:
     return g
 
 
+def warm(store: TenantStore) -> None:
+    """Compute every user's grants now (at load), so no check pays for it; users in the same groups
+    with no roles of their own share one answer, so this is cheap in time and memory."""
+    cache = store.grants_cache
+    was_enabled = gc.isenabled()
+    gc.disable()  # (many small objects, no cycles: see TenantStore's loading)
+    try:
+        for uid in store.users:
+            if uid not in cache:
+                cache[uid] = compute(store, uid)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@functools.lru_cache(maxsize=65536)
 def describe(grant: Grant) -> str:
     """Provenance in an IT admin's words."""
     where = f" on {grant.scope[0]}:{grant.scope[1]}" if grant.scope else ""

@@ -8,6 +8,8 @@ them are cached and dropped exactly when something they depend on changes.
 """
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
@@ -95,6 +97,37 @@ class Reader(Protocol):
     def relationship_exists(self, tenant_id: int, key: tuple) -> bool: ...
 
 
+SMALL = 8  # up to this many members a container is a tuple (48 bytes for one), beyond a set
+
+
+def _put(index: dict, key, item) -> None:
+    """Add `item` to the container at `key`: most keys hold one or two items, and a set of one
+    costs 216 bytes where a tuple of one costs 48."""
+    box = index.get(key)
+    if box is None:
+        index[key] = (item,)
+    elif type(box) is tuple:
+        if item not in box:
+            index[key] = box + (item,) if len(box) < SMALL else set(box) | {item}
+    else:
+        box.add(item)
+
+
+def _take(index: dict, key, item) -> None:
+    box = index.get(key)
+    if box is None:
+        return
+    if type(box) is tuple:
+        rest = tuple(x for x in box if x != item)
+    else:
+        box.discard(item)
+        rest = box
+    if not rest:
+        del index[key]
+    elif type(box) is tuple:
+        index[key] = rest
+
+
 class TenantStore:
     """One tenant's policy in memory. Writers hold `lock`; readers see whole changes."""
 
@@ -116,9 +149,12 @@ class TenantStore:
         self.mappings: dict[str, list[MappingRow]] = {}
         self.schema = snapshot.schema
         self.schema_version = snapshot.schema_version
-        self.forward: dict[Rel, set[Subj]] = {}
-        self.reverse: dict[tuple[str, str], set[tuple[str, str, str, str]]] = {}
+        # Containers are tuples or sets (see _put): iterate them, never mutate them directly.
+        self.forward: dict[Rel, tuple | set] = {}
+        self.reverse: dict[tuple[str, str], tuple | set] = {}
         self.grants_cache: dict[str, Any] = {}
+        self.groupset_cache: dict[frozenset, Any] = {}  # direct groups -> what they grant (grants.py)
+        self.mapped_grants: dict[str, tuple] = {}  # group -> the grants its own mappings give
         self.lookup_cache: dict[tuple, Any] = {}
         self.attr_cache: dict[str, dict] = {}
         self.credentials_epoch = 0
@@ -135,8 +171,16 @@ class TenantStore:
             self.assignments.setdefault(a.user_id, []).append(a)
         for m in snapshot.mappings:
             self.mappings.setdefault(m.group_id, []).append(m)
-        for t in snapshot.relationships:
-            self._add_relationship(t)
+        # A million small containers would wake the cyclic collector thousands of times for
+        # nothing (none of them can be in a cycle): pause it while loading.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for t in snapshot.relationships:
+                self._add_relationship(t)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     # ---- users and groups ----------------------------------------------------------------
 
@@ -258,22 +302,15 @@ class TenantStore:
     # ---- relationships -------------------------------------------------------------------
 
     def _add_relationship(self, t: tuple[str, str, str, str, str, str]) -> None:
-        rtype, rid, rel, stype, sid, srel = t
-        self.forward.setdefault((rtype, rid, rel), set()).add((stype, sid, srel))
-        self.reverse.setdefault((stype, sid), set()).add((rtype, rid, rel, srel))
+        # Interned strings: the same type, relation and id are one object wherever they occur.
+        rtype, rid, rel, stype, sid, srel = map(sys.intern, t)
+        _put(self.forward, (rtype, rid, rel), (stype, sid, srel))
+        _put(self.reverse, (stype, sid), (rtype, rid, rel, srel))
 
     def _remove_relationship(self, t: tuple[str, str, str, str, str, str]) -> None:
         rtype, rid, rel, stype, sid, srel = t
-        subs = self.forward.get((rtype, rid, rel))
-        if subs is not None:
-            subs.discard((stype, sid, srel))
-            if not subs:
-                del self.forward[(rtype, rid, rel)]
-        objs = self.reverse.get((stype, sid))
-        if objs is not None:
-            objs.discard((rtype, rid, rel, srel))
-            if not objs:
-                del self.reverse[(stype, sid)]
+        _take(self.forward, (rtype, rid, rel), (stype, sid, srel))
+        _take(self.reverse, (stype, sid), (rtype, rid, rel, srel))
 
     def objects_of_type(self, rtype: str) -> set[str]:
         """Every object of a type: SCIM users and groups, and whatever any relationship or instance
@@ -310,6 +347,8 @@ class TenantStore:
             self.lookup_cache = {}
             if structural:
                 self.grants_cache = {}
+                self.groupset_cache = {}
+                self.mapped_grants = {}
                 self.attr_cache = {}  # user.groups in conditions names groups
 
     def _apply_one(self, kind: str, ref: str, reader: Reader) -> bool:
