@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 # Set TEST_DATABASE_URL=postgresql+psycopg://… to run the suite on PostgreSQL too.
 TEST_DATABASE_URL ?=
 
-.PHONY: install run migrate demo token test test-sqlite test-postgres bench clean
+.PHONY: install run migrate demo token test test-sqlite test-postgres screenshots bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-sqlite: install
 test-postgres: install
 	@echo "== test suite on $(TEST_DATABASE_URL)"
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The console's pages as PNGs in docs/screenshots/ (needs Debian's chromium: apt-get install -y chromium).
+screenshots: install
+	SCREENSHOTS=1 TEST_DATABASE_URL= $(BIN)/python -m pytest tests/admin/test_console_browser.py
 
 bench: install
 	$(BIN)/python bench/scim_peer.py

@@ -5,6 +5,7 @@ import json
 import logging
 
 from flask import Flask, Response, request
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from scim_authz.api.errors import APIError
@@ -32,6 +33,11 @@ def _is_scim_path() -> bool:
 
 
 def _render(status: int, scim_type: str | None, detail: str) -> Response:
+    if request.path == "/admin" or request.path.startswith("/admin/"):
+        # A browser asked: a page, not JSON (the console's own views render theirs in its style).
+        page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{status}</title>"
+                f"<h1>{status}</h1><p>{escape(detail)}</p><p><a href=\"/admin/\">Back to the console</a></p>")
+        return Response(page, status=status, content_type="text/html; charset=utf-8")
     if _is_scim_path():
         err = SCIMError(detail, status=status)
         err.scim_type = scim_type

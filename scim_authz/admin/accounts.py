@@ -1,6 +1,7 @@
 """Console admins: create, list, and check a password. Raises AdminError, never abort()."""
 from __future__ import annotations
 
+import functools
 import re
 
 from sqlalchemy import select
@@ -11,8 +12,12 @@ from scim_authz.models import Admin, Tenant, utcnow
 
 MIN_PASSWORD = 12
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Checked when no admin has the email, so a sign-in takes as long whether or not the email exists.
-_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when no admin has the email, so a sign-in takes as long whether or not the email exists."""
+    return generate_password_hash("not a password of anyone")
 
 
 class AdminError(ValueError):
@@ -41,7 +46,7 @@ def create_admin(email: str, password: str, tenant_id: int | None) -> Admin:
 def authenticate(email: str, password: str) -> Admin | None:
     """The admin with this email and password (last_login updated), or None; same work either way."""
     admin = db.session.execute(select(Admin).where(Admin.email == normalise_email(email))).scalar_one_or_none()
-    ok = check_password_hash(admin.password_hash if admin else _DUMMY_HASH, password or "")
+    ok = check_password_hash(admin.password_hash if admin else _dummy_hash(), password or "")
     if admin is None or not ok:
         return None
     admin.last_login = utcnow()

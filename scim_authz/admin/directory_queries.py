@@ -144,7 +144,7 @@ def mapping_impact(tenant_id: int, group_id: str, role: Role, rtype: str, rid: s
             RoleAssignment.tenant_id == tenant_id, RoleAssignment.role_id == role.id,
             RoleAssignment.resource_type == rtype, RoleAssignment.resource_id == rid))
     held = (union(*holders) if len(holders) > 1 else holders[0]).subquery("held")  # a mode is never both
-    held_col = list(held.c)[0]
+    held_col = next(iter(held.c))
     base = select(User).join(members, members.c.uid == User.id).where(User.tenant_id == tenant_id)
     total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     inactive = db.session.execute(select(func.count()).select_from(

@@ -96,7 +96,7 @@ def mapping_preview():
 @console_view(write=True)
 def mapping_save():
     values = _form_values(request.form)
-    group, role, scope, replaced, errors = _read(values)
+    group, role, _scope, replaced, errors = _read(values)
     if errors:
         return _form(values, errors, 400)
     try:
