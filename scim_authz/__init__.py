@@ -13,6 +13,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from scim_authz.extensions import db, migrate
     from scim_authz.api import check_views, policy_views, users_views
     from scim_authz.admin import bp as admin_bp
+    from scim_authz.admin.sessions import ConsoleSessions
     from scim_authz.scim.views import bp as scim_bp
 
     app = Flask(__name__, instance_relative_config=False)
@@ -30,6 +31,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     for module in (check_views, policy_views, users_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin_bp)
+    app.session_interface = ConsoleSessions()
     register_error_handlers(app)
     register_cli(app)
     return app

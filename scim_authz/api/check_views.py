@@ -73,6 +73,8 @@ def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> dict:
 
 
 def _explain_arg() -> bool:
+    if not request.query_string:  # most checks: no need to parse a query
+        return False
     return request.args.get("explain", "").lower() in ("1", "true", "yes")
 
 

@@ -41,3 +41,10 @@ def test_a_row_the_log_cannot_take_does_not_hold_back_the_others(app):
         assert writer.flush() == 2
         assert sorted(d.id for d in db.session.query(Decision)) == ["dup", "other"]
         assert db.session.get(Tenant, tid) is not None
+
+
+def test_api_responses_set_no_cookie(api, client):
+    """Sessions belong to the console: the API never signs or sets a cookie."""
+    r = api.post("/check", {"user": "nobody", "action": "view", "resource": "doc:1"})
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers
+    assert client.get("/admin/login").status_code == 200
