@@ -60,11 +60,8 @@ def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> dict:
                   context=item["context"], claims=claims, at_least=at_least,
                   schema_version=item["schema_version"], explain=explain, store=b.store)
     did = _decision_id()
-    st = eng.stores.get(tid)
-    b.audit.record({"id": did, "tenant_id": tid, "at": b.at or utcnow(), "asked_by": b.label,
-                    "user_id": eng.resolve_user(st, key) if st is not None else None, "user_key": key,
-                    "action": item["action"], "resource_type": res["type"], "resource_id": res["id"],
-                    "allowed": d.allowed, "reason": d.reason[:1000], "revision": d.revision})
+    b.audit.record((did, tid, b.at or utcnow(), b.label, d.user_id, key, item["action"], res["type"], res["id"],
+                    d.allowed, d.reason[:1000], d.revision))
     out = {"allowed": d.allowed, "decision_id": did, "revision": d.revision}
     if explain:
         out["explanation"] = d.reason

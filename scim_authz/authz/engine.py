@@ -150,14 +150,14 @@ class Engine:
             return Decision(False, f"denied: no user {user!r} in this tenant", st.revision)
         u = st.users[uid]
         if not u.active:
-            return Decision(False, f"denied: user {u.user_name} is deactivated", st.revision)
+            return Decision(False, f"denied: user {u.user_name} is deactivated", st.revision, (), uid)
         ug = grants_mod.of(st, uid)
         perm = f"{rtype}:{action}"
         wildcard = rtype + ":*"
         for role, grant in ug.unconditional:  # (grants.granting, inlined: this is the hot path)
             p = role.permissions
             if perm in p or wildcard in p or "*" in p:
-                return Decision(True, "allowed: " + grants_mod.describe(grant), st.revision)
+                return Decision(True, "allowed: " + grants_mod.describe(grant), st.revision, (), uid)
 
         failures: list[str] = []
         env_cache: list[dict] = []
@@ -179,10 +179,11 @@ class Engine:
 
         for role, g in ug.conditional:
             if _grants(role, perm, rtype) and holds(role, g):
-                return Decision(True, f"allowed: {grants_mod.describe(g)}, its condition holding", st.revision)
+                return Decision(True, f"allowed: {grants_mod.describe(g)}, its condition holding", st.revision, (),
+                                uid)
         for role, g in ug.instance.get((rtype, rid), ()):
             if _grants(role, perm, rtype) and holds(role, g):
-                return Decision(True, f"allowed: {grants_mod.describe(g)}", st.revision)
+                return Decision(True, f"allowed: {grants_mod.describe(g)}", st.revision, (), uid)
 
         schema = self.schema_for(st, schema_version)
         entity = schema.entities.get(rtype) if schema is not None else None
@@ -191,13 +192,13 @@ class Engine:
             ev = Evaluator(st, schema, uid, ug, holds, grants_mod.describe, self.max_depth)
             w = ev.has(rtype, rid, action)
             if w is not None:
-                return Decision(True, "allowed: " + " → ".join(ev.path(w)), st.revision, tuple(ev.path(w)))
+                return Decision(True, "allowed: " + " → ".join(ev.path(w)), st.revision, tuple(ev.path(w)), uid)
         reason = f"denied: no role of {u.user_name} grants {perm}"
         reason += f", and {rtype}.{action} does not hold for {rtype}:{rid}" if rule else \
             f", and the schema has no rule {rtype}.{action}"
         if failures:
             reason += "; " + "; ".join(dict.fromkeys(failures))
-        return Decision(False, reason, st.revision)
+        return Decision(False, reason, st.revision, (), uid)
 
     # ---- permissions and lookups ---------------------------------------------------------
 

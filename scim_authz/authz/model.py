@@ -80,6 +80,7 @@ class Decision(NamedTuple):
     reason: str
     revision: int
     path: tuple[str, ...] = ()
+    user_id: str | None = None  # who was decided for, when the user exists
 
 
 def parse_object(ref: str) -> tuple[str, str]:
