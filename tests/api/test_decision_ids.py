@@ -48,3 +48,20 @@ def test_api_responses_set_no_cookie(api, client):
     r = api.post("/check", {"user": "nobody", "action": "view", "resource": "doc:1"})
     assert r.status_code == 200 and "Set-Cookie" not in r.headers
     assert client.get("/admin/login").status_code == 200
+
+
+def test_a_full_log_queue_is_written_by_the_caller(app):
+    """Backpressure: past max_queue the request itself writes; nothing is dropped, memory is bounded."""
+    from scim_authz.audit import AuditLog
+    from scim_authz.extensions import db
+    from scim_authz.models import Decision, utcnow
+    from tests.conftest import make_tenant
+
+    tid, _ = make_tenant(app, "pressure")
+    with app.app_context():
+        writer = AuditLog(db.engine, flush_seconds=3600, max_queue=3)
+        writer._closed.set()  # no background thread: only the caller can write
+        for n in range(3):
+            writer.record((f"d{n}", tid, utcnow(), "t", None, "u", "a", "r", str(n), True, "x", 1))
+        assert len(writer.queue) == 0
+        assert db.session.query(Decision).count() == 3
