@@ -73,6 +73,12 @@ def app(tmp_path):
     close_app(app)
 
 
+@pytest.fixture
+def live_app(app):
+    """The test app, for tests that serve it over real HTTP (tests/integration/live.py)."""
+    return app
+
+
 def close_app(app) -> None:
     """Stop what an app started (the decision log writer) and release its connections."""
     from scim_authz import pdp

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.admin.conftest import PASSWORD, create_admin
-from tests.conftest import DATABASE_URL, app_config, close_app, issue_app_key
+from tests.conftest import issue_app_key
 from tests.integration.live import serving
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,21 +41,6 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def live_app(tmp_path):
-    from scim_authz import create_app
-    from scim_authz.extensions import db
-
-    url = DATABASE_URL if DATABASE_URL.startswith("postgresql") else f"sqlite:///{tmp_path / 'console.db'}"
-    app = create_app(app_config(url))
-    with app.app_context():
-        if url.startswith("postgresql"):
-            from tests.conftest import _reset_postgres
-            _reset_postgres(app)
-        else:
-            db.create_all()
-    yield app
-    close_app(app)
 
 
 def _tenant(app) -> int:

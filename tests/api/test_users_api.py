@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from scim_authz.models import Role, RoleAssignment, User
-from tests.api._api_helpers import allowed, check, count, error, revision, rows, scim_user
+from tests.api._api_helpers import allowed, count, error, revision, rows, scim_user
 
 
 @pytest.fixture

@@ -4,27 +4,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 
-from tests.conftest import DATABASE_URL, app_config, close_app, make_tenant
+from tests.conftest import make_tenant
 from tests.integration.live import serving
 
 
-@pytest.fixture
-def live_app(tmp_path):
-    from scim_authz import create_app
-    from scim_authz.extensions import db
-    from tests.conftest import _reset_postgres
-
-    url = DATABASE_URL if DATABASE_URL.startswith("postgresql") else f"sqlite:///{tmp_path / 'live.db'}"
-    app = create_app(app_config(url))
-    with app.app_context():
-        if url.startswith("postgresql"):
-            _reset_postgres(app)
-        else:
-            db.create_all()
-    yield app
-    close_app(app)
 
 
 def test_concurrent_member_patches_lose_no_version(live_app):

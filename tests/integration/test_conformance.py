@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DATABASE_URL, make_tenant, app_config
+from tests.conftest import make_tenant
 from tests.integration.live import serving
 
 scim2_tester = pytest.importorskip("scim2_tester")
@@ -14,23 +14,6 @@ from scim2_client.engines.httpx2 import SyncSCIMClient  # noqa: E402
 FAILING = {"ERROR", "CRITICAL", "DEVIATION"}
 
 
-@pytest.fixture
-def live_app(tmp_path):
-    from scim_authz import create_app
-    from scim_authz.extensions import db
-
-    url = DATABASE_URL if DATABASE_URL.startswith("postgresql") else f"sqlite:///{tmp_path / 'live.db'}"
-    app = create_app(app_config(url))
-    with app.app_context():
-        if url.startswith("postgresql"):
-            from tests.conftest import _reset_postgres
-            _reset_postgres(app)
-        else:
-            db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_scim2_tester_passes_with_zero_failures(live_app):
