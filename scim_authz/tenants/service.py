@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from scim_authz.extensions import db
 from scim_authz.models import Tenant
@@ -38,8 +38,3 @@ def find_tenant(key: str) -> Tenant | None:
 def list_tenants() -> list[Tenant]:
     """All tenants, by key."""
     return list(db.session.execute(select(Tenant).order_by(Tenant.key)).scalars())
-
-
-def bump_revision(tenant_id: int) -> None:
-    """Advance the tenant's revision in the current transaction (every decision-relevant write calls this)."""
-    db.session.execute(update(Tenant).where(Tenant.id == tenant_id).values(revision=Tenant.revision + 1))
