@@ -12,11 +12,11 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
 
 from scim_authz.extensions import db
-from scim_authz.models import Group, GroupMember, User
+from scim_authz.models import Group
 from tests.conftest import patch_op
+from tests.integration.conversation import body_of, db_members, db_user
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -32,11 +32,6 @@ FLAG = "aadOptscim062020"
 
 def qs(**params) -> str:
     return "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
-
-
-def body_of(r):
-    assert r.mimetype == SCIM_JSON, (r.status_code, r.headers.get("Content-Type"), r.data[:300])
-    return r.get_json(force=True)
 
 
 def assert_error(r, status: int, scim_type: str | None = None):
@@ -85,20 +80,6 @@ def find(scim, resource: str, filter_text: str, **extra) -> dict:
     r = scim.get(f"/{resource}?" + qs(filter=filter_text, **extra))
     assert r.status_code == 200, r.data
     return body_of(r)
-
-
-def db_user(app, uid: str) -> User | None:
-    with app.app_context():
-        u = db.session.get(User, uid)
-        if u is not None:
-            db.session.expunge(u)
-        return u
-
-
-def db_members(app, gid: str) -> set[str]:
-    with app.app_context():
-        return set(db.session.execute(
-            select(GroupMember.member_id).where(GroupMember.group_id == gid)).scalars())
 
 
 def patch_user(scim, uid: str, *ops, path_suffix: str = "") -> dict:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from scim_authz.extensions import db
 from scim_authz.models import Group, GroupMember, User
 from tests.conftest import patch_op
+from tests.integration.conversation import body_of, db_members, db_user
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -31,11 +32,6 @@ WEAK_ETAG = re.compile(r'^W/"[^"]+"$')
 def qs(**params) -> str:
     """A query string with every value percent-encoded (filters carry spaces and quotes)."""
     return "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
-
-
-def body_of(r):
-    assert r.mimetype == SCIM_JSON, (r.status_code, r.headers.get("Content-Type"), r.data[:300])
-    return r.get_json(force=True)
 
 
 def assert_error(r, status: int, scim_type: str | None = None):
@@ -75,20 +71,6 @@ def create_group(scim, name: str, member_ids=()) -> dict:
                               "members": [{"value": m} for m in member_ids]})
     assert r.status_code == 201, r.data
     return body_of(r)
-
-
-def db_user(app, uid: str) -> User | None:
-    with app.app_context():
-        u = db.session.get(User, uid)
-        if u is not None:
-            db.session.expunge(u)
-        return u
-
-
-def db_members(app, gid: str) -> set[str]:
-    with app.app_context():
-        return set(db.session.execute(
-            select(GroupMember.member_id).where(GroupMember.group_id == gid)).scalars())
 
 
 def member_values(group: dict) -> set[str]:
