@@ -24,7 +24,10 @@ def resolve(tenant_id: int, user: dict) -> tuple[str, dict | None, int | None]:
     transaction of its own, before the check."""
     if "jwt" not in user:
         return user["key"], None, None
-    settings = (db.session.get(Tenant, tenant_id).settings or {}).get("jwt") or {}
+    st = g.get("store")  # the tenant's policy, brought up to date for this request: no query
+    tenant_settings = st.settings if st is not None and st.tenant_id == tenant_id else \
+        (db.session.get(Tenant, tenant_id).settings or {})
+    settings = tenant_settings.get("jwt") or {}
     try:
         claims = verify_end_user_jwt(user["jwt"], settings)
     except JWTError as e:
