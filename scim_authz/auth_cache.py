@@ -24,8 +24,9 @@ def authenticate(header: str | None, kind: str) -> auth.Caller:
     otherwise. Sets `g.store`: the tenant's policy, brought up to date by this very look-up."""
     token = auth.bearer_token(header)
     digest = auth.hash_secret(token)
-    cache = current_app.extensions.setdefault(CACHE_KEY, {})
-    eng = pdp.engine()
+    app = current_app._get_current_object()  # once: each use of the proxy costs a look-up
+    cache = app.extensions.setdefault(CACHE_KEY, {})
+    eng = pdp.engine(app)
     now = time.monotonic()
     hit = cache.get((kind, digest))
     if hit is not None:

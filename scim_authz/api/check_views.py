@@ -39,11 +39,12 @@ class _Batch:
     __slots__ = ("tid", "label", "engine", "audit", "store", "at")
 
     def __init__(self, at=None):
-        self.tid = g.caller.tenant_id
-        self.label = g.caller.label
-        self.engine = pdp.engine()
-        self.audit = pdp.audit()
-        self.store = g.get("store")
+        ctx, app = g._get_current_object(), current_app._get_current_object()
+        self.tid = ctx.caller.tenant_id
+        self.label = ctx.caller.label
+        self.engine = pdp.engine(app)
+        self.audit = pdp.audit(app)
+        self.store = ctx.get("store")
         self.at = at
 
 
