@@ -41,6 +41,8 @@ class AuditLog:
         self._pid = None
         self._thread = None
         self._closed = threading.Event()
+        self._conn = None
+        self._conn_pid = None
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
 
@@ -90,6 +92,9 @@ class AuditLog:
         if self._thread is not None and self._pid == os.getpid():
             self._thread.join(timeout=5)
         self.flush()
+        if self._conn is not None and self._conn_pid == os.getpid():
+            self._conn.close()
+            self._conn = None
 
     def _write(self, rows: list[tuple]) -> None:
         """One transaction, straight through the driver: at tens of thousands of decisions a
@@ -97,19 +102,37 @@ class AuditLog:
         sqlite = self.engine.dialect.name == "sqlite"
         if sqlite:  # the driver takes datetimes as text in SQLAlchemy's own format
             rows = [r[:2] + (r[2].isoformat(" "),) + r[3:] for r in rows]
-        with intent(True):
-            conn = self.engine.raw_connection()
+        conn = self._connection()
+        try:
+            cur = conn.cursor()
+            if sqlite:
+                cur.execute("BEGIN IMMEDIATE")  # (the driver runs in autocommit: see db_setup)
+            cur.executemany(self._sql, rows)
+            conn.commit()
+        except Exception:
             try:
-                cur = conn.cursor()
-                if sqlite:
-                    cur.execute("BEGIN IMMEDIATE")  # (the driver runs in autocommit: see db_setup)
-                cur.executemany(self._sql, rows)
-                conn.commit()
-            except Exception:
                 conn.rollback()
-                raise
-            finally:
-                conn.close()
+            except Exception:  # noqa: BLE001 - the connection is dropped below anyway
+                pass
+            self._conn = None
+            conn.close()
+            raise
+
+    def _connection(self):
+        """The writer's own connection (per process, never shared through the pool). On SQLite its
+        commits are synchronous=NORMAL: the log already accepts losing its last fraction of a
+        second to a crash, so it need not pay an fsync per batch; every other write stays FULL."""
+        if self._conn is not None and self._conn_pid == os.getpid():
+            return self._conn
+        with intent(True):
+            pooled = self.engine.raw_connection()
+        conn = pooled.driver_connection
+        pooled.detach()
+        if self.engine.dialect.name == "sqlite":
+            conn.isolation_level = None
+            conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn, self._conn_pid = conn, os.getpid()
+        return conn
 
     def _one_by_one(self, batch: list[tuple]) -> int:
         written = 0
