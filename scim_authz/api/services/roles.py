@@ -6,7 +6,7 @@ from sqlalchemy import select
 from scim_authz.api.errors import Conflict, InvalidRequest, NotFound
 from scim_authz.api.services.lookup import group_or_404, role_or_404, user_or_404
 from scim_authz.authz.conditions import validate_condition
-from scim_authz.changes import record
+from scim_authz.changes import current_revision, record
 from scim_authz.extensions import db
 from scim_authz.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
 
@@ -125,17 +125,12 @@ def assign(tenant_id: int, user_key: str, role_key: str, resource: str | None, a
         RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user.id, RoleAssignment.role_id == role.id,
         RoleAssignment.resource_type == rt, RoleAssignment.resource_id == ri)).scalar_one_or_none()
     if existing is not None:
-        return assignment_dict(existing, role.key, user), _revision(tenant_id), False
+        return assignment_dict(existing, role.key, user), current_revision(tenant_id), False
     a = RoleAssignment(tenant_id=tenant_id, user_id=user.id, role_id=role.id, resource_type=rt, resource_id=ri,
                        assigned_by=actor)
     db.session.add(a)
     db.session.flush()
     return assignment_dict(a, role.key, user), record(tenant_id, "assignment", [user.id]), True
-
-
-def _revision(tenant_id: int) -> int:
-    from scim_authz.changes import current_revision
-    return current_revision(tenant_id)
 
 
 def unassign(tenant_id: int, assignment_id: int) -> int:
@@ -201,7 +196,7 @@ def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | Non
         GroupRoleMapping.role_id == role.id, GroupRoleMapping.resource_type == rt,
         GroupRoleMapping.resource_id == ri)).scalar_one_or_none()
     if existing is not None:
-        return mapping_dict(existing, role.key, group), _revision(tenant_id), False
+        return mapping_dict(existing, role.key, group), current_revision(tenant_id), False
     m = GroupRoleMapping(tenant_id=tenant_id, group_id=group.id, role_id=role.id, resource_type=rt, resource_id=ri,
                          created_by=actor)
     db.session.add(m)
