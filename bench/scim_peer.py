@@ -1,7 +1,10 @@
 #!/usr/bin/env python
 """The same SCIM client workload against this server (gunicorn on SQLite, gunicorn on PostgreSQL)
 and against the peer `scim2-server` 0.8.3 (its own `scim2-server` command, and its WSGI app under
-gunicorn as a second, fairer peer configuration).
+gunicorn as a second, fairer peer configuration), plus a "Flask floor" (bench/bare_scim_app.py: a
+Flask app that answers correctly shaped SCIM responses computed from the request alone, no
+database, no validation, under the same gunicorn config as ours). floor/peer is the highest ratio
+any Flask server could reach against the peer here: the ceiling of the target.
 
 Rows, each timed sequentially (one client) and concurrently (--threads clients, an httpx.Client
 each), after a warm-up of the same kind:
@@ -15,12 +18,14 @@ each), after a warm-up of the same kind:
 All servers run at once (idle but one) and every measurement is split in --reps repetitions run
 server after server in rotating order, so that load from other processes on the machine falls
 on every server alike; a figure is the median of its repetitions. Every response is checked; a
-row with any error (or cut by its time limit) is reported as such and has no throughput.
+row with any error (or cut by its time limit) is reported as such and has no throughput. After the
+PATCH rows each server's group is read back and checked, except the floor's (it keeps no state).
 
 stdout: a table, then, as the last line, one JSON object. Progress and logs go to stderr.
 
     python bench/scim_peer.py                 # everything (about 4 minutes on 2 cores)
     python bench/scim_peer.py --scale 0.2     # a quick run
+    python bench/scim_peer.py --no-floor      # without the Flask floor
 """
 from __future__ import annotations
 
@@ -38,13 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (BULK_SCHEMA, DEFAULT_PG_URL, GROUP_SCHEMA, PgDatabase, RunResult, Server,  # noqa: E402
                      emit_json, expect, gunicorn_defaults, log, median, patch_add_member, percentile,
-                     prepare_our_database, product_state, rnd, run_requests, start_our_server,
-                     start_peer_cli, start_peer_gunicorn, user_body)
+                     prepare_our_database, product_state, rnd, run_requests, start_floor_server,
+                     start_our_server, start_peer_cli, start_peer_gunicorn, user_body)
 
 ROWS = ("create_users", "lookup", "group_patch", "bulk_create")
 MODES = ("sequential", "concurrent")
 TARGET_RATIO = 3.0
-LABELS = {"ours_sqlite": "ours-SQLite", "ours_pg": "ours-PG", "peer": "peer (CLI)", "peer_gunicorn": "peer (gunicorn)"}
+LABELS = {"ours_sqlite": "ours-SQLite", "ours_pg": "ours-PG", "peer": "peer (CLI)", "peer_gunicorn": "peer (gunicorn)",
+          "floor": "Flask floor"}
 
 
 class Workload:
@@ -202,6 +208,8 @@ def main() -> int:
     p.add_argument("--no-pg", action="store_true", help="skip our server on PostgreSQL")
     p.add_argument("--no-peer-gunicorn", action="store_true",
                    help="skip the peer's WSGI app under gunicorn (1 worker x 4 threads)")
+    p.add_argument("--no-floor", action="store_true",
+                   help="skip the Flask floor (bench/bare_scim_app.py under our gunicorn config)")
     p.add_argument("--threads", type=int, default=8, help="clients in the concurrent mode (default 8)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per row and mode (default 3)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every request count")
@@ -237,6 +245,11 @@ def main() -> int:
         servers["peer"] = start_peer_cli("peer", token, tmp)
         if not args.no_peer_gunicorn:
             servers["peer_gunicorn"] = start_peer_gunicorn("peer_gunicorn", token, tmp)
+        if not args.no_floor:
+            servers["floor"] = start_floor_server("floor", token, tmp)
+            servers["floor"].notes["group_check"] = ("skipped: the floor keeps no state, so the group read back "
+                                                     "after the PATCH rows cannot hold the members added; every "
+                                                     "response is still checked")
         names = list(servers)
         work = {n: Workload(servers[n], args.bulk_size) for n in names}
         log("   " + ", ".join(f"{n} at {s.base_url}" for n, s in servers.items()))
@@ -265,7 +278,8 @@ def main() -> int:
                         f"reps {s['req_s_reps']}  p50 {s['p50_ms']} ms  max {s['max_ms']} ms")
             if row == "group_patch":
                 for n in names:
-                    checks[n] = {"group_after_patches": work[n].check_group()}
+                    if n != "floor":   # stateless: nothing to read back (see its notes)
+                        checks[n] = {"group_after_patches": work[n].check_group()}
     except BaseException:
         for s in servers.values():
             log(f"-- log of {s.name} (last lines):\n{s.tail_log(40)}")
@@ -284,6 +298,9 @@ def main() -> int:
     head += [f"{'SQLite' if o == 'ours_sqlite' else 'PG'}/peer" for o in ours]
     if "peer_gunicorn" in servers:
         head += [LABELS["peer_gunicorn"]] + [f"{'SQLite' if o == 'ours_sqlite' else 'PG'}/peer-g" for o in ours]
+    floor = "floor" in servers
+    if floor:
+        head += [LABELS["floor"], "floor/best-peer"]
 
     def cell(x, ops=False):
         if not x:
@@ -295,7 +312,7 @@ def main() -> int:
     def rc(v):
         return "-" if v is None else f"{v:.2f}x"
 
-    table, rows_json, r_cli, r_best = [], [], [], []
+    table, rows_json, r_cli, r_best, r_floor = [], [], [], [], []
     for row in ROWS:
         for mode in MODES:
             res = {n: results.get((row, mode, n)) for n in servers}
@@ -310,6 +327,11 @@ def main() -> int:
                 entry[f"ratio_{short}_vs_best_peer"] = ratio(res[o], best_peer)
                 r_cli.append(entry.get(f"ratio_{short}_vs_peer"))
                 r_best.append(entry[f"ratio_{short}_vs_best_peer"])
+            if floor:
+                for p_ in peers:
+                    entry[f"ratio_floor_vs_{p_}"] = ratio(res["floor"], res[p_])
+                entry["ratio_floor_vs_best_peer"] = ratio(res["floor"], best_peer)
+                r_floor.append((entry["ratio_floor_vs_best_peer"], row, mode))
             rows_json.append(entry)
             for ops in ([False, True] if row == "bulk_create" else [False]):
                 line = ["  (ops/s)" if ops else row, mode, *[cell(res[o], ops) for o in ours], cell(res["peer"], ops)]
@@ -319,6 +341,8 @@ def main() -> int:
                     line += [cell(res["peer_gunicorn"], ops)]
                     line += ["" if ops else rc(entry.get(
                         f"ratio_{'sqlite' if o == 'ours_sqlite' else 'pg'}_vs_peer_gunicorn")) for o in ours]
+                if floor:
+                    line += [cell(res["floor"], ops), "" if ops else rc(entry["ratio_floor_vs_best_peer"])]
                 table.append(line)
     widths = [max(len(str(r[i])) for r in [head] + table) for i in range(len(head))]
     print(f"requests/s, median of {args.reps} repetitions (bulk rows: requests/s, then operations/s); "
@@ -332,22 +356,36 @@ def main() -> int:
           f"defaults), access log to /dev/null. peer (CLI): `scim2-server` = wsgiref ThreadingWSGIServer, 1 process, "
           f"a thread per request, HTTP/1.0 (a connection per request), listen backlog 5, data in memory only"
           + ("; peer (gunicorn): its WSGI app, 1 worker x 4 threads (memory cannot span workers)"
-             if "peer_gunicorn" in servers else "") + ".")
+             if "peer_gunicorn" in servers else "")
+          + ("; Flask floor: bench/bare_scim_app.py under the same gunicorn config (its server hooks dropped), "
+             "answers computed from the request, no database, no validation" if floor else "") + ".")
     for n, c in checks.items():
         g = c["group_after_patches"]
         flag = "ok" if g.get("members_ok") and g.get("version_ok", True) else "MISMATCH"
         print(f"check {n}: group after the PATCH rows has {g['members']} members (expected {g['expected_members']})"
               + (f", meta.version {g['version']} (expected {g['expected_version']})" if "version" in g else "")
               + f": {flag}")
+    if floor:
+        print("check floor: skipped (the floor keeps no state; every response was still checked)")
     complete = bool(r_best) and all(r is not None for r in r_best)
     min_best = min((r for r in r_best if r is not None), default=None)
     min_cli = min((r for r in r_cli if r is not None), default=None)
+    floor_measured = [x for x in r_floor if x[0] is not None]
+    ceiling = min(floor_measured, default=None)          # (ratio, row, mode) of the lowest floor/best-peer
+    max_reachable = ceiling[0] if ceiling else None
     summary = {
         "benchmark": "scim_peer", "target_ratio": TARGET_RATIO,
         "min_ratio": min_best, "min_ratio_basis": "ours / the faster peer configuration of each row",
         "min_ratio_vs_peer_cli": min_cli,
         "all_rows_measured": complete,
         "meets_target": bool(complete and min_best is not None and min_best >= TARGET_RATIO),
+        "max_reachable_ratio": max_reachable,
+        "max_reachable_ratio_basis": "the Flask floor / the faster peer configuration, lowest row (None without "
+                                     "the floor)",
+        "max_reachable_ratio_row": {"row": ceiling[1], "mode": ceiling[2]} if ceiling else None,
+        "floor_all_rows_measured": bool(r_floor) and len(floor_measured) == len(r_floor) if floor else None,
+        "target_reachable_with_flask": (bool(max_reachable is not None and max_reachable >= TARGET_RATIO)
+                                        if floor else None),
         "rows": rows_json, "servers": {n: s.notes for n, s in servers.items()}, "checks": checks,
         "settings": {"threads": args.threads, "reps": args.reps, "bulk_size": args.bulk_size,
                      "per_rep": {"creates": args.creates, "lookups": args.lookups, "patches": args.patches,
@@ -359,6 +397,13 @@ def main() -> int:
     print(f"min ratio ours/peer: {min_best} against the faster peer configuration, {min_cli} against the peer CLI "
           f"(target {TARGET_RATIO:g}): {'MET' if summary['meets_target'] else 'NOT MET'}; "
           f"run took {summary['elapsed_s']} s")
+    if ceiling:
+        print(f"ceiling: a Flask app that does nothing reaches at most {max_reachable:.2f}x the peer on row "
+              f"{ceiling[1]} ({ceiling[2]}); the target {TARGET_RATIO:g}x is "
+              f"{'reachable' if summary['target_reachable_with_flask'] else 'NOT reachable'} with Flask here"
+              + ("" if summary["floor_all_rows_measured"] else " (the floor failed some rows)"))
+    elif floor:
+        print("ceiling: unknown, the Flask floor has no throughput on any row")
     emit_json(summary)
     return 0
 
