@@ -45,6 +45,11 @@ class AuditLog:
         self._conn_pid = None
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
+        self._active_sql = (f"INSERT INTO active_users (tenant_id, month, user_id) VALUES ({mark}, {mark}, {mark}) "
+                            "ON CONFLICT DO NOTHING")
+        # (tenant, month, user) this process has already written: most decisions are by users
+        # active already this month, and cost nothing more than a set look-up.
+        self._active: set[tuple[int, str, str]] = set()
 
     def record(self, row: tuple | dict) -> None:
         """Queue one decision: a dict of Decision's columns, or a tuple of them in COLUMNS order
@@ -96,10 +101,30 @@ class AuditLog:
             self._conn.close()
             self._conn = None
 
+    def _newly_active(self, rows: list[tuple]) -> set[tuple[int, str, str]]:
+        """(tenant, month, user) of the rows that this process has not written yet."""
+        months: dict[tuple[int, int], str] = {}
+        seen, out = self._active, set()
+        for r in rows:
+            uid = r[4]
+            if uid is None:
+                continue
+            at = r[2]
+            ym = (at.year, at.month)
+            month = months.get(ym)
+            if month is None:
+                month = months[ym] = f"{at.year:04d}-{at.month:02d}"
+            key = (r[1], month, uid)
+            if key not in seen:
+                out.add(key)
+        return out
+
     def _write(self, rows: list[tuple]) -> None:
         """One transaction, straight through the driver: at tens of thousands of decisions a
-        second, building ORM parameters per row costs more than the disk."""
+        second, building ORM parameters per row costs more than the disk. The month's newly
+        active users are written in the same transaction."""
         sqlite = self.engine.dialect.name == "sqlite"
+        active = self._newly_active(rows)
         if sqlite:  # the driver takes datetimes as text in SQLAlchemy's own format
             rows = [r[:2] + (r[2].isoformat(" "),) + r[3:] for r in rows]
         conn = self._connection()
@@ -108,7 +133,12 @@ class AuditLog:
             if sqlite:
                 cur.execute("BEGIN IMMEDIATE")  # (the driver runs in autocommit: see db_setup)
             cur.executemany(self._sql, rows)
+            if active:
+                cur.executemany(self._active_sql, sorted(active))
             conn.commit()
+            if len(self._active) + len(active) > 1_000_000:  # bounded: forgetting costs a no-op insert
+                self._active.clear()
+            self._active |= active
         except Exception:
             try:
                 conn.rollback()

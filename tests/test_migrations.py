@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 
 from scim_authz import create_app
 from scim_authz.extensions import db
+from tests import conftest
 from tests.conftest import DATABASE_URL, app_config
 
 
@@ -24,6 +25,7 @@ def bare_app(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    conftest._pg_schema_ready = False  # the tables are gone: the next test builds them again
 
 
 def test_upgrade_matches_models_and_downgrade_empties(bare_app):
@@ -34,3 +36,26 @@ def test_upgrade_matches_models_and_downgrade_empties(bare_app):
         assert diff == [], f"models and migrations differ: {diff}"
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_decision_log_migration_keeps_monthly_active_users(bare_app):
+    """0004 drops the per-user index of the decision log: the months' active users it counted
+    from are carried into active_users, so usage reads the same before and after."""
+    with bare_app.app_context():
+        upgrade(revision="0003_admins")
+        with db.engine.begin() as conn:
+            conn.execute(db.text("INSERT INTO tenants (id, key, name, role_mode, settings, revision, created) "
+                                 "VALUES (1, 't', 'T', 'hybrid', '{}', 0, '2026-01-01 00:00:00')"))
+            for n, (at, user) in enumerate([("2026-09-30 23:59:59", "u1"), ("2026-10-01 00:00:00", "u1"),
+                                            ("2026-10-15 10:00:00", "u2"), ("2026-10-16 10:00:00", "u2"),
+                                            ("2026-10-17 10:00:00", None)]):
+                conn.execute(db.text(
+                    "INSERT INTO decisions (id, tenant_id, at, asked_by, user_id, user_key, action, resource_type, "
+                    "resource_id, allowed, reason, revision) VALUES (:id, 1, :at, 'k', :u, 'x', 'a', 'r', '1', "
+                    "true, 'why', 1)"), {"id": f"d{n}", "at": at, "u": user})
+        upgrade()
+        with db.engine.connect() as conn:
+            got = conn.execute(db.text("SELECT month, user_id FROM active_users ORDER BY month, user_id")).all()
+        assert [tuple(r) for r in got] == [("2026-09", "u1"), ("2026-10", "u1"), ("2026-10", "u2")]
+        assert "ix_decisions_tenant_user_at" not in {i["name"] for i in inspect(db.engine).get_indexes("decisions")}
+        downgrade(revision="base")

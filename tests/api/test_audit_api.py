@@ -8,7 +8,7 @@ import time
 import pytest
 
 from scim_authz.models import Decision, utcnow
-from tests.api._api_helpers import check, count, error, scim_user
+from tests.api._api_helpers import check, count, error, rows, scim_user
 
 
 @pytest.fixture
@@ -147,14 +147,31 @@ def test_usage_counts_a_user_by_id_whatever_key_named_it(api, people):
 def test_usage_counts_last_months_decisions_in_last_month(app, api, tenant, people):
     now = utcnow()
     last_month = (now.replace(day=1) - timedelta(days=1)).replace(hour=12)
-    with app.app_context():
-        from scim_authz.extensions import db
-        db.session.add(Decision(id="old-1", tenant_id=tenant[0], at=last_month, asked_by="x", user_id=people["bob"],
-                                user_key="bob", action="edit", resource_type="document", resource_id="1",
-                                allowed=True, reason="r", revision=1))
-        db.session.commit()
-        db.session.remove()
+    with app.app_context():  # a decision the log took last month
+        from scim_authz import pdp
+        pdp.audit(app).record(("old-1", tenant[0], last_month, "x", people["bob"], "bob", "edit", "document", "1",
+                               True, "r", 1))
+        pdp.audit(app).flush()
     check(api, people["ann"], "edit", "document:1")
     usage = api.get("/usage?months=2").get_json()["usage"]
     assert [(u["monthly_active_users"], u["checks"]) for u in usage] == [(1, 1), (1, 1)]
     assert usage[1]["month"] == f"{last_month.year:04d}-{last_month.month:02d}"
+
+
+def test_active_users_are_written_with_the_decisions_once_per_month(app, api, tenant, people):
+    """MAU is kept as decisions are logged; another instance (a writer that has not seen the user)
+    writing the same user again changes nothing."""
+    from scim_authz import pdp
+    from scim_authz.models import ActiveUser
+
+    for _ in range(3):
+        check(api, people["ann"], "edit", "document:1")
+    check(api, "nobody-at-all", "edit", "document:1")  # no user: not an active one
+    assert api.get("/usage?months=1").get_json()["usage"][0]["monthly_active_users"] == 1
+    month = utcnow().strftime("%Y-%m")
+    assert [(a.month, a.user_id) for a in rows(app, ActiveUser, tenant_id=tenant[0])] == [(month, people["ann"])]
+
+    pdp.audit(app)._active.clear()  # as a second instance would be
+    check(api, people["ann"], "edit", "document:2")
+    usage = api.get("/usage?months=1").get_json()["usage"][0]
+    assert (usage["monthly_active_users"], usage["checks"]) == (1, 5)
