@@ -59,6 +59,9 @@ class Config:
     # 0: every check reads the tenant's revision (one indexed row), so a write made through any
     # instance is seen by the next check everywhere. Raise it to trade that for fewer reads.
     AUTHZ_REVISION_POLL_SECONDS = float(os.environ.get("AUTHZ_REVISION_POLL_SECONDS", "0"))
+    # On SQLite, "file" (the default) reads the revision only after a commit has been announced in
+    # a shared file beside the database (scim_authz/revision_signal.py); "none" reads it per check.
+    AUTHZ_REVISION_SIGNAL = os.environ.get("AUTHZ_REVISION_SIGNAL", "file").lower()
     AUTHZ_AUDIT_FLUSH_SECONDS = float(os.environ.get("AUTHZ_AUDIT_FLUSH_SECONDS", "0.2"))
     AUTHZ_BULK_MAX_CHECKS = _int("AUTHZ_BULK_MAX_CHECKS", 10_000)
     AUTHZ_LOOKUP_PAGE_MAX = _int("AUTHZ_LOOKUP_PAGE_MAX", 10_000)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import insert, update
 
+from scim_authz import revision_signal
 from scim_authz.extensions import db
 from scim_authz.models import Change, Tenant
 
@@ -22,6 +23,7 @@ def record(tenant_id: int, kind: str, refs: Iterable[str]) -> int:
         update(Tenant).where(Tenant.id == tenant_id).values(revision=Tenant.revision + 1)
         .returning(Tenant.revision)
     ).scalar_one()
+    revision_signal.mark_advanced(db.session)
     rows = [{"tenant_id": tenant_id, "revision": revision, "kind": kind, "ref": ref} for ref in refs]
     if rows:
         db.session.execute(insert(Change), rows)

@@ -8,6 +8,7 @@ import time
 
 from flask import Flask, current_app
 
+from scim_authz import revision_signal
 from scim_authz.audit import AuditLog
 from scim_authz.authz.engine import Engine
 from scim_authz.authz.sql_store import SQLReader
@@ -27,9 +28,14 @@ def engine(app: Flask | None = None) -> Engine:
         with _lock:
             eng = app.extensions.get(ENGINE_KEY)
             if eng is None:
+                if app.config["AUTHZ_REVISION_SIGNAL"] not in ("file", "none"):
+                    raise ValueError("AUTHZ_REVISION_SIGNAL must be file or none, "
+                                     f"not {app.config['AUTHZ_REVISION_SIGNAL']!r}")
                 eng = Engine(SQLReader(db.engine, read_guard=read_only),
                              max_depth=app.config["AUTHZ_MAX_DEPTH"],
-                             revision_poll_seconds=app.config["AUTHZ_REVISION_POLL_SECONDS"])
+                             revision_poll_seconds=app.config["AUTHZ_REVISION_POLL_SECONDS"],
+                             signal=revision_signal.for_engine(
+                                 db.engine, app.config["AUTHZ_REVISION_SIGNAL"] != "none"))
                 app.extensions[ENGINE_KEY] = eng
     return eng
 

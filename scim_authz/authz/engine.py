@@ -27,8 +27,12 @@ class Engine:
     """Holds every tenant's store, keeps it at the newest revision, and answers questions."""
 
     def __init__(self, reader: Reader, *, max_depth: int = 32, full_reload_after: int = 50_000,
-                 revision_poll_seconds: float = 0.0):
+                 revision_poll_seconds: float = 0.0, signal=None):
+        """`signal`, when given, has a `token()` that changes whenever any change is committed
+        (see scim_authz/revision_signal.py): the revision is read again only when it has moved."""
         self.reader = reader
+        self.signal = signal
+        self._seen: dict[int, bytes] = {}  # tenant -> the signal's token when its revision was last read
         self.max_depth = max_depth
         self.full_reload_after = full_reload_after
         self.revision_poll_seconds = revision_poll_seconds
@@ -57,13 +61,21 @@ class Engine:
                     st = TenantStore(self.reader.snapshot(tenant_id), compile_condition)
                     self.stores[tenant_id] = st
                     self._polled[tenant_id] = time.monotonic()
-        now = time.monotonic()
-        due = now - self._polled.get(tenant_id, 0.0) >= self.revision_poll_seconds
+        signal = self.signal
+        if signal is not None:
+            token = signal.token()  # (before the revision: a change announced after it is read again)
+            due = token != self._seen.get(tenant_id)
+        else:
+            now = time.monotonic()
+            due = now - self._polled.get(tenant_id, 0.0) >= self.revision_poll_seconds
         if due or (at_least is not None and at_least > st.revision):
-            self._polled[tenant_id] = now
+            if signal is None:
+                self._polled[tenant_id] = now
             newest = self.reader.revision(tenant_id)
             if newest > st.revision:
                 st = self._catch_up(st, newest)
+            if signal is not None:
+                self._seen[tenant_id] = token
         if at_least is not None and st.revision < at_least:
             raise StaleRevision(f"revision {at_least} is not known yet (newest is {st.revision})")
         return st
