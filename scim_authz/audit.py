@@ -8,6 +8,7 @@ decision already returned: the trade every high-throughput PDP makes, stated her
 from __future__ import annotations
 
 import atexit
+import fcntl
 import logging
 import os
 import threading
@@ -22,6 +23,8 @@ from scim_authz.txn import intent
 
 log = logging.getLogger("scim_authz.audit")
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+# 500 rows x 12 columns stays well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+ROWS_PER_STATEMENT = 500
 COLUMNS = ("id", "tenant_id", "at", "asked_by", "user_id", "user_key", "action", "resource_type", "resource_id",
            "allowed", "reason", "revision")
 
@@ -43,8 +46,11 @@ class AuditLog:
         self._closed = threading.Event()
         self._conn = None
         self._conn_pid = None
+        self._local = threading.local()  # request threads' connections (write_now)
+        self._turn = _WriteTurn(engine)
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._sql = f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
+        self._row_marks = f"({', '.join([mark] * len(COLUMNS))})"
+        self._insert_sql: dict[int, str] = {}
         self._active_sql = (f"INSERT INTO active_users (tenant_id, month, user_id) VALUES ({mark}, {mark}, {mark}) "
                             "ON CONFLICT DO NOTHING")
         # (tenant, month, user) this process has already written: most decisions are by users
@@ -55,6 +61,14 @@ class AuditLog:
         """Queue one decision: a dict of Decision's columns, or a tuple of them in COLUMNS order
         (cheaper to make on the hot path; turned into a row by the writer)."""
         self.queue.append(row)
+        self._queued()
+
+    def record_many(self, rows: list[tuple]) -> None:
+        """Queue the decisions of one bulk request (tuples in COLUMNS order) at once."""
+        self.queue.extend(rows)
+        self._queued()
+
+    def _queued(self) -> None:
         # A thread object inherited through fork is not alive in the child: start ours then.
         # (No getpid() here: a system call per decision is measurable.)
         thread = self._thread
@@ -119,34 +133,75 @@ class AuditLog:
                 out.add(key)
         return out
 
-    def _write(self, rows: list[tuple]) -> None:
+    def _insert_rows(self, conn, rows: list[tuple]) -> None:
+        with self._turn:
+            self._insert_rows_now(conn, rows)
+
+    def _insert_rows_now(self, conn, rows: list[tuple]) -> None:
         """One transaction, straight through the driver: at tens of thousands of decisions a
         second, building ORM parameters per row costs more than the disk. The month's newly
-        active users are written in the same transaction."""
+        active users are written in the same transaction. Rolls back and raises on failure."""
         sqlite = self.engine.dialect.name == "sqlite"
         active = self._newly_active(rows)
-        if sqlite:  # the driver takes datetimes as text in SQLAlchemy's own format
-            rows = [r[:2] + (r[2].isoformat(" "),) + r[3:] for r in rows]
-        conn = self._connection()
         try:
             cur = conn.cursor()
             if sqlite:
                 cur.execute("BEGIN IMMEDIATE")  # (the driver runs in autocommit: see db_setup)
-            cur.executemany(self._sql, rows)
+            # Many rows per statement: half the cost of a statement per row, and the driver lets
+            # go of the GIL once per statement rather than once per row (a thread that wants it
+            # back waits behind the request threads each time).
+            for i in range(0, len(rows), ROWS_PER_STATEMENT):
+                chunk = rows[i:i + ROWS_PER_STATEMENT]
+                cur.execute(self._insert(len(chunk)), _params(chunk, sqlite))
             if active:
                 cur.executemany(self._active_sql, sorted(active))
             conn.commit()
-            if len(self._active) + len(active) > 1_000_000:  # bounded: forgetting costs a no-op insert
-                self._active.clear()
-            self._active |= active
         except Exception:
             try:
                 conn.rollback()
-            except Exception:  # noqa: BLE001 - the connection is dropped below anyway
+            except Exception:  # noqa: BLE001 - the caller drops the connection anyway
                 pass
+            raise
+        if len(self._active) + len(active) > 1_000_000:  # bounded: forgetting costs a no-op insert
+            self._active.clear()
+        self._active |= active
+
+    def _write(self, rows: list[tuple]) -> None:
+        conn = self._connection()
+        try:
+            self._insert_rows(conn, rows)
+        except Exception:
             self._conn = None
             conn.close()
             raise
+
+    def write_now(self, rows: list[tuple]) -> None:
+        """Write the decisions of one bulk request in the caller's thread, on a connection of its
+        own: they are in the log when the request answers, and concurrent bulk requests write side
+        by side instead of queueing behind one writer thread. Should that fail, they are queued
+        for the writer like any others."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or getattr(local, "pid", None) != os.getpid():
+            conn = local.conn = self._open()
+            local.pid = os.getpid()
+        try:
+            self._insert_rows(conn, rows)
+        except Exception as e:  # noqa: BLE001 - the writer thread takes them over
+            log.warning("a bulk request's %d decisions go through the queue: %s", len(rows), e)
+            local.conn = None
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is being dropped
+                pass
+            self.record_many(rows)
+
+    def _insert(self, n: int) -> str:
+        sql = self._insert_sql.get(n)
+        if sql is None:
+            sql = self._insert_sql[n] = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES "
+                                         + ", ".join([self._row_marks] * n))
+        return sql
 
     def _connection(self):
         """The writer's own connection (per process, never shared through the pool). On SQLite its
@@ -154,6 +209,11 @@ class AuditLog:
         second to a crash, so it need not pay an fsync per batch; every other write stays FULL."""
         if self._conn is not None and self._conn_pid == os.getpid():
             return self._conn
+        self._conn, self._conn_pid = self._open(), os.getpid()
+        return self._conn
+
+    def _open(self):
+        """A connection of the log's own, outside the pool (its settings must not reach it)."""
         with intent(True):
             pooled = self.engine.raw_connection()
         conn = pooled.driver_connection
@@ -161,7 +221,6 @@ class AuditLog:
         if self.engine.dialect.name == "sqlite":
             conn.isolation_level = None
             conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn, self._conn_pid = conn, os.getpid()
         return conn
 
     def _one_by_one(self, batch: list[tuple]) -> int:
@@ -178,11 +237,11 @@ class AuditLog:
         """Write everything queued now; returns how many rows were written."""
         written = 0
         with self._lock:
-            while self.queue:
-                batch = []
-                while self.queue and len(batch) < self.max_batch:
-                    row = self.queue.popleft()
-                    batch.append(tuple(row[c] for c in COLUMNS) if type(row) is dict else row)
+            queue = self.queue
+            while queue:
+                popleft = queue.popleft
+                batch = [popleft() for _ in range(min(len(queue), self.max_batch))]
+                batch = [tuple(r[c] for c in COLUMNS) if type(r) is dict else r for r in batch]
                 try:
                     self._write(batch)
                 except INTEGRITY_ERRORS:
@@ -193,3 +252,58 @@ class AuditLog:
                     raise
                 written += len(batch)
         return written
+
+
+def _params(rows: list[tuple], sqlite: bool) -> list:
+    """The rows' values in one list, for one multi-row INSERT. SQLite's driver takes times as text
+    in SQLAlchemy's own format; the decisions of one bulk request share one time, converted once."""
+    out: list = []
+    extend = out.extend
+    if not sqlite:
+        for r in rows:
+            extend(r)
+        return out
+    last = iso = None
+    for r in rows:
+        at = r[2]
+        if at is not last:
+            last, iso = at, at.isoformat(" ")
+        extend((r[0], r[1], iso, r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]))
+    return out
+
+
+class _WriteTurn:
+    """Log writers of every process on one SQLite file take turns here, before asking SQLite for
+    its write lock: a writer that finds that lock taken sleeps in SQLite's busy handler, in steps
+    of up to 100 ms however soon the lock is free again; one waiting here is woken the moment it
+    is. (A lock for this process's threads, then an flock on a file beside the database for the
+    processes.) Elsewhere, and for a database in memory, it is only the lock for the threads."""
+
+    def __init__(self, engine: SAEngine):
+        self._threads = threading.Lock()
+        url = engine.url
+        self._path = None
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            self._path = os.path.abspath(url.database) + "-log.lock"
+        self._fd = None
+        self._pid = None
+
+    def __enter__(self):
+        self._threads.acquire()
+        if self._path is None:
+            return self
+        try:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self._path is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()

@@ -56,6 +56,16 @@ def _at_least(v, errors: dict) -> int | None:
 def parse_check(raw, errors: dict) -> dict | None:
     """One check: {user, action, resource, context?, consistency?, explain?, schema_version?}.
     Problems are added to `errors` by field; returns None when there were any."""
+    if type(raw) is dict and len(raw) == 3:  # most checks: three strings, nothing else
+        user, action, resource = raw.get("user"), raw.get("action"), raw.get("resource")
+        if type(user) is str and type(action) is str and type(resource) is str and NAME.match(action) \
+                and OBJECT.match(resource):
+            key = user.strip()
+            if key:
+                t, _, i = resource.partition(":")
+                return {"user": {"key": key}, "action": action,
+                        "resource": {"type": t, "id": i, "attributes": _NO_ATTRS}, "context": _NO_ATTRS,
+                        "at_least": None, "explain": False, "schema_version": None}
     if not isinstance(raw, dict):
         errors["_schema"] = ["each check must be an object"]
         return None

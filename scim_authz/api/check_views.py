@@ -48,7 +48,8 @@ class _Batch:
         self.at = at
 
 
-def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> dict:
+def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> tuple[dict, tuple]:
+    """The answer to one check, and its row for the decision log."""
     tid, eng = b.tid, b.engine
     user = item["user"]
     if "jwt" in user:
@@ -61,13 +62,13 @@ def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> dict:
                   context=item["context"], claims=claims, at_least=at_least,
                   schema_version=item["schema_version"], explain=explain, store=b.store)
     did = _decision_id()
-    b.audit.record((did, tid, b.at or utcnow(), b.label, d.user_id, key, item["action"], res["type"], res["id"],
-                    d.allowed, d.reason[:1000], d.revision))
+    row = (did, tid, b.at or utcnow(), b.label, d.user_id, key, item["action"], res["type"], res["id"],
+           d.allowed, d.reason[:1000], d.revision)
     out = {"allowed": d.allowed, "decision_id": did, "revision": d.revision}
     if explain:
         out["explanation"] = d.reason
         out["path"] = list(d.path)
-    return out
+    return out, row
 
 
 def _explain_arg() -> bool:
@@ -80,7 +81,10 @@ def _explain_arg() -> bool:
 @api_endpoint()
 def check():
     item = load_check(json_body())
-    return _decide(item, item["at_least"], item["explain"] or _explain_arg(), _Batch())
+    b = _Batch()
+    out, row = _decide(item, item["at_least"], item["explain"] or _explain_arg(), b)
+    b.audit.record(row)
+    return out
 
 
 @bp.post("/check/bulk")
@@ -91,8 +95,13 @@ def check_bulk():
     if at_least is not None:
         g.store = pdp.engine().store(g.caller.tenant_id, at_least)
     b = _Batch(at=utcnow())  # one decision time for the batch
-    results = [_decide(item, item["at_least"] or at_least, explain or item["explain"], b) for item in items]
-    return {"results": results, "revision": max((r["revision"] for r in results), default=0)}
+    results, rows = [], []
+    for item in items:
+        out, row = _decide(item, item["at_least"] or at_least, explain or item["explain"], b)
+        results.append(out)
+        rows.append(row)
+    b.audit.write_now(rows)
+    return {"results": results, "revision": max(r[11] for r in rows)}
 
 
 @bp.get("/users/<path:user>/permissions")

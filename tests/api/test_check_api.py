@@ -162,6 +162,45 @@ def test_bulk_gives_one_result_per_item_in_order(app, api, ann, tenant):
     assert [x["explanation"][:7] for x in r.get_json()["results"]] == ["allowed", "denied:"]
 
 
+def test_a_bulk_requests_decisions_are_logged_when_it_answers(app, api, ann, tenant):
+    """1,200 checks: written in the request (several statements of rows), not left in a queue."""
+    from scim_authz import pdp
+
+    items = [{"user": ann, "action": "edit", "resource": f"document:{n}"} for n in range(1200)]
+    r = api.post("/check/bulk", {"checks": items})
+    assert r.status_code == 200
+    with app.app_context():
+        assert len(pdp.audit(app).queue) == 0
+    ids = {x["decision_id"] for x in r.get_json()["results"]}
+    with app.app_context():
+        from scim_authz.extensions import db
+        logged = db.session.execute(db.select(Decision.id, Decision.resource_id).where(
+            Decision.tenant_id == tenant[0])).all()
+    assert {i for i, _ in logged} == ids
+    assert sorted(int(rid) for _, rid in logged) == list(range(1200))
+
+
+def test_a_bulk_request_whose_log_write_fails_hands_its_decisions_to_the_writer(app, api, ann, tenant, monkeypatch):
+    from scim_authz import pdp
+
+    with app.app_context():
+        writer = pdp.audit(app)
+    real = writer._insert_rows
+    calls = []
+
+    def fail_once(conn, rows):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        return real(conn, rows)
+
+    monkeypatch.setattr(writer, "_insert_rows", fail_once)
+    items = [{"user": ann, "action": "edit", "resource": f"document:{n}"} for n in range(3)]
+    assert api.post("/check/bulk", {"checks": items}).status_code == 200
+    assert len(api.get("/decisions").get_json()["decisions"]) == 3  # (reading the log flushes the queue)
+    assert count(app, Decision, tenant_id=tenant[0]) == 3
+
+
 def test_bulk_limit_is_enforced(app, api, ann):
     app.config["AUTHZ_BULK_MAX_CHECKS"] = 3
     item = {"user": ann, "action": "edit", "resource": "document:1"}
