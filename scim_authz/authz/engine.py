@@ -157,19 +157,31 @@ class Engine:
 
     def _check(self, st, user, action, rtype, rid, resource_attrs, context, claims, schema_version, explain,
                user_id: str | None = None) -> Decision:
-        uid = user_id or self.resolve_user(st, user)
-        if uid is None:
-            return Decision(False, f"denied: no user {user!r} in this tenant", st.revision)
-        u = st.users[uid]
-        if not u.active:
-            return Decision(False, f"denied: user {u.user_name} is deactivated", st.revision, (), uid)
-        ug = grants_mod.of(st, uid)
-        perm = f"{rtype}:{action}"
+        # A user named by id whose grants are at hand costs one look-up (the grants cache holds
+        # users only, and loses a user's entry whenever the user changes or goes).
+        uid = user_id or user
+        ug = st.grants_cache.get(uid)
+        if ug is None:
+            if uid not in st.users:
+                uid = st.by_name.get(user.lower())
+                if uid is None:
+                    return Decision(False, f"denied: no user {user!r} in this tenant", st.revision)
+            ug = grants_mod.of(st, uid)
+        if uid in st.inactive:
+            return Decision(False, f"denied: user {st.users[uid].user_name} is deactivated", st.revision, (), uid)
+        perm = rtype + ":" + action
         wildcard = rtype + ":*"
-        for role, grant in ug.unconditional:  # (grants.granting, inlined: this is the hot path)
-            p = role.permissions
+        for p, reason in ug.allow:  # (grants.granting, inlined: this is the hot path)
             if perm in p or wildcard in p or "*" in p:
-                return Decision(True, "allowed: " + grants_mod.describe(grant), st.revision, (), uid)
+                return Decision(True, reason, st.revision, (), uid)
+        instance = ug.instance.get((rtype, rid), ()) if ug.instance else ()
+        schema = self.schema_for(st, schema_version)
+        entity = schema.entities.get(rtype) if schema is not None else None
+        rule = entity is not None and (action in entity.permissions or action in entity.relations)
+        u = st.users[uid]
+        if not (ug.conditional or instance or rule):
+            return Decision(False, f"denied: no role of {u.user_name} grants {perm}, and the schema has no rule "
+                                   f"{rtype}.{action}", st.revision, (), uid)
 
         failures: list[str] = []
         env_cache: list[dict] = []
@@ -193,13 +205,9 @@ class Engine:
             if _grants(role, perm, rtype) and holds(role, g):
                 return Decision(True, f"allowed: {grants_mod.describe(g)}, its condition holding", st.revision, (),
                                 uid)
-        for role, g in ug.instance.get((rtype, rid), ()):
+        for role, g in instance:
             if _grants(role, perm, rtype) and holds(role, g):
                 return Decision(True, f"allowed: {grants_mod.describe(g)}", st.revision, (), uid)
-
-        schema = self.schema_for(st, schema_version)
-        entity = schema.entities.get(rtype) if schema is not None else None
-        rule = entity is not None and (action in entity.permissions or action in entity.relations)
         if rule:
             ev = Evaluator(st, schema, uid, ug, holds, grants_mod.describe, self.max_depth)
             w = ev.has(rtype, rid, action)

@@ -24,6 +24,9 @@ class UserGrants:
     tenant_roles: dict[str, tuple[Grant, ...]]
     # (resource_type, resource_id) -> [(role, grant)] held on that instance.
     instance: dict[tuple[str, str], tuple[tuple[RoleDef, Grant], ...]]
+    # The hot path's copy of `unconditional`: (the role's permissions, the decision's reason). A
+    # change to any role drops every user's grants, so the sets are never stale.
+    allow: tuple[tuple[frozenset[str], str], ...] = ()
 
 
 def _classify(store: TenantStore, groups: frozenset[str], grants: list[Grant]) -> UserGrants:
@@ -45,7 +48,18 @@ def _classify(store: TenantStore, groups: frozenset[str], grants: list[Grant]) -
             unconditional.append((role, grant))
     return UserGrants(groups, tuple(grants), tuple(unconditional), tuple(conditional),
                       {k: tuple(v) for k, v in tenant_roles.items()},
-                      {k: tuple(v) for k, v in instance.items()})
+                      {k: tuple(v) for k, v in instance.items()},
+                      tuple(_allow_pair(store, role, grant) for role, grant in unconditional))
+
+
+def _allow_pair(store: TenantStore, role: RoleDef, grant: Grant) -> tuple[frozenset[str], str]:
+    """(permissions, reason) of one grant, made once per grant and shared by every user holding it:
+    a check at 100,000 users then reads per user only its own short tuple of these."""
+    key = (role.key, grant)
+    pair = store.allow_pairs.get(key)
+    if pair is None:
+        pair = store.allow_pairs[key] = (role.permissions, "allowed: " + describe(grant))
+    return pair
 
 
 _NO_GRANTS = UserGrants(frozenset(), (), (), (), {}, {})

@@ -140,6 +140,7 @@ class TenantStore:
         self.role_mode = snapshot.tenant.role_mode
         self.settings = snapshot.tenant.settings or {}
         self.users: dict[str, UserInfo] = {}
+        self.inactive: set[str] = set()  # ids of deactivated users (a check asks this, not the user)
         self.by_name: dict[str, str] = {}
         self.by_external: dict[str, str] = {}
         self.groups: dict[str, GroupInfo] = {}
@@ -155,6 +156,7 @@ class TenantStore:
         self.grants_cache: dict[str, Any] = {}
         self.groupset_cache: dict[frozenset, Any] = {}  # direct groups -> what they grant (grants.py)
         self.mapped_grants: dict[str, tuple] = {}  # group -> the grants its own mappings give
+        self.allow_pairs: dict[tuple, tuple] = {}  # (role, grant) -> (permissions, reason): grants.py
         self.lookup_cache: dict[tuple, Any] = {}
         self.attr_cache: dict[str, dict] = {}
         self.credentials_epoch = 0
@@ -192,6 +194,10 @@ class TenantStore:
             if old.external_id:
                 self.by_external.pop(old.external_id, None)
         self.users[u.id] = u
+        if u.active:
+            self.inactive.discard(u.id)
+        else:
+            self.inactive.add(u.id)
         self.by_name[u.user_name.lower()] = u.id
         if u.external_id:
             self.by_external[u.external_id] = u.id
@@ -200,6 +206,7 @@ class TenantStore:
         u = self.users.pop(user_id, None)
         if u is None:
             return
+        self.inactive.discard(user_id)
         self.by_name.pop(u.user_name.lower(), None)
         if u.external_id:
             self.by_external.pop(u.external_id, None)
@@ -349,6 +356,7 @@ class TenantStore:
                 self.grants_cache = {}
                 self.groupset_cache = {}
                 self.mapped_grants = {}
+                self.allow_pairs = {}
                 self.attr_cache = {}  # user.groups in conditions names groups
 
     def _apply_one(self, kind: str, ref: str, reader: Reader) -> bool:
