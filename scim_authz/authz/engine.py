@@ -405,12 +405,12 @@ def _reachable(st: TenantStore, uid: str, ug, rtype: str) -> set[str]:
     seen = set(start)
     stack = list(start)
     out: set[str] = set()
-    reverse = st.reverse
+    objects = st.rels.objects
     while stack:
         node = stack.pop()
         if node[0] == rtype:
             out.add(node[1])
-        for t, i, _rel, _srel in reverse.get(node, ()):
+        for t, i, _rel, _srel in objects(node[0], node[1]):
             nxt = (t, i)
             if nxt not in seen:
                 seen.add(nxt)
@@ -445,7 +445,7 @@ def _forward_users(st: TenantStore, rtype: str, rid: str) -> set[str]:
     seen = {(rtype, rid)}
     stack = [(rtype, rid)]
     users: set[str] = set()
-    forward = st.forward
+    subjects = st.rels.subjects
     while stack:
         t, i = stack.pop()
         if t == "user":
@@ -454,7 +454,7 @@ def _forward_users(st: TenantStore, rtype: str, rid: str) -> set[str]:
             users |= st.transitive_users(i)
         entity = schema.entities.get(t) if schema is not None else None
         for rel in (entity.relations if entity is not None else ()):
-            for stype, sid, _srel in forward.get((t, i, rel), ()):
+            for stype, sid, _srel in subjects(t, i, rel):
                 nxt = (stype, sid)
                 if nxt not in seen:
                     seen.add(nxt)

@@ -20,7 +20,7 @@ class Evaluator:
 
     def __init__(self, store, schema, user_id: str, user_grants, role_holds, describe, max_depth: int = 32):
         self.store = store
-        self.forward = store.forward
+        self.subjects = store.rels.subjects
         self.entities = schema.entities if schema is not None else {}
         self.user_id = user_id
         self.ug = user_grants
@@ -83,7 +83,7 @@ class Evaluator:
             g = self.store.groups.get(rid)
             return ("text", f"member of group {g.name if g else rid} (SCIM)")
         uid = self.user_id
-        for stype, sid, srel in self.forward.get((rtype, rid, name), ()):
+        for stype, sid, srel in self.subjects(rtype, rid, name):
             if srel:
                 if self.has(stype, sid, srel) is not None:
                     return ("via", f"{rtype}:{rid}#{name} includes {stype}:{sid}#{srel}", (stype, sid, srel))
@@ -112,7 +112,7 @@ class Evaluator:
         if cls is Not:
             return None if self.expr(rtype, rid, e.arg) is not None else ("text", f"not excluded on {rtype}:{rid}")
         if cls is Arrow:
-            for stype, sid, _srel in self.forward.get((rtype, rid, e.relation), ()):
+            for stype, sid, _srel in self.subjects(rtype, rid, e.relation):
                 if self.has(stype, sid, e.target) is not None:
                     return ("via", f"{rtype}:{rid} has {e.relation} {stype}:{sid}", (stype, sid, e.target))
             return None

@@ -9,15 +9,12 @@ them are cached and dropped exactly when something they depend on changes.
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
 from scim_authz.authz.model import GroupInfo, RoleDef, UserInfo
-
-Rel = tuple[str, str, str]  # (resource_type, resource_id, relation)
-Subj = tuple[str, str, str]  # (subject_type, subject_id, subject_relation or "")
+from scim_authz.authz.relation_index import RelationIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,37 +94,6 @@ class Reader(Protocol):
     def relationship_exists(self, tenant_id: int, key: tuple) -> bool: ...
 
 
-SMALL = 8  # up to this many members a container is a tuple (48 bytes for one), beyond a set
-
-
-def _put(index: dict, key, item) -> None:
-    """Add `item` to the container at `key`: most keys hold one or two items, and a set of one
-    costs 216 bytes where a tuple of one costs 48."""
-    box = index.get(key)
-    if box is None:
-        index[key] = (item,)
-    elif type(box) is tuple:
-        if item not in box:
-            index[key] = box + (item,) if len(box) < SMALL else set(box) | {item}
-    else:
-        box.add(item)
-
-
-def _take(index: dict, key, item) -> None:
-    box = index.get(key)
-    if box is None:
-        return
-    if type(box) is tuple:
-        rest = tuple(x for x in box if x != item)
-    else:
-        box.discard(item)
-        rest = box
-    if not rest:
-        del index[key]
-    elif type(box) is tuple:
-        index[key] = rest
-
-
 class TenantStore:
     """One tenant's policy in memory. Writers hold `lock`; readers see whole changes."""
 
@@ -150,9 +116,7 @@ class TenantStore:
         self.mappings: dict[str, list[MappingRow]] = {}
         self.schema = snapshot.schema
         self.schema_version = snapshot.schema_version
-        # Containers are tuples or sets (see _put): iterate them, never mutate them directly.
-        self.forward: dict[Rel, tuple | set] = {}
-        self.reverse: dict[tuple[str, str], tuple | set] = {}
+        self.rels = RelationIndex()
         self.grants_cache: dict[str, Any] = {}
         self.groupset_cache: dict[frozenset, Any] = {}  # direct groups -> what they grant (grants.py)
         self.mapped_grants: dict[str, tuple] = {}  # group -> the grants its own mappings give
@@ -309,15 +273,10 @@ class TenantStore:
     # ---- relationships -------------------------------------------------------------------
 
     def _add_relationship(self, t: tuple[str, str, str, str, str, str]) -> None:
-        # Interned strings: the same type, relation and id are one object wherever they occur.
-        rtype, rid, rel, stype, sid, srel = map(sys.intern, t)
-        _put(self.forward, (rtype, rid, rel), (stype, sid, srel))
-        _put(self.reverse, (stype, sid), (rtype, rid, rel, srel))
+        self.rels.add(t)
 
     def _remove_relationship(self, t: tuple[str, str, str, str, str, str]) -> None:
-        rtype, rid, rel, stype, sid, srel = t
-        _take(self.forward, (rtype, rid, rel), (stype, sid, srel))
-        _take(self.reverse, (stype, sid), (rtype, rid, rel, srel))
+        self.rels.remove(t)
 
     def objects_of_type(self, rtype: str) -> set[str]:
         """Every object of a type: SCIM users and groups, and whatever any relationship or instance
@@ -326,12 +285,11 @@ class TenantStore:
         hit = self.lookup_cache.get(key)
         if hit is not None:
             return hit
-        out = {rid for (t, rid, _rel) in self.forward if t == rtype}
+        out = self.rels.ids_of_type(rtype)
         if rtype == "group":
             out |= self.groups.keys()  # SCIM groups exist whether or not a relationship names them
         elif rtype == "user":
             out |= self.users.keys()
-        out |= {sid for (t, sid) in self.reverse if t == rtype}
         for rows in self.assignments.values():
             out |= {a.resource_id for a in rows if a.resource_type == rtype}
         for rows in self.mappings.values():
