@@ -188,11 +188,11 @@ def test_a_bulk_request_whose_log_write_fails_hands_its_decisions_to_the_writer(
     real = writer._insert_rows
     calls = []
 
-    def fail_once(conn, rows):
+    def fail_once(conn, rows, *more):
         calls.append(len(rows))
         if len(calls) == 1:
             raise RuntimeError("database is locked")
-        return real(conn, rows)
+        return real(conn, rows, *more)
 
     monkeypatch.setattr(writer, "_insert_rows", fail_once)
     items = [{"user": ann, "action": "edit", "resource": f"document:{n}"} for n in range(3)]
