@@ -255,8 +255,9 @@ def gunicorn_defaults() -> dict:
     """What config/gunicorn.conf.py gives without WEB_CONCURRENCY / GUNICORN_THREADS set."""
     import multiprocessing
 
-    return {"workers": int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count()))),
-            "threads": int(os.environ.get("GUNICORN_THREADS", 4)), "worker_class": "gthread"}
+    threads = int(os.environ.get("GUNICORN_THREADS", 1))
+    return {"workers": int(os.environ.get("WEB_CONCURRENCY", 2 * max(1, multiprocessing.cpu_count()))),
+            "threads": threads, "worker_class": "gthread" if threads > 1 else "sync"}
 
 
 def start_our_server(name: str, database_url: str, token: str, log_dir: Path, extra_env: dict | None = None) -> Server:

@@ -19,6 +19,15 @@ One run:
      wrk, then measured with wrk (`-t2 -c16 -d5s --latency`, a Lua `request()` drawing one of
      2,000 pre-generated check bodies at random: half allowed, half denied, some unknown users);
      a server's rounds are pooled (req/s = requests / seconds, percentiles over all requests);
+     then, unless --paced-rate is 0, the same mix paced at --paced-rate req/s (default 2,000, the
+     rate the target names): at saturation p99 is mostly queueing (16 connections, wrk on the
+     same 2 cores; the bare app's p99 is 9-15 ms there), so p99 is also measured at that load.
+     wrk (Debian's, not wrk2) waits the milliseconds a Lua `delay()` returns before each request
+     on a connection: 8 ms, with ceil(rate x (8 + 2) / 1000) connections (2 ms: a light-load
+     round trip plus wrk's timer, rounded up), for --duration s right after the saturated run (which warmed the
+     server). That is a closed loop with think time, not an open-loop constant-rate generator (a
+     slow response delays its connection's next request), so the achieved rate is reported; below
+     95% of the offered rate the row says "rate not reached" and the paced target is not met;
      in its first round ours also gets POST /v1/check/bulk with 1,000 checks per request (one
      batch verified check by check first).
 A row with any wrk error (non-2xx, connect, read, write or timeout) or a failed verification
@@ -28,7 +37,7 @@ against bare, measured in the same run, is the figure that matters.
 
 stdout: a table, then, as the last line, one JSON object. Progress goes to stderr.
 
-    .venv/bin/python bench/check_http.py                        # ~5-6 minutes on 2 cores
+    .venv/bin/python bench/check_http.py                        # ~7-8 minutes on 2 cores
     .venv/bin/python bench/check_http.py --configs default --rounds 1   # quick
     .venv/bin/python bench/check_http.py --configs default --profile 10 --profile-dir /tmp/prof  # + py-spy
 """
@@ -422,14 +431,39 @@ end
 """
 
 
-def write_lua(path: Path, token: str, url_path: str, bodies: list[str], seed: int) -> Path:
+# wrk calls delay() before every request on a connection and waits that many milliseconds (it
+# reads an integer) before writing it; the latency it records starts at the write, so it excludes
+# the wait. Appended only for the paced script: the saturated one stays as it was.
+LUA_DELAY = """
+function delay()
+  return %(delay_ms)d
+end
+"""
+# Paced load: every connection waits PACED_DELAY_MS after each response, so it sends about one
+# request per (delay + latency). At light load a round trip plus wrk's timer take 1.2-1.6 ms here;
+# PACED_LATENCY_MS = 2 errs towards offering the rate in full (the achieved rate is what is shown).
+PACED_DELAY_MS = 8
+PACED_LATENCY_MS = 2
+PACED_RATE_SHARE_MIN = 0.95  # below this share of the offered rate, the paced row did not reach its load
+
+
+def write_lua(path: Path, token: str, url_path: str, bodies: list[str], seed: int, delay_ms: int | None = None) -> Path:
     for b in bodies:
         if "]==]" in b:
             raise ValueError("a body cannot be embedded in a Lua long string")
     text = LUA_TEMPLATE % {"token": token, "path": url_path, "seed": seed,
                            "bodies": ",\n".join(f"[==[{b}]==]" for b in bodies)}
+    if delay_ms is not None:
+        text += LUA_DELAY % {"delay_ms": delay_ms}
     path.write_text(text)
     return path
+
+
+def paced_connections(rate: int, threads: int) -> int:
+    """Connections that offer about `rate` req/s when each sends one request per delay + latency,
+    rounded up to a multiple of wrk's threads (wrk gives each thread connections // threads)."""
+    conns = -(-rate * (PACED_DELAY_MS + PACED_LATENCY_MS) // 1000)
+    return max(threads, -(-conns // threads) * threads)
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -522,6 +556,24 @@ def pool_rounds(rounds: list[dict]) -> dict:
     errs = [r["error"] for r in rounds if "error" in r]
     if errs:
         out["error"] = errs[0]
+    return out
+
+
+def pool_paced(rounds: list[dict], offered: int) -> dict:
+    """One server's paced runs (row["paced"] of each round), pooled like its saturated ones. A round
+    that has none (its server failed before) keeps the round's status. "rate not reached" when the
+    achieved rate is below PACED_RATE_SHARE_MIN of the offered one: its p99 is not at that load."""
+    runs = [r["paced"] if "paced" in r else
+            {"status": r["status"] if r.get("status", "ok") != "ok" else "FAILED(no paced run)"} for r in rounds]
+    out = pool_rounds(runs)
+    for k in ("verify_ok", "worker_processes"):  # the round's, which the saturated row already has
+        out.pop(k, None)
+    out["offered_req_s"] = offered
+    if out.get("req_s") is not None:
+        out["achieved_share"] = out["req_s"] / offered
+        out["rate_reached"] = out["achieved_share"] >= PACED_RATE_SHARE_MIN
+        if out["status"] == "ok" and not out["rate_reached"]:
+            out["status"] = "rate not reached"
     return out
 
 
@@ -657,6 +709,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3,
                     help="measurements per server and setting, alternating ours and bare (a fresh server each)")
     ap.add_argument("--duration", type=int, default=5, help="seconds per round (so rounds x duration per server)")
+    ap.add_argument("--paced-rate", type=int, default=2000, metavar="REQ_S",
+                    help="after each saturated run, the same mix offered at this rate for --duration s "
+                         f"(wrk delay() of {PACED_DELAY_MS} ms per connection); 0: no paced runs")
     ap.add_argument("--warmup", type=int, default=2, help="seconds of wrk after each start, before measuring")
     ap.add_argument("--bulk-size", type=int, default=1000)
     ap.add_argument("--bulk-connections", type=int, default=4)
@@ -716,6 +771,11 @@ def main() -> int:
         bodies = [json.dumps(b, separators=(",", ":")) for b, _ in checks]
         known = checks[:20] + [(b, w) for b, w in checks[20:] if not w and b["user"].startswith("nobody")][:2]
         lua_check = write_lua(tmp / "check.lua", api_key, "/v1/check", bodies, args.seed)
+        # The same mix, each connection waiting PACED_DELAY_MS after every response: about
+        # --paced-rate req/s in all, p99 at the load the target names rather than at saturation.
+        paced_conns = paced_connections(args.paced_rate, args.threads) if args.paced_rate > 0 else 0
+        lua_paced = write_lua(tmp / "check_paced.lua", api_key, "/v1/check", bodies, args.seed,
+                              PACED_DELAY_MS) if paced_conns else None
         bulk_batches = [tenant.check_bodies(rng, args.bulk_size) for _ in range(4)]
         lua_bulk = write_lua(tmp / "bulk.lua", api_key, "/v1/check/bulk",
                              [json.dumps({"checks": [b for b, _ in batch]}, separators=(",", ":"))
@@ -731,7 +791,10 @@ def main() -> int:
                    f"(warm-up -d{args.warmup}s after each start), {args.rounds} rounds per server alternating "
                    f"ours/bare (= {args.rounds * args.duration}s per server and setting)",
             "wrk_bulk": f"-t{min(args.threads, args.bulk_connections)} -c{args.bulk_connections} "
-                        f"-d{args.bulk_duration}s --latency --timeout 10s (warm-up -d{args.warmup}s)"}
+                        f"-d{args.bulk_duration}s --latency --timeout 10s (warm-up -d{args.warmup}s)",
+            "wrk_paced": (f"-t{args.threads} -c{paced_conns} -d{args.duration}s --latency --timeout 10s, Lua delay() "
+                          f"{PACED_DELAY_MS} ms per connection after each response ({args.paced_rate} req/s offered), "
+                          "right after each saturated run" if paced_conns else None)}
 
         probe_body = checks[0][0]
 
@@ -763,12 +826,26 @@ def main() -> int:
                 log(f"== {label} {kind} round {rnd_no}: measuring {args.duration}s; loadavg {loadavg()}")
                 m = run_wrk(s, lua_check, args.threads, args.connections, args.duration)
                 row.update(m)
-                if m["error_total"] or warm["error_total"]:
-                    row["status"] = f"FAILED(wrk errors {m['error_total'] + warm['error_total']})"
                 log(f"   {kind}: {m['req_s']:.0f} req/s, p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, "
                     f"errors {m['error_total']}, server CPU {m['server_cpu_us_per_req']} us/req, "
                     f"others {m['other_cpu_cores']} cores")
+                errors = m["error_total"] + warm["error_total"]
                 sent = len(known) + warm["requests"] + m["requests"]
+                if lua_paced:
+                    # No warm-up of its own: the saturated run just warmed this server.
+                    log(f"== {label} {kind} round {rnd_no}: paced, {args.paced_rate} req/s offered "
+                        f"({paced_conns} connections), {args.duration}s")
+                    pm = run_wrk(s, lua_paced, args.threads, paced_conns, args.duration)
+                    pm["round"] = rnd_no
+                    pm["status"] = f"FAILED(wrk errors {pm['error_total']})" if pm["error_total"] else \
+                        ("ok" if row["verify"]["ok"] else "FAILED(verify)")
+                    row["paced"] = pm
+                    errors += pm["error_total"]
+                    sent += pm["requests"]
+                    log(f"   {kind} paced: {pm['req_s']:.0f} req/s achieved, p50 {pm['p50_ms']:.2f} ms, "
+                        f"p99 {pm['p99_ms']:.2f} ms, max {pm['max_ms']:.2f} ms, errors {pm['error_total']}")
+                if errors:
+                    row["status"] = f"FAILED(wrk errors {errors})"
                 if with_bulk:
                     verify_b = verify_bulk(s.url, api_key, bulk_batches[0])
                     bulk = {"config": tag, "label": label, "status": "ok", "verify": verify_b}
@@ -831,6 +908,14 @@ def main() -> int:
                 pair["ratio_req_s_rounds"] = [round(x, 3) for x in per_round]
             log(f"== {label}: ours {o.get('req_s', 0):.0f} req/s, bare {b.get('req_s', 0):.0f} req/s, "
                 f"ratio {pair.get('ratio_req_s') or 0:.2f} (rounds {pair.get('ratio_req_s_rounds')})")
+            if lua_paced:
+                pair["paced"] = {k: pool_paced(v, args.paced_rate) for k, v in pair["rounds"].items()}
+                pair.update({"paced_offered_req_s": args.paced_rate, "paced_connections": paced_conns,
+                             "paced_delay_ms": PACED_DELAY_MS})
+                po, pb = pair["paced"]["ours"], pair["paced"]["bare"]
+                log(f"== {label} paced at {args.paced_rate} req/s offered: ours {po.get('req_s', 0):.0f} req/s "
+                    f"p99 {po.get('p99_ms') or 0:.2f} ms, bare {pb.get('req_s', 0):.0f} req/s "
+                    f"p99 {pb.get('p99_ms') or 0:.2f} ms")
             pairs.append(pair)
 
         if args.profile:
@@ -857,6 +942,7 @@ def main() -> int:
         head = pairs[0] if pairs else {}
         ho, hb = head.get("results", {}).get("ours", {}), head.get("results", {}).get("bare", {})
         hbulk = bulks[0] if bulks else {}
+        hpo, hpb = head.get("paced", {}).get("ours", {}), head.get("paced", {}).get("bare", {})
         head_ok = ho.get("status") == "ok" and hb.get("status") == "ok"
         result["headline"] = {
             "config": head.get("label"),
@@ -865,13 +951,21 @@ def main() -> int:
             "bare_p50_ms": rnd(hb.get("p50_ms"), 3), "bare_p99_ms": rnd(hb.get("p99_ms"), 3),
             "ratio_req_s": rnd(head.get("ratio_req_s"), 3), "ratio_p99": rnd(head.get("ratio_p99"), 3),
             "ratio_cpu_per_req": rnd(head.get("ratio_cpu_per_req"), 3),
-            "bulk_checks_s": rnd(hbulk.get("checks_s"), 0), "rows_ok": head_ok and hbulk.get("status") == "ok"}
+            "bulk_checks_s": rnd(hbulk.get("checks_s"), 0), "rows_ok": head_ok and hbulk.get("status") == "ok",
+            "paced_offered_req_s": head.get("paced_offered_req_s"), "paced_ours_req_s": rnd(hpo.get("req_s"), 1),
+            "paced_ours_p99_ms": rnd(hpo.get("p99_ms"), 3), "paced_bare_p99_ms": rnd(hpb.get("p99_ms"), 3)}
         h = result["headline"]
         result["meets"] = {
             "ours_req_s": head_ok and (h["ours_req_s"] or 0) >= TARGETS["ours_req_s_min"],
             "ours_p99_ms": head_ok and h["ours_p99_ms"] is not None and h["ours_p99_ms"] < TARGETS["ours_p99_ms_max"],
             "ratio_vs_bare": head_ok and (h["ratio_req_s"] or 0) >= TARGETS["ratio_vs_bare_min"],
             "bulk_checks_s": hbulk.get("status") == "ok" and (h["bulk_checks_s"] or 0) >= TARGETS["bulk_checks_s_min"]}
+        if lua_paced:
+            # p99 at the load the target names: not met if the offered rate is below it, or was not
+            # reached (status "rate not reached"), or a paced run failed.
+            result["meets"]["ours_p99_ms_paced"] = (
+                head_ok and hpo.get("status") == "ok" and args.paced_rate >= TARGETS["ours_req_s_min"]
+                and h["paced_ours_p99_ms"] is not None and h["paced_ours_p99_ms"] < TARGETS["ours_p99_ms_max"])
         result["meets_all"] = all(result["meets"].values())
         result["all_rows_ok"] = all(r.get("status") == "ok" for p in pairs for r in p["results"].values()) and \
             all(b.get("status") == "ok" for b in bulks)
@@ -902,6 +996,10 @@ ROW_KEYS = ("status", "rounds", "requests", "seconds", "req_s", "p50_ms", "p75_m
             "max_ms", "errors", "error_total", "req_s_rounds", "p99_ms_rounds", "loadavg_before", "server_cpu_s",
             "server_cpu_us_per_req", "wrk_cpu_s", "other_cpu_cores", "worker_processes", "verify_ok", "verify",
             "decision_log", "checks_s", "error", "command")
+PACED_KEYS = ("status", "offered_req_s", "achieved_share", "rate_reached", "rounds", "requests", "seconds", "req_s",
+              "p50_ms", "p75_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms", "errors", "error_total", "req_s_rounds",
+              "p99_ms_rounds", "loadavg_before", "server_cpu_s", "server_cpu_us_per_req", "wrk_cpu_s",
+              "other_cpu_cores", "error")
 ROUND_KEYS = ("round", "status", "requests", "req_s", "p50_ms", "p99_ms", "error_total", "loadavg_before",
               "server_cpu_us_per_req", "other_cpu_cores", "error")
 
@@ -923,7 +1021,10 @@ def _clean_pair(p: dict) -> dict:
             "ours": _clean_row(p["results"].get("ours", {})), "bare": _clean_row(p["results"].get("bare", {})),
             "ratio_req_s": rnd(p.get("ratio_req_s"), 3), "ratio_p99": rnd(p.get("ratio_p99"), 3),
             "ratio_cpu_per_req": rnd(p.get("ratio_cpu_per_req"), 3), "ratio_req_s_rounds": p.get("ratio_req_s_rounds"),
-            "rounds": {k: [_clean_round(r) for r in v] for k, v in p.get("rounds", {}).items()}}
+            "rounds": {k: [_clean_round(r) for r in v] for k, v in p.get("rounds", {}).items()},
+            **({"paced": {k: _clean_row(v, PACED_KEYS) for k, v in p["paced"].items()},
+                "paced_offered_req_s": p["paced_offered_req_s"], "paced_connections": p["paced_connections"],
+                "paced_delay_ms": p["paced_delay_ms"]} if "paced" in p else {})}
 
 
 def _clean_round(r: dict) -> dict:
@@ -942,6 +1043,30 @@ def _log_note(dl: dict | None) -> str:
     if not dl or dl.get("ok"):
         return ""
     return f"  (decision log: {dl['rows_added']} rows for >= {dl['checks_answered_at_least']} answered checks)"
+
+
+def print_paced_table(result: dict, args) -> None:
+    """The paced runs: the achieved rate is what the server got, which is the load its p99 is at."""
+    pairs = [p for p in result["pairs"] if "paced" in p]
+    if not pairs:
+        return
+    p0 = pairs[0]
+    print()
+    print(f"POST /v1/check at a paced {p0['paced_offered_req_s']:,} req/s offered (wrk -t{args.threads} "
+          f"-c{p0['paced_connections']}, delay {p0['paced_delay_ms']} ms per connection)")
+    hdr = (f"{'config':<30} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}  "
+           f"{'req/s per round':<20} status")
+    print(hdr)
+    print("-" * len(hdr))
+    for p in pairs:
+        first = True
+        for kind in ("ours", "bare"):
+            r = p["paced"][kind]
+            print(f"{(p['label'] if first else ''):<30} {kind:<10} {_f(r.get('req_s'), '8.0f')} "
+                  f"{_f(r.get('p50_ms'), '8.2f')} {_f(r.get('p99_ms'), '8.2f')} {_f(r.get('max_ms'), '8.2f')} "
+                  f"{_f(r.get('error_total'), '6d')}  "
+                  f"{'/'.join(f'{x:.0f}' for x in r.get('req_s_rounds') or []) or '-':<20} {r.get('status', '-')}")
+            first = False
 
 
 def print_table(result: dict, args) -> None:
@@ -971,6 +1096,7 @@ def print_table(result: dict, args) -> None:
         print(f"{'':<30} {'ours/bare':<10} {_f(p['ratio_req_s'], '8.2f')} {'':>8} {_f(p['ratio_p99'], '8.2f')} "
               f"{'':>6} {_f(p['ratio_cpu_per_req'], '10.2f')} {'':>6}  {'':<20} "
               f"{'/'.join(f'{x:.2f}' for x in p.get('ratio_req_s_rounds') or []) or '-':<20}")
+    print_paced_table(result, args)
     print()
     print(f"POST /v1/check/bulk, {args.bulk_size} checks per request, ours only; wrk {w['wrk_bulk']}")
     hdr = (f"{'config':<30} {'req/s':>7} {'checks/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
@@ -986,8 +1112,14 @@ def print_table(result: dict, args) -> None:
     print()
     print(f"targets (headline: {h['config']}):")
     print(f"  ours >= {t['ours_req_s_min']} req/s: {_f(h['ours_req_s'], '.0f')}  {'met' if m['ours_req_s'] else 'MISSED'}")
-    print(f"  ours p99 < {t['ours_p99_ms_max']} ms: {_f(h['ours_p99_ms'], '.2f')}  "
-          f"{'met' if m['ours_p99_ms'] else 'MISSED'}")
+    print(f"  ours p99 < {t['ours_p99_ms_max']} ms at saturation (wrk -c{args.connections}): "
+          f"{_f(h['ours_p99_ms'], '.2f')}  {'met' if m['ours_p99_ms'] else 'MISSED'}")
+    if "ours_p99_ms_paced" in m:
+        print(f"  ours p99 < {t['ours_p99_ms_max']} ms at {h['paced_offered_req_s']:,} req/s offered "
+              f"(achieved {_f(h['paced_ours_req_s'], ',.0f')}): {_f(h['paced_ours_p99_ms'], '.2f')}  "
+              f"{'met' if m['ours_p99_ms_paced'] else 'MISSED'}")
+    else:
+        print(f"  ours p99 < {t['ours_p99_ms_max']} ms at a paced rate: not measured (--paced-rate 0)")
     print(f"  ours/bare >= {t['ratio_vs_bare_min']:.0%}: {_f(h['ratio_req_s'], '.1%')}  "
           f"{'met' if m['ratio_vs_bare'] else 'MISSED'}")
     print(f"  bulk >= {t['bulk_checks_s_min']:,} checks/s: {_f(h['bulk_checks_s'], ',.0f')}  "
