@@ -186,18 +186,19 @@ class AuditLog:
         for the writer like any others."""
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or getattr(local, "pid", None) != os.getpid():
-            conn = local.conn = self._open()
-            local.pid = os.getpid()
         try:
+            if conn is None or getattr(local, "pid", None) != os.getpid():
+                conn = local.conn = self._open()
+                local.pid = os.getpid()
             self._insert_rows(conn, rows, ROWS_PER_STATEMENT_BULK)
         except Exception as e:  # noqa: BLE001 - the writer thread takes them over
             log.warning("a bulk request's %d decisions go through the queue: %s", len(rows), e)
             local.conn = None
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - it is being dropped
-                pass
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - it is being dropped
+                    pass
             self.record_many(rows)
 
     def _insert(self, n: int) -> str:

@@ -227,3 +227,22 @@ def test_a_stale_at_least_denial_reports_the_revision_it_was_decided_at(api, ann
     body = check(api, ann, "edit", "document:1", consistency={"at_least": rev + 100})
     assert body["allowed"] is False
     assert body["revision"] == rev
+
+
+def test_a_bulk_request_that_cannot_open_a_log_connection_queues_its_decisions(app, api, ann, tenant, monkeypatch):
+    import threading
+
+    from scim_authz import pdp
+
+    with app.app_context():
+        writer = pdp.audit(app)
+    monkeypatch.setattr(writer, "_local", threading.local())  # no connection in this thread yet
+
+    def unavailable():
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr(writer, "_open", unavailable)
+    items = [{"user": ann, "action": "edit", "resource": f"document:{n}"} for n in range(2)]
+    assert api.post("/check/bulk", {"checks": items}).status_code == 200
+    monkeypatch.undo()
+    assert len(api.get("/decisions").get_json()["decisions"]) == 2
