@@ -269,16 +269,20 @@ def start_our_server(name: str, database_url: str, token: str, log_dir: Path, ex
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "BIND": f"{LOOPBACK}:{port}", "ACCESS_LOG": "/dev/null",
            **(extra_env or {})}
+    return _serve(name, port, token, log_dir, env, ["-c", "config/gunicorn.conf.py", "wsgi:app"],
+                  {"server": "gunicorn -c config/gunicorn.conf.py wsgi:app", **gunicorn_defaults()})
+
+
+def _serve(name: str, port: int, token: str, log_dir: Path, env: dict, args: list[str], notes: dict) -> Server:
+    """gunicorn `args` from the repository root, its own process group, ready when it answers."""
     log_path = log_dir / f"{name}.log"
     with open(log_path, "wb") as out:
         # --name only labels the processes (proc_name); it also keeps a `pkill -f "…conf.py wsgi:app"`
         # aimed at someone else's server from stopping ours mid-run.
-        proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--name", f"bench-{name}",
-                                 "wsgi:app"], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([str(BIN / "gunicorn"), "--name", f"bench-{name}", *args], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
-    server = Server(name, f"http://{LOOPBACK}:{port}/scim/v2", token, proc, log_path,
-                    notes={"server": "gunicorn -c config/gunicorn.conf.py wsgi:app", **gunicorn_defaults()})
+    server = Server(name, f"http://{LOOPBACK}:{port}/scim/v2", token, proc, log_path, notes=notes)
     try:
         server.wait_ready()
     except BaseException:
@@ -323,22 +327,10 @@ def start_floor_server(name: str, token: str, log_dir: Path) -> Server:
     port = free_port()
     conf = write_floor_config(log_dir)
     env = {**os.environ, "BIND": f"{LOOPBACK}:{port}", "ACCESS_LOG": "/dev/null"}
-    log_path = log_dir / f"{name}.log"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", str(conf), "--name", f"bench-{name}",
-                                 "--pythonpath", "bench", "bare_scim_app:app"], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    server = Server(name, f"http://{LOOPBACK}:{port}/scim/v2", token, proc, log_path,
-                    notes={"server": "gunicorn -c <config/gunicorn.conf.py minus its server hooks> "
-                                     "--pythonpath bench bare_scim_app:app",
-                           **gunicorn_defaults(), "storage": "none (answers computed from the request)"})
-    try:
-        server.wait_ready()
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return _serve(name, port, token, log_dir, env, ["-c", str(conf), "--pythonpath", "bench", "bare_scim_app:app"],
+                  {"server": "gunicorn -c <config/gunicorn.conf.py minus its server hooks> "
+                             "--pythonpath bench bare_scim_app:app",
+                   **gunicorn_defaults(), "storage": "none (answers computed from the request)"})
 
 
 # ---- the peer: scim2-server ------------------------------------------------------------------
