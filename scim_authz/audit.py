@@ -19,6 +19,7 @@ import sqlite3
 import psycopg
 from sqlalchemy.engine import Engine as SAEngine
 
+from scim_authz.db_setup import sqlite_sidecar
 from scim_authz.txn import intent
 
 log = logging.getLogger("scim_authz.audit")
@@ -286,10 +287,7 @@ class _WriteTurn:
 
     def __init__(self, engine: SAEngine):
         self._threads = threading.Lock()
-        url = engine.url
-        self._path = None
-        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            self._path = os.path.abspath(url.database) + "-log.lock"
+        self._path = sqlite_sidecar(engine, "-log.lock")
         self._fd = None
         self._pid = None
 

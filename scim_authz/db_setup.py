@@ -11,6 +11,15 @@ from scim_authz.txn import WRITE_INTENT
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+def sqlite_sidecar(engine, suffix: str) -> str | None:
+    """A file beside the engine's SQLite database (`<database><suffix>`), shared by every process
+    that opens it; None for another backend or a database in memory."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return str(Path(url.database).resolve()) + suffix
+
+
 def configure_engine(app: Flask) -> None:
     """Make SQLite behave: WAL, foreign keys, a busy timeout, and the configured durability."""
     uri = app.config["SQLALCHEMY_DATABASE_URI"]

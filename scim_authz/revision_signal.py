@@ -22,6 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session
 
+from scim_authz.db_setup import sqlite_sidecar
+
 log = logging.getLogger("scim_authz.revision_signal")
 SESSION_FLAG = "scim_authz.revision_advanced"
 SIZE = 8
@@ -52,17 +54,9 @@ class FileSignal:
         self._map[:SIZE] = os.urandom(SIZE)
 
 
-def signal_path(engine: SAEngine) -> str | None:
-    """The signal file of a SQLite database file, or None (another backend, or in memory)."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return os.path.abspath(url.database) + "-revision"
-
-
 def for_engine(engine: SAEngine, enabled: bool = True) -> FileSignal | None:
     """The engine's signal (one per database file and process), or None where there is none."""
-    path = signal_path(engine) if enabled else None
+    path = sqlite_sidecar(engine, "-revision") if enabled else None
     if path is None:
         return None
     with _lock:
