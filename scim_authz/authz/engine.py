@@ -170,17 +170,19 @@ class Engine:
         if uid in st.inactive:
             return Decision(False, f"denied: user {st.users[uid].user_name} is deactivated", st.revision, (), uid)
         perm = rtype + ":" + action
-        wildcard = rtype + ":*"
-        for p, reason in ug.allow:  # (grants.granting, inlined: this is the hot path)
-            if perm in p or wildcard in p or "*" in p:
-                return Decision(True, reason, st.revision, (), uid)
+        mask = ug.allow_mask
+        if mask:  # (grants.granting, through the tenant's PermIndex: this is the hot path)
+            hit = ug.index.granting(rtype, perm) & mask
+            if hit:
+                for bit, reason in ug.allow:  # the first of the user's roles that grants it
+                    if hit & bit:
+                        return Decision(True, reason, st.revision, (), uid)
         instance = ug.instance.get((rtype, rid), ()) if ug.instance else ()
         schema = self.schema_for(st, schema_version)
         entity = schema.entities.get(rtype) if schema is not None else None
         rule = entity is not None and (action in entity.permissions or action in entity.relations)
-        u = st.users[uid]
         if not (ug.conditional or instance or rule):
-            return Decision(False, f"denied: no role of {u.user_name} grants {perm}, and the schema has no rule "
+            return Decision(False, f"denied: {_no_role(st, uid, explain)} grants {perm}, and the schema has no rule "
                                    f"{rtype}.{action}", st.revision, (), uid)
 
         failures: list[str] = []
@@ -213,7 +215,7 @@ class Engine:
             w = ev.has(rtype, rid, action)
             if w is not None:
                 return Decision(True, "allowed: " + " → ".join(ev.path(w)), st.revision, tuple(ev.path(w)), uid)
-        reason = f"denied: no role of {u.user_name} grants {perm}"
+        reason = f"denied: {_no_role(st, uid, explain)} grants {perm}"
         reason += f", and {rtype}.{action} does not hold for {rtype}:{rid}" if rule else \
             f", and the schema has no rule {rtype}.{action}"
         if failures:
@@ -338,6 +340,13 @@ class Engine:
 def _frozen(value) -> str:
     """A cache key part for a context or claims mapping (conditions may read them)."""
     return json.dumps(value, sort_keys=True, default=str) if value else ""
+
+
+def _no_role(st: TenantStore, uid: str, explain: bool) -> str:
+    """The subject of a denial. The decision log has the user beside the reason, so a check that
+    was not asked to explain leaves the name out: looking it up costs a denial at 100,000 users
+    more than the rest of the check."""
+    return f"no role of {st.users[uid].user_name}" if explain else "no role"
 
 
 def _grants(role, perm: str, rtype: str) -> bool:

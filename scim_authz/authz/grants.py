@@ -6,6 +6,7 @@ import gc
 from dataclasses import dataclass
 
 from scim_authz.authz.model import Grant, RoleDef
+from scim_authz.authz.perm_index import PermIndex
 from scim_authz.authz.store import TenantStore
 
 
@@ -24,9 +25,11 @@ class UserGrants:
     tenant_roles: dict[str, tuple[Grant, ...]]
     # (resource_type, resource_id) -> [(role, grant)] held on that instance.
     instance: dict[tuple[str, str], tuple[tuple[RoleDef, Grant], ...]]
-    # The hot path's copy of `unconditional`: (the role's permissions, the decision's reason). A
-    # change to any role drops every user's grants, so the sets are never stale.
-    allow: tuple[tuple[frozenset[str], str], ...] = ()
+    # The hot path's copy of `unconditional`: the roles' bits in the tenant's PermIndex (the one
+    # these grants were made with), and per role, in order, (its bit, the decision's reason).
+    allow_mask: int = 0
+    allow: tuple[tuple[int, str], ...] = ()
+    index: PermIndex | None = None
 
 
 def _classify(store: TenantStore, groups: frozenset[str], grants: list[Grant]) -> UserGrants:
@@ -46,19 +49,24 @@ def _classify(store: TenantStore, groups: frozenset[str], grants: list[Grant]) -
             conditional.append((role, grant))
         elif all(role is not r for r, _ in unconditional):  # one grant per role is enough to decide
             unconditional.append((role, grant))
+    index = store.perm_index
+    allow = tuple(_allow_pair(store, index, role, grant) for role, grant in unconditional)
+    mask = 0
+    for bit, _ in allow:
+        mask |= bit
     return UserGrants(groups, tuple(grants), tuple(unconditional), tuple(conditional),
                       {k: tuple(v) for k, v in tenant_roles.items()},
                       {k: tuple(v) for k, v in instance.items()},
-                      tuple(_allow_pair(store, role, grant) for role, grant in unconditional))
+                      mask, allow, index)
 
 
-def _allow_pair(store: TenantStore, role: RoleDef, grant: Grant) -> tuple[frozenset[str], str]:
-    """(permissions, reason) of one grant, made once per grant and shared by every user holding it:
-    a check at 100,000 users then reads per user only its own short tuple of these."""
+def _allow_pair(store: TenantStore, index: PermIndex, role: RoleDef, grant: Grant) -> tuple[int, str]:
+    """(the role's bit, the reason) of one grant, made once per grant and shared by every user
+    holding it: a check at 100,000 users then reads per user only its own short tuple of these."""
     key = (role.key, grant)
     pair = store.allow_pairs.get(key)
     if pair is None:
-        pair = store.allow_pairs[key] = (role.permissions, "allowed: " + describe(grant))
+        pair = store.allow_pairs[key] = (index.bit(role.key), "allowed: " + describe(grant))
     return pair
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
 from scim_authz.authz.model import GroupInfo, RoleDef, UserInfo
+from scim_authz.authz.perm_index import PermIndex
 from scim_authz.authz.relation_index import RelationIndex
 
 
@@ -112,6 +113,8 @@ class TenantStore:
         self.groups: dict[str, GroupInfo] = {}
         self.role_rows: dict[str, RoleRow] = {}
         self.roles: dict[str, RoleDef] = {}
+        self._role_bit: dict[str, int] = {}  # role key -> its bit in PermIndex, for the store's life
+        self.perm_index = PermIndex({}, self._role_bit)
         self.assignments: dict[str, list[AssignmentRow]] = {}
         self.mappings: dict[str, list[MappingRow]] = {}
         self.schema = snapshot.schema
@@ -120,7 +123,7 @@ class TenantStore:
         self.grants_cache: dict[str, Any] = {}
         self.groupset_cache: dict[frozenset, Any] = {}  # direct groups -> what they grant (grants.py)
         self.mapped_grants: dict[str, tuple] = {}  # group -> the grants its own mappings give
-        self.allow_pairs: dict[tuple, tuple] = {}  # (role, grant) -> (permissions, reason): grants.py
+        self.allow_pairs: dict[tuple, tuple] = {}  # (role, grant) -> (role's bit, reason): grants.py
         self.lookup_cache: dict[tuple, Any] = {}
         self.attr_cache: dict[str, dict] = {}
         self.credentials_epoch = 0
@@ -269,6 +272,7 @@ class TenantStore:
             roles[key] = RoleDef(row.id, key, row.name, perms(key, frozenset()), row.extends, cond,
                                  frozenset(row.permissions))
         self.roles = roles
+        self.perm_index = PermIndex(roles, self._role_bit)
 
     # ---- relationships -------------------------------------------------------------------
 
