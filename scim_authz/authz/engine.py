@@ -20,6 +20,9 @@ from scim_authz.authz.schema_model import And, Arrow, InstanceRole, Not, Or, Ref
 from scim_authz.authz.store import Reader, TenantStore
 
 log = logging.getLogger("scim_authz.authz")
+# The hot path's way to make a Decision: a NamedTuple's own constructor is a Python function that
+# costs more than twice as much (about 220 ns against 90).
+_make = tuple.__new__
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
@@ -172,18 +175,22 @@ class Engine:
         perm = rtype + ":" + action
         mask = ug.allow_mask
         if mask:  # (grants.granting, through the tenant's PermIndex: this is the hot path)
-            hit = ug.index.granting(rtype, perm) & mask
+            idx = ug.index  # (PermIndex.granting, inlined)
+            hit = idx.bits.get(perm, 0)
+            if idx.wild or idx.star:
+                hit |= idx.wild.get(rtype, 0) | idx.star
+            hit &= mask
             if hit:
                 for bit, reason in ug.allow:  # the first of the user's roles that grants it
                     if hit & bit:
-                        return Decision(True, reason, st.revision, (), uid)
+                        return _make(Decision, (True, reason, st.revision, (), uid))
         instance = ug.instance.get((rtype, rid), ()) if ug.instance else ()
         schema = self.schema_for(st, schema_version)
         entity = schema.entities.get(rtype) if schema is not None else None
         rule = entity is not None and (action in entity.permissions or action in entity.relations)
         if not (ug.conditional or instance or rule):
-            return Decision(False, f"denied: {_no_role(st, uid, explain)} grants {perm}, and the schema has no rule "
-                                   f"{rtype}.{action}", st.revision, (), uid)
+            return _make(Decision, (False, f"denied: {_no_role(st, uid, explain)} grants {perm}, and the schema has "
+                                           f"no rule {rtype}.{action}", st.revision, (), uid))
 
         failures: list[str] = []
         env_cache: list[dict] = []
