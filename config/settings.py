@@ -65,6 +65,10 @@ class Config:
     AUTHZ_AUDIT_FLUSH_SECONDS = float(os.environ.get("AUTHZ_AUDIT_FLUSH_SECONDS", "0.2"))
     AUTHZ_BULK_MAX_CHECKS = _int("AUTHZ_BULK_MAX_CHECKS", 10_000)
     AUTHZ_LOOKUP_PAGE_MAX = _int("AUTHZ_LOOKUP_PAGE_MAX", 10_000)
+    # A tenant's jwks_url may not point at a private, loopback or link-local address unless this
+    # is set (an IdP inside your own network): see scim_authz/safe_fetch.py.
+    AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS = os.environ.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS", "").lower() in (
+        "1", "true", "yes")
     TESTING = False
 
 

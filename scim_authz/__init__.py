@@ -23,6 +23,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     else:
         app.config.from_object(config or config_for(None))
 
+    from scim_authz import auth_jwt
+    auth_jwt.NETWORK["allow_private"] = bool(app.config.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS"))
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(db_setup.MIGRATIONS_DIR), render_as_batch=True)
     db_setup.configure_engine(app)

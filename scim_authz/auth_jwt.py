@@ -1,12 +1,10 @@
 """End users' identity tokens (JWT) verified against the tenant's issuer, audience and keys. Flask-free."""
 from __future__ import annotations
 
-import json
 import math
 import re
 import threading
 import time
-import urllib.error
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +12,8 @@ from urllib.parse import urlparse
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from scim_authz import safe_fetch
 
 MAX_TOKEN_CHARS = 16 * 1024
 DEFAULT_LEEWAY_SECONDS = 30
@@ -30,6 +30,9 @@ _ALLOWED_ALGS = frozenset({"RS256", "ES256", "HS256"})
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._+-]{1,32}")
 
 _monotonic = time.monotonic  # the cache's clock; a module attribute so tests can move it
+# Whether a jwks_url may point into a private network (AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS, set when
+# the app is made): see safe_fetch.
+NETWORK = {"allow_private": False}
 
 
 class JWTError(Exception):
@@ -277,25 +280,13 @@ def _fetch_into(entry: _CacheEntry, url: str, now: float) -> list[_Key]:
     if now - entry.failed_at < FETCH_FAILURE_BACKOFF_SECONDS:
         raise JWTError(f"could not fetch the JWKS: {entry.failure}")
     try:
-        # PyJWKClient refuses non-http(s) schemes and redirects; our own cache sits on top of it.
-        data = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=FETCH_TIMEOUT_SECONDS).fetch_data()
+        data = safe_fetch.fetch_json(url, timeout=FETCH_TIMEOUT_SECONDS, allow_private=NETWORK["allow_private"])
         keys = _parse_jwks(data)
-    except (jwt.PyJWKClientError, ValueError, TypeError, OSError) as exc:
-        entry.failed_at, entry.failure = now, _describe(exc)
+    except (safe_fetch.FetchError, TypeError) as exc:
+        entry.failed_at, entry.failure = now, getattr(exc, "reason", None) or str(exc)
         raise JWTError(f"could not fetch the JWKS: {entry.failure}") from None
     entry.snapshot, entry.failed_at = (keys, now), -math.inf
     return keys
-
-
-def _describe(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc
-    if isinstance(cause, urllib.error.HTTPError):
-        return f"HTTP status {cause.code}"
-    if isinstance(cause, urllib.error.URLError):
-        return str(cause.reason)[:200]
-    if isinstance(cause, json.JSONDecodeError):
-        return "the response is not JSON"
-    return str(cause)[:200] or type(cause).__name__
 
 
 def _decode(token: str, key: _Key, cfg: _Config) -> dict:

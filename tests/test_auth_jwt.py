@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from scim_authz import auth_jwt
+from scim_authz import auth_jwt, safe_fetch
 from scim_authz.auth_jwt import JWTError, jwt_configured, verify_end_user_jwt
 
 ISS = "https://idp.example.test/"
@@ -350,10 +350,17 @@ class _JWKSState:
         self.requests = 0
         self.delay = 0.0
         self.url = ""
+        self.location = ""
 
 
 @pytest.fixture
-def jwks_server():
+def private_network(monkeypatch):
+    """The test's JWKS server listens on 127.0.0.1: allow what AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS allows."""
+    monkeypatch.setitem(auth_jwt.NETWORK, "allow_private", True)
+
+
+@pytest.fixture
+def jwks_server(private_network):
     state = _JWKSState()
     lock = threading.Lock()
 
@@ -364,6 +371,8 @@ def jwks_server():
             time.sleep(state.delay)
             body = state.body if state.body is not None else json.dumps(state.jwks).encode()
             self.send_response(state.status)
+            if state.location:
+                self.send_header("Location", state.location)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -476,7 +485,7 @@ def test_jwks_url_cold_cache_under_concurrency_fetches_once(rsa_key, jwks_server
     assert results == ["user-1"] * 8 and jwks_server.requests == 1
 
 
-def test_jwks_url_unreachable_fails_closed(rsa_key):
+def test_jwks_url_unreachable_fails_closed(rsa_key, private_network):
     with socket.socket() as sock:  # find a free loopback port, then close it so nothing listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -497,8 +506,54 @@ def test_jwks_url_http_error_fails_closed_and_backs_off(rsa_key, jwks_server, cl
 
 
 @pytest.mark.parametrize("body,reason", [(b"<html>", "the response is not JSON"),
-                                         (b"[1]", "The JWKS endpoint did not return a JSON object"),
+                                         (b"[1]", "the response is not a JWKS (no 'keys' list)"),
                                          (b'{"no": "keys"}', "the response is not a JWKS (no 'keys' list)")])
 def test_jwks_url_bad_body_fails_closed(rsa_key, jwks_server, body, reason):
     jwks_server.body = body
     refused(sign(rsa_key, "RS256", "rsa1"), url_settings(jwks_server.url), f"could not fetch the JWKS: {reason}")
+
+
+# --- where a jwks_url may point ------------------------------------------------------------------
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_jwks_url_into_the_private_network_is_refused_before_anything_is_sent(rsa_key, jwks_server, monkeypatch,
+                                                                              host):
+    monkeypatch.setitem(auth_jwt.NETWORK, "allow_private", False)  # the default
+    jwks_server.jwks = {"keys": [public_jwk(rsa_key, "rsa1")]}
+    url = jwks_server.url.replace("127.0.0.1", host)
+    reason = refused(sign(rsa_key, "RS256", "rsa1"), url_settings(url))
+    assert reason.startswith(f"could not fetch the JWKS: {host} is at ")
+    assert "which is not a public address" in reason and "AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS" in reason
+    assert jwks_server.requests == 0
+
+
+@pytest.mark.parametrize("address,public", [
+    ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.9", False), ("192.168.1.1", False),
+    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
+    ("::1", False), ("fd00::1", False), ("fe80::1%eth0", False), ("::ffff:127.0.0.1", False),
+    ("::ffff:10.0.0.1", False), ("8.8.8.8", True), ("2001:4860:4860::8888", True), ("::ffff:8.8.8.8", True),
+])
+def test_public_address(address, public):
+    assert safe_fetch.public_address(address) is public
+
+
+def test_jwks_url_redirect_is_refused(rsa_key, jwks_server):
+    jwks_server.status, jwks_server.location, jwks_server.body = 302, "http://169.254.169.254/latest/", b""
+    refused(sign(rsa_key, "RS256", "rsa1"), url_settings(jwks_server.url),
+            "could not fetch the JWKS: the server redirected (HTTP status 302); give the final URL")
+    assert jwks_server.requests == 1
+
+
+def test_jwks_url_oversized_answer_is_refused(rsa_key, jwks_server):
+    jwks_server.body = b" " * (safe_fetch.MAX_BYTES + 1)
+    refused(sign(rsa_key, "RS256", "rsa1"), url_settings(jwks_server.url),
+            "could not fetch the JWKS: the response is larger than 1024 KiB")
+
+
+def test_the_app_sets_whether_private_networks_are_allowed(monkeypatch):
+    from scim_authz import create_app
+    monkeypatch.setitem(auth_jwt.NETWORK, "allow_private", None)
+    create_app({"ENV_NAME": "testing"})
+    assert auth_jwt.NETWORK["allow_private"] is False
+    create_app({"ENV_NAME": "testing", "AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS": True})
+    assert auth_jwt.NETWORK["allow_private"] is True
