@@ -83,9 +83,10 @@ class AuditLog:
         if n >= self.max_batch and not self._wake.is_set():
             self._wake.set()
         if n >= self.max_queue:
-            # The writer cannot keep up: the request writes, rather than memory growing without
-            # bound or entries being dropped (backpressure on whoever is sending this many).
-            self.flush()
+            # The writer cannot keep up: the request writes one batch, rather than memory growing
+            # without bound or entries being dropped (backpressure on whoever is sending this
+            # many, shared among them: no one request writes the whole queue).
+            self.flush(limit=self.max_batch)
 
     def _start(self) -> None:
         with self._lock:
@@ -239,14 +240,16 @@ class AuditLog:
                 log.error("decision %s could not be logged and is dropped: %s", row[0], e)
         return written
 
-    def flush(self) -> int:
-        """Write everything queued now; returns how many rows were written."""
+    def flush(self, limit: int | None = None) -> int:
+        """Write everything queued now (or the oldest `limit` rows); returns how many were written."""
         written = 0
         with self._lock:
             queue = self.queue
-            while queue:
+            left = len(queue) if limit is None else min(limit, len(queue))
+            while queue and left > 0:
                 popleft = queue.popleft
-                batch = [popleft() for _ in range(min(len(queue), self.max_batch))]
+                batch = [popleft() for _ in range(min(len(queue), self.max_batch, left))]
+                left -= len(batch)
                 batch = [tuple(r[c] for c in COLUMNS) if type(r) is dict else r for r in batch]
                 try:
                     self._write(batch)

@@ -65,3 +65,30 @@ def test_a_full_log_queue_is_written_by_the_caller(app):
             writer.record((f"d{n}", tid, utcnow(), "t", None, "u", "a", "r", str(n), True, "x", 1))
         assert len(writer.queue) == 0
         assert db.session.query(Decision).count() == 3
+
+
+def test_past_the_bound_each_request_writes_one_batch_not_the_whole_queue(app):
+    from scim_authz.audit import AuditLog
+    from scim_authz.extensions import db
+    from scim_authz.models import Decision, utcnow
+    from tests.conftest import make_tenant
+
+    tid, _ = make_tenant(app, "pressure-batches")
+    with app.app_context():
+        writer = AuditLog(db.engine, flush_seconds=3600, max_batch=2, max_queue=3)
+        writer._closed.set()  # no background thread: only the callers write
+
+        def record(n):
+            writer.record((f"b{n}", tid, utcnow(), "t", None, "u", "a", "r", str(n), True, "x", 1))
+
+        for n in range(3):
+            record(n)
+        assert len(writer.queue) == 1  # the third crossed the bound and wrote the oldest two
+        assert db.session.query(Decision).filter_by(tenant_id=tid).count() == 2
+        record(3)
+        assert len(writer.queue) == 2  # below the bound: queued
+        record(4)
+        assert len(writer.queue) == 1
+        db.session.rollback()  # (a fresh read: the writer committed on its own connection)
+        assert sorted(d.id for d in db.session.query(Decision).filter_by(tenant_id=tid)) == ["b0", "b1", "b2", "b3"]
+        assert writer.flush() == 1 and len(writer.queue) == 0
