@@ -1,4 +1,4 @@
-"""Shared helpers of bench/scim_peer.py and bench/scim_scale.py.
+"""Shared helpers of bench/scim_peer.py, bench/scim_scale.py and bench/check_http.py.
 
 Servers run as subprocesses on free loopback ports, in their own process group, and are always
 stopped by their process-group id; PostgreSQL databases made here are named `bench_scim_*` and
@@ -6,6 +6,7 @@ dropped at the end. Progress goes to stderr; stdout is left to the table and the
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -155,11 +156,31 @@ class Server:
     """A server subprocess (its own process group) and how to talk to it."""
 
     name: str
-    base_url: str            # the SCIM base, e.g. http://127.0.0.1:PORT/scim/v2
+    base_url: str            # the API base, e.g. http://127.0.0.1:PORT/scim/v2, or the server's root
     token: str
     proc: subprocess.Popen
     log_path: Path
     notes: dict = field(default_factory=dict)
+
+    @classmethod
+    def spawn(cls, name: str, argv: list[str], base_url: str, token: str, log_path: Path, *, cwd: Path = ROOT,
+              env: dict | None = None, append: bool = False, notes: dict | None = None) -> "Server":
+        """Start `argv` in its own process group, its output to log_path (appended to with `append`,
+        for a log that servers started one after another share); not waited for."""
+        with open(log_path, "ab" if append else "wb") as out:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        return cls(name, base_url, token, proc, log_path, notes=notes if notes is not None else {})
+
+    @property
+    def url(self) -> str:
+        """The server's root, e.g. http://127.0.0.1:PORT (base_url without its path)."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.base_url).port
 
     @property
     def headers(self) -> dict:
@@ -168,18 +189,20 @@ class Server:
     def client(self, timeout: float = 30.0) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=timeout)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Poll /ServiceProviderConfig until it answers 200 (bounded in time)."""
+    def wait_ready(self, timeout: float = 60.0, probe: Callable[[str], httpx.Response] | None = None) -> None:
+        """Poll until the server answers 200 (bounded in time): `probe(self.url)` when given (a request
+        the benchmark itself makes), else GET /ServiceProviderConfig under base_url."""
         deadline = time.monotonic() + timeout
         last = None
         for _ in range(int(timeout / 0.1) + 1):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log:\n{self.tail_log()}")
             try:
-                r = httpx.get(f"{self.base_url}/ServiceProviderConfig", headers=self.headers, timeout=2)
+                r = probe(self.url) if probe else \
+                    httpx.get(f"{self.base_url}/ServiceProviderConfig", headers=self.headers, timeout=2)
                 if r.status_code == 200:
                     return
-                last = f"HTTP {r.status_code}"
+                last = f"HTTP {r.status_code}: {r.text[:200]}"
             except httpx.HTTPError as e:
                 last = repr(e)
             if time.monotonic() > deadline:
@@ -238,6 +261,25 @@ class Server:
                 pids.append(int(entry.name))
         return pids
 
+    def worker_pids(self) -> list[int]:
+        """The pids of the group whose parent is the server's first process: gunicorn's workers."""
+        pids = []
+        for pid in self.process_ids():
+            try:
+                fields_ = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields_[1]) == self.proc.pid:  # field 4: ppid
+                pids.append(pid)
+        return sorted(pids)
+
+    def wait_workers(self, n: int, timeout: float = 20.0) -> int:
+        """Wait until the master has n workers (the first may answer before the others boot); how many it has."""
+        deadline = time.monotonic() + timeout
+        while len(self.worker_pids()) != n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return len(self.worker_pids())
+
     def cpu_seconds(self) -> float:
         """User+system CPU seconds used so far by the live processes of the server's group."""
         tick = os.sysconf("SC_CLK_TCK")
@@ -275,14 +317,10 @@ def start_our_server(name: str, database_url: str, token: str, log_dir: Path, ex
 
 def _serve(name: str, port: int, token: str, log_dir: Path, env: dict, args: list[str], notes: dict) -> Server:
     """gunicorn `args` from the repository root, its own process group, ready when it answers."""
-    log_path = log_dir / f"{name}.log"
-    with open(log_path, "wb") as out:
-        # --name only labels the processes (proc_name); it also keeps a `pkill -f "…conf.py wsgi:app"`
-        # aimed at someone else's server from stopping ours mid-run.
-        proc = subprocess.Popen([str(BIN / "gunicorn"), "--name", f"bench-{name}", *args], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    server = Server(name, f"http://{LOOPBACK}:{port}/scim/v2", token, proc, log_path, notes=notes)
+    # --name only labels the processes (proc_name); it also keeps a `pkill -f "…conf.py wsgi:app"`
+    # aimed at someone else's server from stopping ours mid-run.
+    server = Server.spawn(name, [str(BIN / "gunicorn"), "--name", f"bench-{name}", *args],
+                          f"http://{LOOPBACK}:{port}/scim/v2", token, log_dir / f"{name}.log", env=env, notes=notes)
     try:
         server.wait_ready()
     except BaseException:
@@ -303,7 +341,7 @@ GUNICORN_HOOKS = ("on_starting", "on_reload", "when_ready", "pre_fork", "post_fo
 def write_floor_config(log_dir: Path) -> Path:
     """config/gunicorn.conf.py, evaluated by gunicorn in the server's own environment (so the same
     bind, workers, threads, worker class, keep-alive, timeout, preload and access log), minus its
-    server hooks. The same approach as bench/check_http.py's config for bench/bare_app.py."""
+    server hooks. bench/check_http.py serves bench/bare_app.py with it too."""
     path, config = log_dir / "floor_gunicorn.conf.py", str(ROOT / "config" / "gunicorn.conf.py")
     path.write_text(
         "# Generated by bench/_common.py: config/gunicorn.conf.py minus gunicorn's server hooks\n"
@@ -343,14 +381,11 @@ def start_peer_cli(name: str, token: str, log_dir: Path) -> Server:
     data lives only in the process's memory). Default RFC 7643 schemas and resource types.
     """
     port = free_port()
-    log_path = log_dir / f"{name}.log"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen([str(BIN / "scim2-server"), "--hostname", LOOPBACK, "--port", str(port),
-                                 "--bearer-token", token], cwd=BENCH_DIR, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Server(name, f"http://{LOOPBACK}:{port}/v2", token, proc, log_path,
-                    notes={"server": "scim2-server CLI (wsgiref ThreadingWSGIServer, HTTP/1.0)", "workers": 1,
-                           "threads": "one per request", "storage": "InMemoryStorage (memory only)"})
+    server = Server.spawn(name, [str(BIN / "scim2-server"), "--hostname", LOOPBACK, "--port", str(port),
+                                 "--bearer-token", token],
+                          f"http://{LOOPBACK}:{port}/v2", token, log_dir / f"{name}.log", cwd=BENCH_DIR,
+                          notes={"server": "scim2-server CLI (wsgiref ThreadingWSGIServer, HTTP/1.0)", "workers": 1,
+                                 "threads": "one per request", "storage": "InMemoryStorage (memory only)"})
     try:
         server.wait_ready()
     except BaseException:
@@ -386,17 +421,13 @@ def start_peer_gunicorn(name: str, token: str, log_dir: Path, threads: int = 4) 
     """The same peer app under gunicorn: 1 gthread worker (in-memory data cannot span workers),
     HTTP/1.1 keep-alive; the fairest serving the peer's in-memory design allows."""
     port = free_port()
-    log_path = log_dir / f"{name}.log"
     env = {**os.environ, "BENCH_PEER_TOKEN": token}
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"{LOOPBACK}:{port}", "--workers", "1",
+    server = Server.spawn(name, [str(BIN / "gunicorn"), "--bind", f"{LOOPBACK}:{port}", "--workers", "1",
                                  "--threads", str(threads), "--worker-class", "gthread", "--keep-alive", "5",
                                  "--pythonpath", str(BENCH_DIR), "_common:peer_app()"],
-                                cwd=BENCH_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Server(name, f"http://{LOOPBACK}:{port}/v2", token, proc, log_path,
-                    notes={"server": "gunicorn _common:peer_app() (scim2-server WSGIApplication)", "workers": 1,
-                           "threads": threads, "storage": "InMemoryStorage (memory only)"})
+                          f"http://{LOOPBACK}:{port}/v2", token, log_dir / f"{name}.log", cwd=BENCH_DIR, env=env,
+                          notes={"server": "gunicorn _common:peer_app() (scim2-server WSGIApplication)",
+                                 "workers": 1, "threads": threads, "storage": "InMemoryStorage (memory only)"})
     try:
         server.wait_ready()
     except BaseException:
@@ -505,15 +536,22 @@ def expect(r: httpx.Response, *statuses: int) -> str | None:
     return f"{r.request.method} {r.request.url.path} -> {r.status_code}: {r.text[:200]}"
 
 
-def product_state() -> dict:
-    """Which code was measured: the commit, and whether the product's files differ from it."""
+def product_state(diff_hash: bool = False) -> dict:
+    """Which code was measured: the commit, and whether the product's files differ from it. With
+    `diff_hash`, also a short hash of that difference, so that states with the same number of
+    changed files but different edits compare unequal."""
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
-    changed = git("status", "--porcelain", "--", "scim_authz", "migrations", "config", "wsgi.py").splitlines()
-    return {"git_head": git("rev-parse", "--short", "HEAD") or None, "uncommitted_product_files": len(changed)}
+    paths = ("scim_authz", "migrations", "config", "wsgi.py")
+    changed = git("status", "--porcelain", "--", *paths).splitlines()
+    state = {"git_head": git("rev-parse", "--short", "HEAD") or None, "uncommitted_product_files": len(changed)}
+    if diff_hash:
+        diff = git("diff", "HEAD", "--", *paths)
+        state["uncommitted_diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else None
+    return state
 
 
 def emit_json(obj: dict) -> None:
