@@ -1,6 +1,7 @@
 """Command line: `flask --app wsgi tenants …`, `… tokens …`, or the `scim-authz` console script."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -27,8 +28,14 @@ def _tenant_or_fail(key: str):
 
 
 def scim_base_url(tenant_key: str | None = None) -> str:
-    """The SCIM base URL to paste into an IdP (tokens decide the tenant, so it is the same for all)."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000"
+    """The SCIM base URL to paste into an IdP (tokens decide the tenant, so it is the same for all):
+    under PUBLIC_BASE_URL, else where gunicorn will listen (BIND, as config/gunicorn.conf.py reads it)."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        host, _, port = os.environ.get("BIND", "127.0.0.1:8000").rpartition(":")
+        if host in ("", "0.0.0.0", "[::]"):  # every interface: this machine answers on loopback
+            host = "127.0.0.1"
+        base = f"http://{host}:{port}"
     return f"{base}/scim/v2"
 
 

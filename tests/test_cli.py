@@ -40,3 +40,18 @@ def test_demo_prints_url_and_a_working_token(runner, client):
     assert SCIMClient(client, token).get("/ServiceProviderConfig").status_code == 200
     # Run again: the same tenant, a second token.
     assert runner.invoke(args=["demo"]).exit_code == 0
+
+
+def test_demo_url_follows_bind_and_public_base_url(runner, app, monkeypatch):
+    def url():
+        out = runner.invoke(args=["demo"]).output
+        return next(line.split()[-1] for line in out.splitlines() if "SCIM base URL:" in line)
+
+    monkeypatch.delenv("BIND", raising=False)
+    assert url() == "http://127.0.0.1:8000/scim/v2"
+    monkeypatch.setenv("BIND", "127.0.0.1:18123")
+    assert url() == "http://127.0.0.1:18123/scim/v2"
+    monkeypatch.setenv("BIND", "0.0.0.0:9000")
+    assert url() == "http://127.0.0.1:9000/scim/v2"
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://authz.example.com")
+    assert url() == "https://authz.example.com/scim/v2"
