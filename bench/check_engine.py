@@ -279,18 +279,11 @@ def _expect_errors(name: str, answers: list[bool], reqs) -> int:
     return errors
 
 
-def worker_ours(args) -> dict:
-    from scim_authz.authz.engine import Engine
+def ours_snapshots(data: RbacData) -> list:
+    """The data set as one in-memory snapshot per tenant, what our engine loads."""
     from scim_authz.authz.model import GroupInfo, UserInfo
-    from scim_authz.authz.store import AssignmentRow, MappingRow, RoleRow, Snapshot, SnapshotReader, TenantRow
+    from scim_authz.authz.store import AssignmentRow, MappingRow, RoleRow, Snapshot, TenantRow
 
-    data = RbacData(args.size, args.seed, args.rtypes, args.actions)
-    reqs = data.requests(args.requests, args.seed)
-    pusers = data.permission_users(args.perm_calls, args.seed)
-    gc.collect()
-    base = rss_kb()
-
-    t0 = time.perf_counter()
     snaps = []
     for t in range(TENANTS):
         s = Snapshot(TenantRow(t + 1, data.doms[t], "hybrid", {}, 1))
@@ -309,6 +302,21 @@ def worker_ours(args) -> dict:
         for r in rs:
             aid += 1
             s.assignments.append(AssignmentRow(aid, uid, r, "", "", "bench", "2024-01-01T00:00:00Z"))
+    return snaps
+
+
+def worker_ours(args) -> dict:
+    from scim_authz.authz.engine import Engine
+    from scim_authz.authz.store import SnapshotReader
+
+    data = RbacData(args.size, args.seed, args.rtypes, args.actions)
+    reqs = data.requests(args.requests, args.seed)
+    pusers = data.permission_users(args.perm_calls, args.seed)
+    gc.collect()
+    base = rss_kb()
+
+    t0 = time.perf_counter()
+    snaps = ours_snapshots(data)
     snapshot_build_s = time.perf_counter() - t0
 
     engine = Engine(SnapshotReader(snaps))
@@ -426,19 +434,8 @@ class _MemoryAdapter:
             g.append(rule)
 
 
-def worker_casbin(args) -> dict:
-    import casbin
-    from casbin.model import FastModel, Model
-    from casbin.persist.adapter import Adapter
-
-    kind, key_order = CASBIN_CONFIGS[args.worker]
-    data = RbacData(args.size, args.seed, args.rtypes, args.actions)
-    reqs = data.requests(args.requests, args.seed)
-    pusers = data.permission_users(args.perm_calls, args.seed)
-    gc.collect()
-    base = rss_kb()
-
-    t0 = time.perf_counter()
+def casbin_rules(data: RbacData) -> tuple[list[list[str]], list[list[str]]]:
+    """The data set as casbin's p (role, domain, type, action) and g (member, role, domain) rules."""
     p_rules, g_rules = [], []
     for t in range(TENANTS):
         dom = data.doms[t]
@@ -457,11 +454,16 @@ def worker_casbin(args) -> dict:
             g_rules.append([uid, gid, dom])
         for rk in rs:
             g_rules.append([uid, rk, dom])
-    rules_build_s = time.perf_counter() - t0
+    return p_rules, g_rules
+
+
+def casbin_enforcer(data: RbacData, kind: str, key_order, p_rules, g_rules):
+    """A loaded casbin Enforcer or FastEnforcer (cache key order `key_order`), tuned as the README says."""
+    import casbin
+    from casbin.model import FastModel, Model
+    from casbin.persist.adapter import Adapter
 
     adapter = type("MemoryAdapter", (_MemoryAdapter, Adapter), {})(p_rules, g_rules)
-    gc.collect()
-    t0 = time.perf_counter()
     if kind == "FastEnforcer":
         m = FastModel(key_order)
         m.load_model_from_text(CASBIN_CONF)
@@ -476,6 +478,24 @@ def worker_casbin(args) -> dict:
     rm = e.get_role_manager()
     for dom in data.doms:  # the DomainManager builds a domain's RoleManager on its first use: do it now
         rm.has_link("nobody", "nothing", dom)
+    return e
+
+
+def worker_casbin(args) -> dict:
+    kind, key_order = CASBIN_CONFIGS[args.worker]
+    data = RbacData(args.size, args.seed, args.rtypes, args.actions)
+    reqs = data.requests(args.requests, args.seed)
+    pusers = data.permission_users(args.perm_calls, args.seed)
+    gc.collect()
+    base = rss_kb()
+
+    t0 = time.perf_counter()
+    p_rules, g_rules = casbin_rules(data)
+    rules_build_s = time.perf_counter() - t0
+
+    gc.collect()
+    t0 = time.perf_counter()
+    e = casbin_enforcer(data, kind, key_order, p_rules, g_rules)
     load_s = time.perf_counter() - t0
     log(f"  {args.worker} n={args.size}: {len(p_rules)} p + {len(g_rules)} g rules loaded in {load_s:.2f}s")
 
