@@ -305,15 +305,21 @@ def ours_snapshots(data: RbacData) -> list:
     return snaps
 
 
-def worker_ours(args) -> dict:
-    from scim_authz.authz.engine import Engine
-    from scim_authz.authz.store import SnapshotReader
-
+def worker_data(args) -> tuple[RbacData, list, list, int]:
+    """A worker's data set, requests and permission users, and its RSS once they exist (the
+    baseline of its peak-memory figure)."""
     data = RbacData(args.size, args.seed, args.rtypes, args.actions)
     reqs = data.requests(args.requests, args.seed)
     pusers = data.permission_users(args.perm_calls, args.seed)
     gc.collect()
-    base = rss_kb()
+    return data, reqs, pusers, rss_kb()
+
+
+def worker_ours(args) -> dict:
+    from scim_authz.authz.engine import Engine
+    from scim_authz.authz.store import SnapshotReader
+
+    data, reqs, pusers, base = worker_data(args)
 
     t0 = time.perf_counter()
     snaps = ours_snapshots(data)
@@ -483,11 +489,7 @@ def casbin_enforcer(data: RbacData, kind: str, key_order, p_rules, g_rules):
 
 def worker_casbin(args) -> dict:
     kind, key_order = CASBIN_CONFIGS[args.worker]
-    data = RbacData(args.size, args.seed, args.rtypes, args.actions)
-    reqs = data.requests(args.requests, args.seed)
-    pusers = data.permission_users(args.perm_calls, args.seed)
-    gc.collect()
-    base = rss_kb()
+    data, reqs, pusers, base = worker_data(args)
 
     t0 = time.perf_counter()
     p_rules, g_rules = casbin_rules(data)
