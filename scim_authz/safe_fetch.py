@@ -95,11 +95,8 @@ def fetch_json(url: str, *, timeout: float, allow_private: bool = False) -> Any:
         raise
     except urllib.error.HTTPError as e:
         raise FetchError(f"HTTP status {e.code}") from None
-    except urllib.error.URLError as e:
-        reason = e.reason
-        if isinstance(reason, FetchError):
-            raise reason from None
-        raise FetchError(str(reason)[:200]) from None
+    except urllib.error.URLError as e:  # (urllib wraps the socket's errors: refused, timed out, no such host)
+        raise FetchError(str(e.reason)[:200]) from None
     except (OSError, http.client.HTTPException, ValueError) as e:
         raise FetchError(str(e)[:200] or type(e).__name__) from None
     if len(body) > MAX_BYTES:
