@@ -163,34 +163,42 @@ class Engine:
         # A user named by id whose grants are at hand costs one look-up (the grants cache holds
         # users only, and loses a user's entry whenever the user changes or goes).
         uid = user_id or user
-        ug = st.grants_cache.get(uid)
-        if ug is None:
+        h = st.grants_cache.get(uid)  # (mask, index, UserGrants, slow, bit, reason, ...): grants._hot
+        if h is None:
             if uid not in st.users:
                 uid = st.by_name.get(user.lower())
                 if uid is None:
                     return Decision(False, f"denied: no user {user!r} in this tenant", st.revision)
-            ug = grants_mod.of(st, uid)
+            h = grants_mod.hot_of(st, uid)
         if uid in st.inactive:
             return Decision(False, f"denied: user {st.users[uid].user_name} is deactivated", st.revision, (), uid)
         perm = rtype + ":" + action
-        mask = ug.allow_mask
+        mask = h[0]
         if mask:  # (grants.granting, through the tenant's PermIndex: this is the hot path)
-            idx = ug.index  # (PermIndex.granting, inlined)
+            idx = h[1]  # (PermIndex.granting, inlined)
             hit = idx.bits.get(perm, 0)
             if idx.wild or idx.star:
                 hit |= idx.wild.get(rtype, 0) | idx.star
             hit &= mask
-            if hit:
-                for bit, reason in ug.allow:  # the first of the user's roles that grants it
-                    if hit & bit:
-                        return _make(Decision, (True, reason, st.revision, (), uid))
-        instance = ug.instance.get((rtype, rid), ()) if ug.instance else ()
+            if hit:  # the first of the user's roles that grants it (mask is the OR of their bits)
+                k = 4
+                while not hit & h[k]:
+                    k += 2
+                return _make(Decision, (True, h[k + 1], st.revision, (), uid))
         schema = self.schema_for(st, schema_version)
         entity = schema.entities.get(rtype) if schema is not None else None
         rule = entity is not None and (action in entity.permissions or action in entity.relations)
-        if not (ug.conditional or instance or rule):
+        if h[3]:  # the user holds conditional or instance roles: its UserGrants has them
+            ug = h[2]
+            conditional = ug.conditional
+            instance = ug.instance.get((rtype, rid), ()) if ug.instance else ()
+        else:  # (a denial then does not touch the UserGrants at all)
+            ug, conditional, instance = None, (), ()
+        if not (conditional or instance or rule):
             return _make(Decision, (False, f"denied: {_no_role(st, uid, explain)} grants {perm}, and the schema has "
                                            f"no rule {rtype}.{action}", st.revision, (), uid))
+        if ug is None:
+            ug = h[2]
 
         failures: list[str] = []
         env_cache: list[dict] = []
@@ -210,7 +218,7 @@ class Engine:
                 failures.append(f"the condition of role {role.key} could not be evaluated: {e.reason}")
                 return False
 
-        for role, g in ug.conditional:
+        for role, g in conditional:
             if _grants(role, perm, rtype) and holds(role, g):
                 return Decision(True, f"allowed: {grants_mod.describe(g)}, its condition holding", st.revision, (),
                                 uid)

@@ -72,3 +72,33 @@ def test_the_first_role_of_the_user_that_grants_it_is_the_reason_and_denials_nam
     assert denied.reason == "denied: no role grants report:read, and the schema has no rule report.read"
     explained = eng.check(1, "u1", "read", "report", "1", explain=True)
     assert explained.reason.startswith("denied: no role of ann@example.com grants report:read")
+
+
+def test_a_users_grants_cache_entry_holds_what_a_check_reads_in_one_flat_tuple():
+    case = {"users": [{"id": "u1", "userName": "ann"}, {"id": "u2", "userName": "bob"},
+                      {"id": "u3", "userName": "cy"}, {"id": "u4", "userName": "di"}],
+            "groups": [{"id": "g1", "name": "Engineering", "users": ["u1"]}],
+            "roles": [{"key": "viewer", "permissions": ["doc:read"]}, {"key": "editor", "permissions": ["doc:*"]},
+                      {"key": "night", "permissions": ["doc:delete"], "condition": "context.hour >= 20"}],
+            "assignments": [{"user": "u1", "role": "viewer"}, {"user": "u2", "role": "viewer"},
+                            {"user": "u3", "role": "night"}, {"user": "u4", "role": "editor", "resource": "doc:7"}],
+            "mappings": [{"group": "g1", "role": "editor"}]}
+    eng = Engine(SnapshotReader([snapshot(case)]))
+    eng.load_all()
+    st = eng.stores[1]
+    viewer, editor = st.perm_index.bit("viewer"), st.perm_index.bit("editor")
+
+    h = grants.hot_of(st, "u1")
+    assert h[grants.HOT_MASK] == viewer | editor and h[grants.HOT_INDEX] is st.perm_index
+    assert h[grants.HOT_GRANTS] is grants.of(st, "u1") and h[grants.HOT_SLOW] is False
+    assert h[grants.HOT_ALLOW:] == (viewer, "allowed: role viewer assigned by tests (app)",
+                                    editor, "allowed: role editor via group Engineering (IdP)")
+    # One role: the mask is that role's bit itself, shared by every user holding it alone.
+    assert grants.hot_of(st, "u2")[grants.HOT_MASK] is grants.hot_of(st, "u2")[grants.HOT_ALLOW]
+    # Conditional and instance roles are not in the mask; the entry says the check must look further.
+    for uid in ("u3", "u4"):
+        assert grants.hot_of(st, uid)[grants.HOT_MASK] == 0 and grants.hot_of(st, uid)[grants.HOT_SLOW] is True
+    assert eng.check(1, "u3", "delete", "doc", "1", context={"hour": 21}).allowed
+    assert not eng.check(1, "u3", "delete", "doc", "1", context={"hour": 9}).allowed
+    assert eng.check(1, "u4", "edit", "doc", "7").reason == "allowed: role editor on doc:7 assigned by tests (app)"
+    assert not eng.check(1, "u4", "edit", "doc", "8").allowed
