@@ -349,7 +349,7 @@ def worker_ours(args) -> dict:
 
     if args.gc_freeze:
         gc.freeze()
-    lat1, ans1, cpu1 = run_checks()  # first pass: a user's grants are computed on its first check
+    lat1, ans1, cpu1 = run_checks()  # first pass: load_all computed the grants; the data is not yet in the cache
     cold_users = sum(len(st.grants_cache) for st in engine.stores.values())
     lat2, ans2, cpu2 = run_checks()  # second pass: every user's grants cached
     errors = _expect_errors("ours", ans1, reqs) + _expect_errors("ours(warm)", ans2, reqs)
@@ -1183,8 +1183,8 @@ def main() -> int:
         + ", ".join(f"{k}={'PASS' if v else 'MISS'}" for k, v in meets_cpu.items())
     )
     out.append(
-        "  first pass = each user's grants computed on its first check after load_all (most checks at "
-        "100k users); warm = the same requests again"
+        "  first pass = the requests answered once after load_all (which computes every user's grants); warm = the "
+        "same requests again, their users' data then more often in the CPU cache"
     )
     out.append(f"Errors (disagreements with the generator or between engines, failed workers): {errors}")
     print("\n".join(out))
