@@ -8,7 +8,10 @@ whether its *time* does shows in check_engine.py; the difference between the two
 
 Each engine loads the same data set as check_engine.py (RbacData, same seed) twice under
 cachegrind: once answering K requests after a warm pass over them, once answering none after the
-same warm pass. (difference) / K is the cost of one warm check, set-up and loading excluded.
+same warm pass. (difference) / K is the cost of one warm check, set-up and loading excluded. After
+loading, each process collects and freezes the garbage collector's objects (gc.freeze(), as the
+server does after its load): otherwise a full collection over the loaded data, which one of the two
+runs may happen to trigger and the other not, lands in the difference.
 
     python bench/check_instructions.py [--sizes 1000,100000] [--checks 20000] [--casbin-checks 500]
 
@@ -18,6 +21,7 @@ Prints a table, then one JSON object as its last line.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import subprocess
@@ -54,6 +58,8 @@ def worker(engine: str, size: int, seed: int, checks: int, measured: bool) -> No
 
         def ask(t, uid, rt, act):
             return bool(e.enforce(uid, data.doms[t], rt, act))
+    gc.collect()
+    gc.freeze()  # (see the module's docstring), for both engines
     wrong = sum(ask(t, u, rt, a) != exp for t, u, rt, a, exp in reqs)  # warm pass, answers checked
     if measured:
         for t, u, rt, a, _ in reqs:
