@@ -25,8 +25,9 @@ class UserGrants:
     tenant_roles: dict[str, tuple[Grant, ...]]
     # (resource_type, resource_id) -> [(role, grant)] held on that instance.
     instance: dict[tuple[str, str], tuple[tuple[RoleDef, Grant], ...]]
-    # The hot path's copy of `unconditional`: the roles' bits in the tenant's PermIndex (the one
-    # these grants were made with), and per role, in order, (its bit, the decision's reason).
+    # `unconditional` as the roles' bits in the tenant's PermIndex (the one these grants were made
+    # with), and per role, in order, (its bit, the decision's reason): the grants-cache entry
+    # (`_hot`) copies these for the check's hot path.
     allow_mask: int = 0
     allow: tuple[tuple[int, str], ...] = ()
     index: PermIndex | None = None
@@ -51,8 +52,10 @@ def _classify(store: TenantStore, groups: frozenset[str], grants: list[Grant]) -
             unconditional.append((role, grant))
     index = store.perm_index
     allow = tuple(_allow_pair(store, index, role, grant) for role, grant in unconditional)
-    mask = allow[0][0] if len(allow) == 1 else 0  # one role: its own (shared) bit, not a copy
-    if len(allow) > 1:
+    if len(allow) == 1:
+        mask = allow[0][0]  # one role: that role's own bit object, shared by all who hold only it
+    else:
+        mask = 0
         for bit, _ in allow:
             mask |= bit
     return UserGrants(groups, tuple(grants), tuple(unconditional), tuple(conditional),
@@ -126,11 +129,6 @@ def compute_hot(store: TenantStore, user_id: str) -> tuple:
                     a.assigned_by, "", a.created) for a in assigned]
     base = shared[HOT_GRANTS]
     return _hot(_classify(store, base.groups, grants + list(base.grants)))
-
-
-def compute(store: TenantStore, user_id: str) -> UserGrants:
-    """A user's effective roles, computed afresh."""
-    return compute_hot(store, user_id)[HOT_GRANTS]
 
 
 def granting(ug: UserGrants, perm: str, rtype_wildcard: str) -> Grant | None:

@@ -120,8 +120,8 @@ class TenantStore:
         self.schema = snapshot.schema
         self.schema_version = snapshot.schema_version
         self.rels = RelationIndex()
-        self.grants_cache: dict[str, Any] = {}
-        self.groupset_cache: dict[frozenset, Any] = {}  # direct groups -> what they grant (grants.py)
+        self.grants_cache: dict[str, tuple] = {}  # user id -> its flat entry (grants._hot)
+        self.groupset_cache: dict[frozenset, tuple] = {}  # direct groups -> the entry they give (grants.py)
         self.mapped_grants: dict[str, tuple] = {}  # group -> the grants its own mappings give
         self.allow_pairs: dict[tuple, tuple] = {}  # (role, grant) -> (role's bit, reason): grants.py
         self.lookup_cache: dict[tuple, Any] = {}
