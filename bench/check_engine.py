@@ -855,8 +855,8 @@ def _median_cpu(runs: list[dict], key: str) -> float | None:
 
 def pick_median(runs: list[dict], engine: str, size: int) -> dict:
     """Each figure the median of the runs': the first pass's latencies from the run with the median
-    first-pass checks/s, the warm pass's from the run with the median warm checks/s (a different
-    run, as often as not), checks per CPU second the median of each pass's; every run's attached."""
+    first-pass checks/s, the warm pass's from the run with the median warm checks/s (not
+    necessarily the same run), checks per CPU second the median of each pass's; every run's attached."""
     if len(runs) == 1:
         return runs[0]
     chosen = dict(_median_run(runs, "checks"))
