@@ -76,11 +76,15 @@ def test_the_first_role_of_the_user_that_grants_it_is_the_reason_and_denials_nam
 
 def test_a_users_grants_cache_entry_holds_what_a_check_reads_in_one_flat_tuple():
     case = {"users": [{"id": "u1", "userName": "ann"}, {"id": "u2", "userName": "bob"},
-                      {"id": "u3", "userName": "cy"}, {"id": "u4", "userName": "di"}],
+                      {"id": "u3", "userName": "cy"}, {"id": "u4", "userName": "di"},
+                      {"id": "u5", "userName": "ed"}],
             "groups": [{"id": "g1", "name": "Engineering", "users": ["u1"]}],
-            "roles": [{"key": "viewer", "permissions": ["doc:read"]}, {"key": "editor", "permissions": ["doc:*"]},
+            # ten roles first, so the roles below have bits above 256 (not ints CPython shares anyway)
+            "roles": [{"key": f"filler{i}", "permissions": ["misc:read"]} for i in range(10)] +
+                     [{"key": "viewer", "permissions": ["doc:read"]}, {"key": "editor", "permissions": ["doc:*"]},
                       {"key": "night", "permissions": ["doc:delete"], "condition": "context.hour >= 20"}],
             "assignments": [{"user": "u1", "role": "viewer"}, {"user": "u2", "role": "viewer"},
+                            {"user": "u5", "role": "viewer"},
                             {"user": "u3", "role": "night"}, {"user": "u4", "role": "editor", "resource": "doc:7"}],
             "mappings": [{"group": "g1", "role": "editor"}]}
     eng = Engine(SnapshotReader([snapshot(case)]))
@@ -94,7 +98,9 @@ def test_a_users_grants_cache_entry_holds_what_a_check_reads_in_one_flat_tuple()
     assert h[grants.HOT_ALLOW:] == (viewer, "allowed: role viewer assigned by tests (app)",
                                     editor, "allowed: role editor via group Engineering (IdP)")
     # One role: the mask is that role's bit itself, shared by every user holding it alone.
-    assert grants.hot_of(st, "u2")[grants.HOT_MASK] is grants.hot_of(st, "u2")[grants.HOT_ALLOW]
+    assert viewer > 256
+    assert grants.hot_of(st, "u2")[grants.HOT_MASK] is viewer
+    assert grants.hot_of(st, "u5")[grants.HOT_MASK] is viewer
     # Conditional and instance roles are not in the mask; the entry says the check must look further.
     for uid in ("u3", "u4"):
         assert grants.hot_of(st, uid)[grants.HOT_MASK] == 0 and grants.hot_of(st, uid)[grants.HOT_SLOW] is True
