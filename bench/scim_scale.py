@@ -59,11 +59,11 @@ def user_name(i: int) -> str:
 def load_directory(database_url: str, tenant_key: str, n: int, chunk: int = 10_000) -> dict:
     """Insert N users and one group holding them all, as the API would have stored them."""
     from scim_authz import create_app
-    from scim_authz.extensions import db
-    from scim_authz.models import Group, GroupMember, User, new_id, utcnow
+    from scim_authz.db.extensions import db
+    from scim_authz.db.models import Group, GroupMember, User, new_id, utcnow
     from scim_authz.scim.resource import normalise
     from scim_authz.scim.schema_defs import SCHEMA_FOR
-    from scim_authz.tenants.service import find_tenant
+    from scim_authz.policy.tenants import find_tenant
 
     def doc_of(name: str) -> dict:
         body = user_body(name)
@@ -116,8 +116,8 @@ def load_directory(database_url: str, tenant_key: str, n: int, chunk: int = 10_0
 
 def stored_doc(database_url: str, user_id: str) -> dict:
     from scim_authz import create_app
-    from scim_authz.extensions import db
-    from scim_authz.models import User
+    from scim_authz.db.extensions import db
+    from scim_authz.db.models import User
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
@@ -131,8 +131,8 @@ def member_count(database_url: str, group_id: str) -> int:
     from sqlalchemy import func, select
 
     from scim_authz import create_app
-    from scim_authz.extensions import db
-    from scim_authz.models import GroupMember
+    from scim_authz.db.extensions import db
+    from scim_authz.db.models import GroupMember
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():

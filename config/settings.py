@@ -60,13 +60,13 @@ class Config:
     # instance is seen by the next check everywhere. Raise it to trade that for fewer reads.
     AUTHZ_REVISION_POLL_SECONDS = float(os.environ.get("AUTHZ_REVISION_POLL_SECONDS", "0"))
     # On SQLite, "file" (the default) reads the revision only after a commit has been announced in
-    # a shared file beside the database (scim_authz/revision_signal.py); "none" reads it per check.
+    # a shared file beside the database (scim_authz/pdp/revision_signal.py); "none" reads it per check.
     AUTHZ_REVISION_SIGNAL = os.environ.get("AUTHZ_REVISION_SIGNAL", "file").lower()
     AUTHZ_AUDIT_FLUSH_SECONDS = float(os.environ.get("AUTHZ_AUDIT_FLUSH_SECONDS", "0.2"))
     AUTHZ_BULK_MAX_CHECKS = _int("AUTHZ_BULK_MAX_CHECKS", 10_000)
     AUTHZ_LOOKUP_PAGE_MAX = _int("AUTHZ_LOOKUP_PAGE_MAX", 10_000)
     # A tenant's jwks_url may not point at a private, loopback or link-local address unless this
-    # is set (an IdP inside your own network): see scim_authz/safe_fetch.py.
+    # is set (an IdP inside your own network): see scim_authz/credentials/safe_fetch.py.
     AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS = os.environ.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS", "").lower() in (
         "1", "true", "yes")
     TESTING = False

@@ -7,10 +7,10 @@ from flask import Flask
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, error handlers; nothing else."""
     from config import config_for
-    from scim_authz import db_setup
+    from scim_authz.db import setup as db_setup
     from scim_authz.cli import register_cli
-    from scim_authz.errors import register_error_handlers
-    from scim_authz.extensions import db, migrate
+    from scim_authz.http_errors import register_error_handlers
+    from scim_authz.db.extensions import db, migrate
     from scim_authz.api import check_views, policy_views, users_views
     from scim_authz.admin import bp as admin_bp
     from scim_authz.admin.sessions import ConsoleSessions
@@ -23,7 +23,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     else:
         app.config.from_object(config or config_for(None))
 
-    from scim_authz import auth_jwt
+    from scim_authz.credentials import end_user_jwt as auth_jwt
     auth_jwt.NETWORK["allow_private"] = bool(app.config.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS"))
 
     db.init_app(app)

@@ -9,11 +9,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from scim_authz.admin.accounts import AdminError, create_admin, list_admins
-from scim_authz.auth import issue_credential, revoke_credential
-from scim_authz.extensions import db
-from scim_authz.models import Credential
-from scim_authz.tenants.service import TenantError, create_tenant, find_tenant, list_tenants
+from scim_authz.credentials.admins import AdminError, create_admin, list_admins
+from scim_authz.credentials.keys import issue_credential, revoke_credential
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Credential
+from scim_authz.policy.tenants import TenantError, create_tenant, find_tenant, list_tenants
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants.")
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
@@ -151,7 +151,7 @@ def demo(tenant_key):
 @click.option("--keep", default=100_000, show_default=True, help="Revisions of changes to keep per tenant.")
 def prune_changes(keep):
     """Trim the change log instances catch up from (one further behind reloads its tenant)."""
-    from scim_authz.changes import prune
+    from scim_authz.pdp.changes import prune
 
     n = prune(None, keep)
     db.session.commit()

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from scim_authz import create_app
-from scim_authz.auth import issue_credential
-from scim_authz.extensions import db
-from scim_authz.tenants.service import create_tenant
+from scim_authz.credentials.keys import issue_credential
+from scim_authz.db.extensions import db
+from scim_authz.policy.tenants import create_tenant
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "sqlite://"  # SQLite runs on a file per test
 SAMPLES = Path(__file__).parent / "samples"
@@ -200,7 +200,7 @@ class APIClient:
 
 
 def issue_app_key(app, tenant_id: int) -> str:
-    from scim_authz.models import Tenant
+    from scim_authz.db.models import Tenant
     with app.app_context():
         issued = issue_credential(db.session.get(Tenant, tenant_id), "app", "tests")
         db.session.commit()

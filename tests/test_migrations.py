@@ -8,7 +8,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from scim_authz import create_app
-from scim_authz.extensions import db
+from scim_authz.db.extensions import db
 from tests import conftest
 from tests.conftest import DATABASE_URL, app_config
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
-from scim_authz.admin import accounts, bp
+from scim_authz.admin import bp
+from scim_authz.credentials import admins as accounts
 from scim_authz.admin.context import SESSION_ADMIN, SESSION_TENANT, console_view, throttle
-from scim_authz.extensions import db
-from scim_authz.models import Tenant
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant
 
 GENERIC_FAILURE = "The email or password is not correct."
 THROTTLED = "Too many failed sign-ins for this email. Wait a few minutes, then try again."

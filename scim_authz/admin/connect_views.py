@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from scim_authz.admin import bp
 from scim_authz.admin.context import console_view, own, tenant_id
-from scim_authz.auth import issue_credential, revoke_credential
-from scim_authz.extensions import db
-from scim_authz.models import Credential
+from scim_authz.credentials.keys import issue_credential, revoke_credential
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Credential
 
 KINDS = {"scim": "SCIM token (identity provider)", "app": "API key (application, /v1)"}
 

@@ -13,9 +13,9 @@ from scim_authz import pdp
 from scim_authz.admin import bp, csrf
 from scim_authz.admin.throttle import LoginThrottle
 from scim_authz.api.errors import APIError
-from scim_authz.extensions import db
-from scim_authz.models import Admin, Tenant
-from scim_authz.txn import intent
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Admin, Tenant
+from scim_authz.db.txn import intent
 
 log = logging.getLogger("scim_authz.admin")
 SESSION_ADMIN, SESSION_TENANT = "admin_id", "tenant_id"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select, union
 
-from scim_authz.extensions import db
-from scim_authz.models import Group, GroupMember, GroupRoleMapping, Role, RoleAssignment, User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupMember, GroupRoleMapping, Role, RoleAssignment, User
 
 PAGE_SIZE = 25
 

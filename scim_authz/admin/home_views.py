@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from scim_authz.admin import bp
 from scim_authz.admin.context import console_view, tenant_id
-from scim_authz.extensions import db
-from scim_authz.models import AuthzSchema, Credential, Decision, Group, GroupRoleMapping, Role, User, utcnow
+from scim_authz.db.extensions import db
+from scim_authz.db.models import AuthzSchema, Credential, Decision, Group, GroupRoleMapping, Role, User, utcnow
 
 
 def _count(model, *where) -> int:

@@ -8,9 +8,9 @@ from scim_authz.admin import bp, forms
 from scim_authz.admin import directory_queries as dq
 from scim_authz.admin.context import actor, console_view, form_failed, own, tenant_id
 from scim_authz.api.errors import APIError
-from scim_authz.api.services import roles as roles_service
-from scim_authz.extensions import db
-from scim_authz.models import Group, GroupRoleMapping, Role
+from scim_authz.policy import roles as roles_service
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupRoleMapping, Role
 
 
 def _roles() -> list[Role]:

@@ -7,10 +7,10 @@ from sqlalchemy import select
 from scim_authz.admin import bp
 from scim_authz.admin.context import actor, console_view, error_fields, form_failed, tenant_id
 from scim_authz.api.errors import APIError, InvalidSchema, NotFound
-from scim_authz.api.services import relationships as rels
-from scim_authz.api.services import tenant as tenant_service
-from scim_authz.extensions import db
-from scim_authz.models import Role
+from scim_authz.policy import relationships as rels
+from scim_authz.policy import tenant_settings as tenant_service
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Role
 
 EXAMPLE_SCHEMA = """entity folder {
   relation owner @user

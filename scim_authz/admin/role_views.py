@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 from scim_authz.admin import bp, forms
 from scim_authz.admin.context import console_view, error_fields, form_failed, tenant_id
 from scim_authz.api.errors import APIError, Conflict
-from scim_authz.api.services import roles as roles_service
-from scim_authz.api.services.lookup import role_or_404
-from scim_authz.extensions import db
-from scim_authz.models import GroupRoleMapping, Role, RoleAssignment
+from scim_authz.policy import roles as roles_service
+from scim_authz.policy.lookup import role_or_404
+from scim_authz.db.extensions import db
+from scim_authz.db.models import GroupRoleMapping, Role, RoleAssignment
 
 EMPTY = {"key": "", "name": "", "description": "", "permissions_text": "", "extends": [], "condition": ""}
 

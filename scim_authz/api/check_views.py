@@ -13,7 +13,7 @@ from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest, NotFound
 from scim_authz.api.check_items import load_bulk, load_check
 from scim_authz.api.schemas import LOOKUP_RESOURCES, LOOKUP_SUBJECTS, load
-from scim_authz.models import utcnow
+from scim_authz.db.models import utcnow
 
 bp = Blueprint("api_check", __name__, url_prefix="/v1")
 

@@ -6,11 +6,11 @@ import json
 
 from flask import Response, g, request
 
-from scim_authz import auth_cache
+from scim_authz.credentials import cache as auth_cache
 from scim_authz.api.errors import InvalidRequest, Unauthorized
-from scim_authz.auth import Caller, InvalidCredential
-from scim_authz.extensions import db
-from scim_authz.txn import WRITE_INTENT
+from scim_authz.credentials.keys import Caller, InvalidCredential
+from scim_authz.db.extensions import db
+from scim_authz.db.txn import WRITE_INTENT
 
 def _authenticate() -> Caller:
     try:

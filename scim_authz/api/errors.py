@@ -1,4 +1,4 @@
-"""Errors of the /v1 API, rendered as JSON bodies by scim_authz/errors.py."""
+"""Errors of the /v1 API, rendered as JSON bodies by scim_authz/http_errors.py."""
 from __future__ import annotations
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import g
 
 from scim_authz.api.errors import APIError
-from scim_authz.auth_jwt import JWTError, verify_end_user_jwt
-from scim_authz.extensions import db
-from scim_authz.models import Tenant
-from scim_authz.txn import intent
+from scim_authz.credentials.end_user_jwt import JWTError, verify_end_user_jwt
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant
+from scim_authz.db.txn import intent
 
 
 class InvalidToken(APIError):
@@ -38,8 +38,8 @@ def resolve(tenant_id: int, user: dict) -> tuple[str, dict | None, int | None]:
     user_name = claims.get(name_claim) or external
     if not isinstance(external, str) or not external:
         raise InvalidToken(f"the user's token has no {uid_claim!r} claim")
-    from scim_authz.api.services.lookup import find_user
-    from scim_authz.api.services.users import sync_user
+    from scim_authz.policy.lookup import find_user
+    from scim_authz.policy.users import sync_user
 
     found = find_user(tenant_id, external) or (find_user(tenant_id, user_name) if isinstance(user_name, str) else None)
     if found is not None:

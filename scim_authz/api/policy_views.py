@@ -6,9 +6,9 @@ from flask import Blueprint, g, request
 from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
 from scim_authz.api.schemas import ASSIGNMENT, MAPPING, RELATIONSHIPS, ROLE, ROLE_PATCH, SCHEMA_WRITE, load
-from scim_authz.api.services import relationships as rels
-from scim_authz.api.services import roles
-from scim_authz.api.services.lookup import role_or_404
+from scim_authz.policy import relationships as rels
+from scim_authz.policy import roles
+from scim_authz.policy.lookup import role_or_404
 
 bp = Blueprint("api_policy", __name__, url_prefix="/v1")
 

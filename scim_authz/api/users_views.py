@@ -9,10 +9,12 @@ from scim_authz import pdp
 from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
 from scim_authz.api.schemas import BULK_USER, BULK_USERS, SYNC_USER, TENANT_SETTINGS, load
-from scim_authz.api.services import audit, tenant, users
-from scim_authz.api.services.lookup import find_user, user_or_404
-from scim_authz.extensions import db
-from scim_authz.models import Tenant, utcnow
+from scim_authz.policy import decisions as audit
+from scim_authz.policy import tenant_settings as tenant
+from scim_authz.policy import users
+from scim_authz.policy.lookup import find_user, user_or_404
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant, utcnow
 
 bp = Blueprint("api_users", __name__, url_prefix="/v1")
 

@@ -32,7 +32,7 @@ class Engine:
     def __init__(self, reader: Reader, *, max_depth: int = 32, full_reload_after: int = 50_000,
                  revision_poll_seconds: float = 0.0, signal=None):
         """`signal`, when given, has a `token()` that changes whenever any change is committed
-        (see scim_authz/revision_signal.py): the revision is read again only when it has moved."""
+        (see scim_authz/pdp/revision_signal.py): the revision is read again only when it has moved."""
         self.reader = reader
         self.signal = signal
         self._seen: dict[int, bytes] = {}  # tenant -> the signal's token when its revision was last read

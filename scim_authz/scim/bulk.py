@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from scim_authz.extensions import db
+from scim_authz.db.extensions import db
 from scim_authz.scim import schemas, service
 from scim_authz.scim.errors import InvalidSyntax, InvalidValue, NotFound, PayloadTooLarge, SCIMError
 from scim_authz.scim.schema_defs import BULK_RESPONSE

@@ -1,4 +1,4 @@
-"""SCIM errors, one class per row of RFC 7644 §3.12's error table, rendered in scim_authz/errors.py."""
+"""SCIM errors, one class per row of RFC 7644 §3.12's error table, rendered in scim_authz/http_errors.py."""
 from __future__ import annotations
 
 

@@ -23,7 +23,7 @@ from scim2_filter_parser import ast
 from sqlalchemy import ColumnElement, Numeric, and_, case, cast, exists, false, func, literal, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
-from scim_authz.models import Group, GroupMember, User
+from scim_authz.db.models import Group, GroupMember, User
 from scim_authz.scim.errors import InvalidFilter
 from scim_authz.scim.filter_parse import MAX_TERMS as _MAX_TERMS, is_chain as _is_chain, parse_filter, shown as _shown
 from scim_authz.scim.schema_defs import SCHEMA_FOR

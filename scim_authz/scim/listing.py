@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from scim_authz.extensions import db
-from scim_authz.models import Group, User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, User
 from scim_authz.scim.errors import InvalidFilter
 from scim_authz.scim.filters import build_filter, sort_expression
 from scim_authz.scim.schema_defs import LIST_RESPONSE

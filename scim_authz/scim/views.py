@@ -7,11 +7,11 @@ import logging
 
 from flask import Blueprint, Response, current_app, g, request
 
-from scim_authz import auth_cache
-from scim_authz.auth import InvalidCredential
-from scim_authz.txn import WRITE_INTENT
-from scim_authz.errors import empty_response, scim_response
-from scim_authz.extensions import db
+from scim_authz.credentials import cache as auth_cache
+from scim_authz.credentials.keys import InvalidCredential
+from scim_authz.db.txn import WRITE_INTENT
+from scim_authz.http_errors import empty_response, scim_response
+from scim_authz.db.extensions import db
 from scim_authz.scim import bulk, discovery, listing, service
 from scim_authz.scim.errors import InvalidSyntax, NotFound, NotImplementedFeature, PayloadTooLarge, Unauthorized
 from scim_authz.scim.schema_defs import RESOURCE_TYPES, SCHEMAS

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from scim_authz.extensions import db
+from scim_authz.db.extensions import db
 from tests.api._api_helpers import scim_group, scim_user
 
 PASSWORD = "correct horse battery staple"
@@ -14,8 +14,8 @@ PASSWORD = "correct horse battery staple"
 
 def create_admin(app, email: str, tenant_key: str | None) -> None:
     """An admin of tenant `tenant_key`, or a super-admin when None."""
-    from scim_authz.admin.accounts import create_admin as create
-    from scim_authz.tenants.service import find_tenant
+    from scim_authz.credentials.admins import create_admin as create
+    from scim_authz.policy.tenants import find_tenant
 
     with app.app_context():
         tenant = find_tenant(tenant_key) if tenant_key else None

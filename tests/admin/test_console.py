@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from scim_authz.models import Admin, Credential, Role
+from scim_authz.db.models import Admin, Credential, Role
 from tests.admin.conftest import PASSWORD, Console, create_admin, text
 from tests.api._api_helpers import count, rows, scim_group, scim_user
 from tests.conftest import SCIMClient, make_tenant
@@ -112,8 +112,8 @@ def globex(app, client):
     uid = scim_user(scim, "gina@globex.test")
     gid = scim_group(scim, "Globex Staff", [uid])
     with app.app_context():
-        from scim_authz.api.services import roles
-        from scim_authz.extensions import db
+        from scim_authz.policy import roles
+        from scim_authz.db.extensions import db
         roles.create_role(tid, {"key": "viewer", "permissions": ["document:view"]})
         m, _, _ = roles.map_group(tid, gid, "viewer", None, "tests")
         db.session.commit()

@@ -44,8 +44,8 @@ def browser():
 
 
 def _tenant(app) -> int:
-    from scim_authz.extensions import db
-    from scim_authz.tenants.service import create_tenant
+    from scim_authz.db.extensions import db
+    from scim_authz.policy.tenants import create_tenant
 
     with app.app_context():
         t = create_tenant("acme", "Acme Corp")

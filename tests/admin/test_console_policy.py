@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scim_authz import pdp
-from scim_authz.models import AuthzSchema, Change, Decision, GroupRoleMapping, Role, Tenant
+from scim_authz.db.models import AuthzSchema, Change, Decision, GroupRoleMapping, Role, Tenant
 from tests.admin.conftest import text, words
 from tests.api._api_helpers import count, revision, rows
 

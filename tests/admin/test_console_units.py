@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 from scim_authz.admin import forms
 from scim_authz.admin.charts import bar_chart, nice_top
 from scim_authz.admin.throttle import LoginThrottle
-from scim_authz.models import Admin
+from scim_authz.db.models import Admin
 from tests.admin.conftest import PASSWORD, Console
 from tests.api._api_helpers import count, rows
 

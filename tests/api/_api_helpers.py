@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from scim_authz.extensions import db
+from scim_authz.db.extensions import db
 
 
 def scim_user(scim, user_name: str, **extra) -> str:
@@ -45,7 +45,7 @@ def rows(app, model, **where) -> list:
 
 def revision(app, tenant_id: int) -> int:
     """The tenant's revision in the database."""
-    from scim_authz.models import Tenant
+    from scim_authz.db.models import Tenant
     with app.app_context():
         n = db.session.get(Tenant, tenant_id).revision
         db.session.remove()

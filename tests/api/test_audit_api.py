@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from scim_authz.models import Decision, utcnow
+from scim_authz.db.models import Decision, utcnow
 from tests.api._api_helpers import check, count, error, rows, scim_user
 
 
@@ -162,7 +162,7 @@ def test_active_users_are_written_with_the_decisions_once_per_month(app, api, te
     """MAU is kept as decisions are logged; another instance (a writer that has not seen the user)
     writing the same user again changes nothing."""
     from scim_authz import pdp
-    from scim_authz.models import ActiveUser
+    from scim_authz.db.models import ActiveUser
 
     for _ in range(3):
         check(api, people["ann"], "edit", "document:1")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scim_authz.models import Decision
+from scim_authz.db.models import Decision
 from tests.api._api_helpers import allowed, check, count, error, scim_user
 
 
@@ -173,7 +173,7 @@ def test_a_bulk_requests_decisions_are_logged_when_it_answers(app, api, ann, ten
         assert len(pdp.audit(app).queue) == 0
     ids = {x["decision_id"] for x in r.get_json()["results"]}
     with app.app_context():
-        from scim_authz.extensions import db
+        from scim_authz.db.extensions import db
         logged = db.session.execute(db.select(Decision.id, Decision.resource_id).where(
             Decision.tenant_id == tenant[0])).all()
     assert {i for i, _ in logged} == ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scim_authz import create_app
-from scim_authz.extensions import db
+from scim_authz.db.extensions import db
 from tests.api._api_helpers import check, error, scim_group, scim_user
 from tests.conftest import APIClient, SCIMClient, app_config, patch_op
 
@@ -130,8 +130,8 @@ def test_a_polling_instance_still_honours_at_least(app, api, scim, tenant):
 
 
 def test_a_revoked_key_stops_working_on_every_instance(app, api, api_b, tenant):
-    from scim_authz.auth import revoke_credential
-    from scim_authz.models import Credential, Tenant
+    from scim_authz.credentials.keys import revoke_credential
+    from scim_authz.db.models import Credential, Tenant
     assert api.get("/roles").status_code == 200
     assert api_b.get("/roles").status_code == 200  # cached on both instances now
     with app.app_context():

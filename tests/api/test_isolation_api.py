@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from scim_authz.extensions import db
-from scim_authz.models import Credential, GroupRoleMapping, Relationship, Role, RoleAssignment, Tenant, User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Credential, GroupRoleMapping, Relationship, Role, RoleAssignment, Tenant, User
 from tests.api._api_helpers import check, count, error, rows, scim_group, scim_user
 from tests.conftest import APIClient, SCIMClient, issue_app_key, make_tenant
 
@@ -94,7 +94,7 @@ def test_an_acme_check_never_uses_other_tenants_data(app, client, api, scim, oth
     # initech, through its own SCIM token
     other_token = None
     with app.app_context():
-        from scim_authz.auth import issue_credential
+        from scim_authz.credentials.keys import issue_credential
         t = db.session.execute(db.select(Tenant).where(Tenant.key == "initech")).scalar_one()
         other_token = issue_credential(t, "scim", "tests").secret
         db.session.commit()
@@ -145,7 +145,7 @@ def test_an_api_key_is_not_a_scim_token(client, api):
 
 
 def test_revoking_a_key_takes_effect_at_the_next_request(app, client, api, tenant):
-    from scim_authz.auth import revoke_credential
+    from scim_authz.credentials.keys import revoke_credential
     second = APIClient(client, issue_app_key(app, tenant[0]))
     assert api.get("/roles").status_code == 200  # now cached
     assert second.get("/roles").status_code == 200
@@ -163,7 +163,7 @@ def test_revoking_a_key_takes_effect_at_the_next_request(app, client, api, tenan
 
 
 def test_revoking_another_tenants_key_is_refused(app, api, tenant):
-    from scim_authz.auth import revoke_credential
+    from scim_authz.credentials.keys import revoke_credential
     tid, _ = make_tenant(app, "globex")
     with app.app_context():
         cred = db.session.execute(db.select(Credential).where(Credential.tenant_id == tenant[0],

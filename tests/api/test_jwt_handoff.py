@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from scim_authz.models import RoleAssignment, User
+from scim_authz.db.models import RoleAssignment, User
 from tests.api._api_helpers import check, count, error, rows, scim_user
 
 ISS = "https://idp.example.test/"

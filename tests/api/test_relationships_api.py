@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scim_authz.models import Change, Relationship
+from scim_authz.db.models import Change, Relationship
 from tests.api._api_helpers import allowed, check, count, error, revision, rows, scim_group, scim_user
 from tests.conftest import patch_op
 

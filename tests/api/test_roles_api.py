@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scim_authz.models import Change, Role
+from scim_authz.db.models import Change, Role
 from tests.api._api_helpers import allowed, count, error, revision, rows, scim_user
 
 
@@ -199,7 +199,7 @@ def test_delete_role_refused_while_extended_then_allowed(app, api, tenant):
 
 
 def test_deleting_a_role_removes_its_assignments_and_mappings_and_revokes(app, api, scim, tenant):
-    from scim_authz.models import GroupRoleMapping, RoleAssignment
+    from scim_authz.db.models import GroupRoleMapping, RoleAssignment
     from tests.api._api_helpers import scim_group
     uid = scim_user(scim, "ann")
     vid = scim_user(scim, "vic")

@@ -2,7 +2,7 @@
 checks pinned to a version."""
 from __future__ import annotations
 
-from scim_authz.models import AuthzSchema, Change
+from scim_authz.db.models import AuthzSchema, Change
 from tests.api._api_helpers import check, count, error, revision, rows, scim_user
 
 V1 = "entity document {\n  relation owner @user\n  relation viewer @user\n  permission view = owner\n}\n"

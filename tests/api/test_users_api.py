@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scim_authz.models import Role, RoleAssignment, User
+from scim_authz.db.models import Role, RoleAssignment, User
 from tests.api._api_helpers import allowed, count, error, revision, rows, scim_user
 
 
@@ -16,7 +16,7 @@ def roles(api):
 def app_roles(app, tenant_id, user_id) -> list[str]:
     with app.app_context():
         from sqlalchemy import select
-        from scim_authz.extensions import db
+        from scim_authz.db.extensions import db
         keys = sorted(db.session.execute(select(Role.key).join(RoleAssignment, RoleAssignment.role_id == Role.id).where(
             RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user_id,
             RoleAssignment.resource_type == "")).scalars())

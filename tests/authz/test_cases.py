@@ -25,7 +25,7 @@ def engine_for(request, app):
         if request.param == "memory":
             return Engine(SnapshotReader([snapshot(case)])), 1
         from scim_authz.authz.sql_store import SQLReader
-        from scim_authz.extensions import db
+        from scim_authz.db.extensions import db
         with app.app_context():
             tid = into_database(case)
             return Engine(SQLReader(db.engine)), tid

@@ -5,7 +5,7 @@ import itertools
 
 from scim_authz.authz.engine import Engine
 from scim_authz.authz.sql_store import SQLReader
-from scim_authz.extensions import db
+from scim_authz.db.extensions import db
 from tests.conftest import patch_op
 
 SCHEMA = """

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from scim_authz.extensions import db
-from scim_authz.models import GroupMember, User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import GroupMember, User
 
 SCIM_JSON = "application/scim+json"
 

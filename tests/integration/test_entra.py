@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from scim_authz.extensions import db
-from scim_authz.models import Group
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group
 from tests.conftest import patch_op
 from tests.integration.conversation import body_of, db_members, db_user
 

@@ -1,8 +1,8 @@
 """Bulk: RFC 7644 §3.7 — bulkId references, failOnErrors, announced limits."""
 from __future__ import annotations
 
-from scim_authz.extensions import db
-from scim_authz.models import Group, GroupMember, User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupMember, User
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 

@@ -8,8 +8,8 @@ from scim2_filter_parser import ast
 from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 
-from scim_authz.extensions import db
-from scim_authz.models import Group, GroupMember, Tenant, User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupMember, Tenant, User
 from scim_authz.scim.errors import InvalidFilter
 from scim_authz.scim.filters import build_filter, parse_filter, sort_expression
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from scim_authz.extensions import db
-from scim_authz.models import Group, GroupMember
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupMember
 from scim_authz.scim.schema_defs import GROUP
 from tests.conftest import patch_op
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from scim_authz.extensions import db
-from scim_authz.models import User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import User
 from tests.conftest import SCIMClient, patch_op
 
 
@@ -20,8 +20,8 @@ def test_no_valid_token_is_401_with_scim_body(client, tenant, header):
 
 
 def test_revoked_token_is_401(app, client, tenant):
-    from scim_authz.auth import revoke_credential
-    from scim_authz.models import Credential, Tenant
+    from scim_authz.credentials.keys import revoke_credential
+    from scim_authz.db.models import Credential, Tenant
     with app.app_context():
         cred = db.session.query(Credential).one()
         revoke_credential(db.session.get(Tenant, tenant[0]), cred.id)
@@ -30,7 +30,7 @@ def test_revoked_token_is_401(app, client, tenant):
 
 
 def test_token_is_stored_as_hash_only(app, tenant):
-    from scim_authz.models import Credential
+    from scim_authz.db.models import Credential
     with app.app_context():
         cred = db.session.query(Credential).one()
         assert tenant[1] not in (cred.secret_hash, cred.prefix) and len(cred.secret_hash) == 64
@@ -97,7 +97,7 @@ def test_me_is_not_implemented(scim):
 
 
 def test_tenant_revision_advances_with_every_write(app, scim, tenant):
-    from scim_authz.models import Tenant
+    from scim_authz.db.models import Tenant
     with app.app_context():
         before = db.session.get(Tenant, tenant[0]).revision
     uid = scim.post("/Users", {"userName": "r"}).get_json(force=True)["id"]

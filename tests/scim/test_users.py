@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from scim_authz.extensions import db
-from scim_authz.models import User
+from scim_authz.db.extensions import db
+from scim_authz.db.models import User
 from scim_authz.scim.schema_defs import ENTERPRISE_USER, USER
 from tests.conftest import patch_op
 

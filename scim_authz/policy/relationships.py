@@ -8,9 +8,9 @@ from scim_authz.api.errors import InvalidRequest, InvalidSchema, NotFound
 from scim_authz.authz.schema_dsl import SchemaError, parse_schema, validate_schema
 from scim_authz.authz.schema_model import CompiledSchema
 from scim_authz.authz.sql_store import relationship_ref
-from scim_authz.changes import current_revision, record
-from scim_authz.extensions import db
-from scim_authz.models import AuthzSchema, Relationship
+from scim_authz.pdp.changes import current_revision, record
+from scim_authz.db.extensions import db
+from scim_authz.db.models import AuthzSchema, Relationship
 
 
 def _issues(issues) -> list[dict]:

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from scim_authz.api.errors import APIError
 from scim_authz.scim.errors import SCIMError
 
-log = logging.getLogger("scim_authz.errors")
+log = logging.getLogger("scim_authz.http_errors")
 SCIM_CONTENT_TYPE = "application/scim+json"
 
 

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from scim_authz import auth_jwt, safe_fetch
-from scim_authz.auth_jwt import JWTError, jwt_configured, verify_end_user_jwt
+from scim_authz.credentials import end_user_jwt as auth_jwt
+from scim_authz.credentials import safe_fetch
+from scim_authz.credentials.end_user_jwt import JWTError, jwt_configured, verify_end_user_jwt
 
 ISS = "https://idp.example.test/"
 AUD = "api://scim-authz"

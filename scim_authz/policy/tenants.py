@@ -5,8 +5,8 @@ import re
 
 from sqlalchemy import select
 
-from scim_authz.extensions import db
-from scim_authz.models import Tenant
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ROLE_MODES = ("idp", "app", "hybrid")

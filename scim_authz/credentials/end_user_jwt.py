@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from scim_authz import safe_fetch
+from scim_authz.credentials import safe_fetch
 
 MAX_TOKEN_CHARS = 16 * 1024
 DEFAULT_LEEWAY_SECONDS = 30

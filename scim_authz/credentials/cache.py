@@ -10,8 +10,9 @@ import time
 
 from flask import current_app, g
 
-from scim_authz import auth, pdp
-from scim_authz.extensions import db
+from scim_authz import pdp
+from scim_authz.credentials import keys as auth
+from scim_authz.db.extensions import db
 
 # Even when nothing changes, a secret is checked against the database again after this long
 # (which also keeps last_used roughly right).

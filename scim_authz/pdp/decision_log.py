@@ -19,10 +19,10 @@ import sqlite3
 import psycopg
 from sqlalchemy.engine import Engine as SAEngine
 
-from scim_authz.db_setup import sqlite_sidecar
-from scim_authz.txn import intent
+from scim_authz.db.setup import sqlite_sidecar
+from scim_authz.db.txn import intent
 
-log = logging.getLogger("scim_authz.audit")
+log = logging.getLogger("scim_authz.pdp.decision_log")
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
 # Rows per INSERT. The driver binds a statement's values holding the GIL, about 3 us a row: the
 # writer thread, which shares its process with request threads, writes 100 at a time (a pause of

@@ -7,8 +7,8 @@ import re
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from scim_authz.extensions import db
-from scim_authz.models import Admin, Tenant, utcnow
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Admin, Tenant, utcnow
 
 MIN_PASSWORD = 12
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

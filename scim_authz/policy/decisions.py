@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from scim_authz.api.errors import InvalidRequest
-from scim_authz.extensions import db
-from scim_authz.models import ActiveUser, Decision
+from scim_authz.db.extensions import db
+from scim_authz.db.models import ActiveUser, Decision
 
 
 def _cursor(at: datetime, did: str) -> str:

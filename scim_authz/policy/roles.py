@@ -4,11 +4,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from scim_authz.api.errors import Conflict, InvalidRequest, NotFound
-from scim_authz.api.services.lookup import group_or_404, role_or_404, user_or_404
+from scim_authz.policy.lookup import group_or_404, role_or_404, user_or_404
 from scim_authz.authz.conditions import validate_condition
-from scim_authz.changes import current_revision, record
-from scim_authz.extensions import db
-from scim_authz.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
+from scim_authz.pdp.changes import current_revision, record
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
 
 
 def _iso(dt) -> str:

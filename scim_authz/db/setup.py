@@ -6,9 +6,13 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 
-from scim_authz.txn import WRITE_INTENT
+from scim_authz.db.txn import WRITE_INTENT
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_PACKAGE = Path(__file__).resolve().parent.parent
+# An installed wheel carries the Alembic scripts inside the package; a source checkout keeps them
+# at the top of the repository, beside the package.
+MIGRATIONS_DIR = next((d for d in (_PACKAGE / "migrations", _PACKAGE.parent / "migrations") if d.is_dir()),
+                      _PACKAGE.parent / "migrations")
 
 
 def sqlite_sidecar(engine, suffix: str) -> str | None:
@@ -32,7 +36,7 @@ def configure_engine(app: Flask) -> None:
         raise ValueError(f"SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
 
     with app.app_context():
-        from scim_authz.extensions import db
+        from scim_authz.db.extensions import db
 
         @event.listens_for(db.engine, "connect")
         def _pragmas(dbapi_conn, _record):

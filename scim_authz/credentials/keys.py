@@ -11,11 +11,11 @@ import logging
 
 from sqlalchemy import select, update
 
-from scim_authz.changes import record
-from scim_authz.extensions import db
-from scim_authz.models import Credential, Tenant, utcnow
+from scim_authz.pdp.changes import record
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Credential, Tenant, utcnow
 
-log = logging.getLogger("scim_authz.auth")
+log = logging.getLogger("scim_authz.credentials.keys")
 PREFIXES = {"scim": "scim_", "app": "sk_", "admin": "adm_"}
 # last_used is a hint for the console, not an audit trail: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -114,7 +114,7 @@ def touch_last_used(credential_id: int) -> None:
 
 def touch_last_used_now(credential_id: int) -> None:
     """Record use in a transaction of its own; a hint for the console, so a failure is only logged."""
-    from scim_authz.txn import WRITE_INTENT
+    from scim_authz.db.txn import WRITE_INTENT
 
     token = WRITE_INTENT.set(True)
     try:

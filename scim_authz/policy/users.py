@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from scim_authz.api.errors import Conflict, InvalidRequest
-from scim_authz.api.services import roles as roles_service
-from scim_authz.api.services.lookup import find_user, role_exists
-from scim_authz.changes import current_revision, record
+from scim_authz.policy import roles as roles_service
+from scim_authz.policy.lookup import find_user, role_exists
+from scim_authz.pdp.changes import current_revision, record
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict as DirectoryConflict
-from scim_authz.models import Tenant, User
-from scim_authz.extensions import db
+from scim_authz.db.models import Tenant, User
+from scim_authz.db.extensions import db
 
 
 def user_dict(u: User) -> dict:

@@ -22,9 +22,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session
 
-from scim_authz.db_setup import sqlite_sidecar
+from scim_authz.db.setup import sqlite_sidecar
 
-log = logging.getLogger("scim_authz.revision_signal")
+log = logging.getLogger("scim_authz.pdp.revision_signal")
 SESSION_FLAG = "scim_authz.revision_advanced"
 SIZE = 8
 

@@ -8,16 +8,16 @@ import time
 
 from flask import Flask, current_app
 
-from scim_authz import revision_signal
-from scim_authz.audit import AuditLog
+from scim_authz.pdp import revision_signal
+from scim_authz.pdp.decision_log import AuditLog
 from scim_authz.authz.engine import Engine
 from scim_authz.authz.sql_store import SQLReader
-from scim_authz.extensions import db
-from scim_authz.txn import read_only
+from scim_authz.db.extensions import db
+from scim_authz.db.txn import read_only
 
 log = logging.getLogger("scim_authz.pdp")
 _lock = threading.Lock()
-ENGINE_KEY, AUDIT_KEY = "scim_authz.engine", "scim_authz.audit"
+ENGINE_KEY, AUDIT_KEY = "scim_authz.engine", "scim_authz.decision_log"
 
 
 def engine(app: Flask | None = None) -> Engine:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from scim_authz.api.errors import InvalidRequest
-from scim_authz.api.services.lookup import role_or_404
+from scim_authz.policy.lookup import role_or_404
 from scim_authz.api.errors import NotFound
-from scim_authz.changes import record
-from scim_authz.extensions import db
-from scim_authz.models import Tenant
+from scim_authz.pdp.changes import record
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant
 
 MODES = {
     "idp": "Only roles mapped from the identity provider's groups count.",

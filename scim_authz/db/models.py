@@ -8,7 +8,7 @@ from sqlalchemy import JSON, text, Boolean, DateTime, ForeignKey, Index, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scim_authz.extensions import db
+from scim_authz.db.extensions import db
 
 Document = JSON().with_variant(JSONB(), "postgresql")
 

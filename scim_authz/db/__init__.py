@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy extension objects, the models, engine set-up and transactions."""

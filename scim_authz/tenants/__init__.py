@@ -1,1 +1,0 @@
-"""Tenants: one per customer organisation."""
