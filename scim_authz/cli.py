@@ -13,11 +13,14 @@ from scim_authz.credentials.admins import AdminError, create_admin, list_admins
 from scim_authz.credentials.keys import issue_credential, revoke_credential
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential
-from scim_authz.policy.tenants import TenantError, create_tenant, find_tenant, list_tenants
+from scim_authz.policy.errors import PolicyError
+from scim_authz.policy.vocabulary import ROLE_MODES
+from scim_authz.policy.tenants import create_tenant, find_tenant, list_tenants
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants.")
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
 admins_cli = AppGroup("admins", help="Create and list the console's admins.")
+roles_cli = AppGroup("roles", help="Inspect the roles of tenants.")
 
 
 def _tenant_or_fail(key: str):
@@ -42,12 +45,12 @@ def scim_base_url(tenant_key: str | None = None) -> str:
 @tenants_cli.command("create")
 @click.argument("key")
 @click.option("--name", help="Display name (defaults to the key).")
-@click.option("--role-mode", type=click.Choice(["idp", "app", "hybrid"]), default="hybrid", show_default=True)
+@click.option("--role-mode", type=click.Choice(list(ROLE_MODES)), default="hybrid", show_default=True)
 def tenants_create(key, name, role_mode):
     """Create tenant KEY."""
     try:
         tenant = create_tenant(key, name, role_mode)
-    except TenantError as e:
+    except PolicyError as e:
         raise click.ClickException(str(e))
     db.session.commit()
     click.echo(f"created tenant {tenant.key} (id {tenant.id}, role mode {tenant.role_mode})")
@@ -130,6 +133,22 @@ def admins_list():
                    f"\tlast sign-in {last}")
 
 
+@roles_cli.command("check")
+@click.option("--tenant", "tenant_key", help="Only this tenant (default: every tenant).")
+def roles_check(tenant_key):
+    """Report permissions no check can ever ask about (exit status 1 when there are any)."""
+    from scim_authz.policy.roles import uncheckable_permissions
+
+    tenant = _tenant_or_fail(tenant_key) if tenant_key else None
+    found = uncheckable_permissions(tenant.id if tenant else None)
+    for tkey, role, permission, why in found:
+        click.echo(f"{tkey}\trole {role}\t{permission}\t{why}")
+    if found:
+        raise click.ClickException(f"{len(found)} permission(s) can never be checked; edit those roles "
+                                   "(an action is letters, digits and _, e.g. sign_off)")
+    click.echo("every permission of every role can be checked")
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--tenant", "tenant_key", default="demo", show_default=True)
@@ -163,6 +182,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(admins_cli)
+    app.cli.add_command(roles_cli)
     app.cli.add_command(demo)
     app.cli.add_command(prune_changes)
 

@@ -9,6 +9,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from scim_authz.api.errors import APIError
+from scim_authz.policy.errors import Conflict, NotFound, PolicyError
 from scim_authz.scim.errors import SCIMError
 
 log = logging.getLogger("scim_authz.http_errors")
@@ -28,6 +29,28 @@ def empty_response(status: int, headers: dict | None = None) -> Response:
     return resp
 
 
+# The HTTP status of each kind of domain error; any other PolicyError is the caller's mistake.
+POLICY_STATUS: dict[type[PolicyError], int] = {NotFound: 404, Conflict: 409}
+
+
+def policy_status(err: PolicyError) -> int:
+    """The HTTP status a domain error is answered with."""
+    return next((status for cls, status in POLICY_STATUS.items() if isinstance(err, cls)), 400)
+
+
+def error_body(status: int, code: str, message: str, details=None) -> dict:
+    """The JSON error body of /v1: {"error": {status, code, message, details?}}."""
+    err = {"status": status, "code": code, "message": message}
+    if details is not None:
+        err["details"] = details
+    return {"error": err}
+
+
+def policy_error_body(err: PolicyError) -> dict:
+    """A domain error as /v1's JSON error body."""
+    return error_body(policy_status(err), err.code, err.message, err.details)
+
+
 def _is_scim_path() -> bool:
     return request.path.startswith("/scim/")
 
@@ -42,7 +65,10 @@ def _render(status: int, scim_type: str | None, detail: str) -> Response:
         err = SCIMError(detail, status=status)
         err.scim_type = scim_type
         return scim_response(err.body(), status)
-    body = {"error": {"status": status, "code": scim_type or _code(status), "message": detail}}
+    return json_error(error_body(status, scim_type or _code(status), detail), status)
+
+
+def json_error(body: dict, status: int) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
@@ -62,9 +88,13 @@ def register_error_handlers(app: Flask) -> None:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="scim-authz"'
         return resp
 
+    @app.errorhandler(PolicyError)
+    def _policy_error(err: PolicyError):
+        return json_error(policy_error_body(err), policy_status(err))
+
     @app.errorhandler(APIError)
     def _api_error(err: APIError):
-        resp = Response(json.dumps(err.body()), status=err.status, content_type="application/json")
+        resp = json_error(err.body(), err.status)
         if err.status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="scim-authz"'
         return resp

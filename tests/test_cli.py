@@ -55,3 +55,23 @@ def test_demo_url_follows_bind_and_public_base_url(runner, app, monkeypatch):
     assert url() == "http://127.0.0.1:9000/scim/v2"
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://authz.example.com")
     assert url() == "https://authz.example.com/scim/v2"
+
+
+def test_roles_check_lists_permissions_no_check_can_ask_about(runner, app):
+    from scim_authz.db.extensions import db
+    from scim_authz.db.models import Role
+    from scim_authz.policy.tenants import create_tenant
+
+    assert runner.invoke(args=["roles", "check"]).exit_code == 0
+    with app.app_context():
+        t = create_tenant("acme")
+        # Saved before permissions and actions shared one vocabulary: the API refuses it today.
+        db.session.add(Role(tenant_id=t.id, key="signer", name="signer", description="",
+                            permissions=["document:view", "document:sign-off"], extends=[]))
+        db.session.commit()
+    r = runner.invoke(args=["roles", "check"])
+    assert r.exit_code == 1
+    assert "acme\trole signer\tdocument:sign-off\tthe action 'sign-off' can never be checked" in r.output
+    assert "document:view\t" not in r.output
+    assert runner.invoke(args=["roles", "check", "--tenant", "acme"]).exit_code == 1
+    assert runner.invoke(args=["roles", "check", "--tenant", "nobody"]).exit_code == 1

@@ -59,3 +59,25 @@ def test_decision_log_migration_keeps_monthly_active_users(bare_app):
         assert [tuple(r) for r in got] == [("2026-09", "u1"), ("2026-10", "u1"), ("2026-10", "u2")]
         assert "ix_decisions_tenant_user_at" not in {i["name"] for i in inspect(db.engine).get_indexes("decisions")}
         downgrade(revision="base")
+
+
+def test_uncheckable_permissions_are_reported_by_the_migration_and_kept(bare_app, capfd):
+    """0005 names each saved permission whose action no check can ask about, and changes nothing."""
+    with bare_app.app_context():
+        upgrade(revision="0004_decision_log")
+        with db.engine.begin() as conn:
+            conn.execute(db.text("INSERT INTO tenants (id, key, name, role_mode, settings, revision, created) "
+                                 "VALUES (1, 'acme', 'A', 'hybrid', '{}', 0, '2026-01-01 00:00:00')"))
+            conn.execute(db.text(
+                "INSERT INTO roles (id, tenant_id, key, name, description, permissions, extends, created, updated) "
+                "VALUES (1, 1, 'signer', 'signer', '', :p, '[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+                {"p": '["document:view", "document:sign-off"]'})
+        capfd.readouterr()
+        upgrade()  # alembic.ini sends the migration log to stderr
+        said = capfd.readouterr().err
+        assert "tenant acme, role signer: permission 'document:sign-off' can never be checked" in said
+        assert "document:view'" not in said
+        with db.engine.connect() as conn:
+            kept = conn.execute(db.text("SELECT permissions FROM roles WHERE id = 1")).scalar_one()
+        assert "document:sign-off" in (kept if isinstance(kept, str) else str(kept))
+        downgrade(revision="base")

@@ -8,7 +8,7 @@ from flask import render_template, request
 from scim_authz.admin import bp
 from scim_authz.admin.charts import bar_chart
 from scim_authz.admin.context import console_view, tenant_id
-from scim_authz.api.errors import InvalidRequest
+from scim_authz.policy.errors import InvalidInput
 from scim_authz.policy import decisions as audit
 from scim_authz.policy.lookup import find_user
 from scim_authz.db.models import utcnow
@@ -52,7 +52,7 @@ def audit_log():
                 resource_type=f["resource_type"] or None, since=since,
                 until=until + timedelta(days=1) if until else None,  # the end date is included
                 cursor=request.args.get("cursor") or None, limit=PAGE)
-        except InvalidRequest as e:
+        except InvalidInput as e:
             errors["cursor"] = [e.message]
     else:
         status = 400

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from scim_authz import pdp
 from scim_authz.admin import bp, csrf
 from scim_authz.admin.throttle import LoginThrottle
-from scim_authz.api.errors import APIError
+from scim_authz.policy.errors import NotFound, PolicyError
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Admin, Tenant
 from scim_authz.db.txn import intent
@@ -94,7 +94,7 @@ def actor() -> str:
     return f"console {g.admin.email}"
 
 
-def error_fields(err: APIError, field: str = "form") -> dict[str, list[str]]:
+def error_fields(err: PolicyError, field: str = "form") -> dict[str, list[str]]:
     """A service error as messages per form field (marshmallow's list indexes become lines)."""
     out: dict[str, list[str]] = {}
     if isinstance(err.details, dict):
@@ -149,9 +149,11 @@ def _http_error(err: HTTPException):
     return _error_page(err.code or 500, titles.get(err.code, err.name), err.description or err.name)
 
 
-@bp.errorhandler(APIError)
-def _api_error(err: APIError):
-    return _error_page(err.status, "Not found" if err.status == 404 else "The request was refused", err.message)
+@bp.errorhandler(PolicyError)
+def _policy_error(err: PolicyError):
+    if isinstance(err, NotFound):
+        return _error_page(404, "Not found", err.message)
+    return _error_page(400, "The request was refused", err.message)
 
 
 @bp.errorhandler(Exception)

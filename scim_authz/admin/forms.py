@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 
-from marshmallow import ValidationError
-
-from scim_authz.api.schemas import NAME, OBJECT, ROLE, ROLE_KEY
+from scim_authz.policy.vocabulary import ACTION, OBJECT, ROLE_KEY, role_problems
 
 RESOURCE_HINT = 'Write it as type:id, e.g. document:42, or leave it empty for every resource.'
 
@@ -39,17 +37,11 @@ def validate_role(data: dict) -> tuple[dict, dict[str, list[str]]]:
         errors["key"] = ["Enter a key, e.g. editor. Applications and mappings refer to the role by it."]
     elif not ROLE_KEY.match(data["key"]):
         errors["key"] = ["Use letters, digits, _ and - only (at most 100), e.g. billing-admin."]
-    try:
-        ROLE.load({k: v for k, v in role.items() if v is not None})
-    except ValidationError as e:
-        for field, msgs in e.messages.items():
-            if field == "key":
-                continue
-            if field == "permissions" and isinstance(msgs, dict):
-                errors[field] = [f"line {lines[int(i)][0]}: “{lines[int(i)][1]}” {m}" for i, ms in msgs.items()
-                                 for m in ms]
-            else:
-                errors[field] = [m for m in (msgs.values() if isinstance(msgs, dict) else msgs)]
+    for field, msgs in role_problems({k: v for k, v in role.items() if v is not None and k != "key"}).items():
+        if field == "permissions":
+            errors[field] = [f"line {lines[i][0]}: “{lines[i][1]}” {m}" for i, ms in msgs.items() for m in ms]
+        else:
+            errors[field] = [m for ms in (msgs.values() if isinstance(msgs, dict) else [msgs]) for m in ms]
     return role, errors
 
 
@@ -72,7 +64,7 @@ def check_input(form) -> tuple[dict, dict[str, list[str]]]:
         errors["user"] = ["Choose a user: type part of a userName and pick one."]
     if not data["action"]:
         errors["action"] = ["Enter an action, e.g. view."]
-    elif not NAME.match(data["action"]):
+    elif not ACTION.match(data["action"]):
         errors["action"] = ["An action is a name: letters, digits and _ (e.g. view, edit)."]
     if not data["resource"]:
         errors["resource"] = ["Enter a resource as type:id, e.g. document:42."]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from scim_authz.admin import bp, forms
 from scim_authz.admin import directory_queries as dq
 from scim_authz.admin.context import actor, console_view, form_failed, own, tenant_id
-from scim_authz.api.errors import APIError
+from scim_authz.policy.errors import PolicyError
 from scim_authz.policy import roles as roles_service
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role
@@ -103,7 +103,7 @@ def mapping_save():
         if replaced is not None:  # an edit is a delete and a create, in this one transaction
             roles_service.unmap(tenant_id(), replaced.id)
         _, _, created = roles_service.map_group(tenant_id(), group.id, role.key, values["resource"] or None, actor())
-    except APIError as e:
+    except PolicyError as e:
         db.session.rollback()
         return _form(values, {"form": [e.message]}, 400)
     where = f" on {values['resource']}" if values["resource"] else ""

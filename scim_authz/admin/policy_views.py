@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from scim_authz.admin import bp
 from scim_authz.admin.context import actor, console_view, error_fields, form_failed, tenant_id
-from scim_authz.api.errors import APIError, InvalidSchema, NotFound
+from scim_authz.policy.errors import InvalidSchema, NotFound, PolicyError
 from scim_authz.policy import relationships as rels
-from scim_authz.policy import tenant_settings as tenant_service
+from scim_authz.policy import tenants as tenant_service
+from scim_authz.policy.vocabulary import ROLE_MODES
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Role
 
@@ -31,7 +32,7 @@ entity document {
 
 def _settings_page(values: dict, errors: dict, status: int = 200):
     roles = db.session.execute(select(Role.key).where(Role.tenant_id == tenant_id()).order_by(Role.key)).scalars()
-    ctx = {"values": values, "modes": tenant_service.MODES, "roles": list(roles), "tenant": g.tenant}
+    ctx = {"values": values, "modes": ROLE_MODES, "roles": list(roles), "tenant": g.tenant}
     if errors:
         return form_failed("admin/settings.html", errors, status, **ctx)
     return render_template("admin/settings.html", errors={}, **ctx), status
@@ -54,16 +55,16 @@ def settings_save():
         errors["name"] = ["Enter the organisation's name."]
     elif len(values["name"]) > 200:
         errors["name"] = ["At most 200 characters."]
-    if values["role_mode"] not in tenant_service.MODES:
+    if values["role_mode"] not in ROLE_MODES:
         errors["role_mode"] = ["Choose how roles are decided."]
     if errors:
         return _settings_page(values, errors, 400)
     try:
         tenant_service.update_settings(tenant_id(), {"name": values["name"], "role_mode": values["role_mode"],
                                                      "default_role": values["default_role"] or None})
-    except APIError as e:
+    except PolicyError as e:
         return _settings_page(values, error_fields(e), 400)
-    flash(f"Saved. Role mode: {values['role_mode']}: {tenant_service.MODES[values['role_mode']]}", "success")
+    flash(f"Saved. Role mode: {values['role_mode']}: {ROLE_MODES[values['role_mode']]}", "success")
     return redirect(url_for("admin.settings"))
 
 

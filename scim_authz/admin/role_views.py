@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from scim_authz.admin import bp, forms
 from scim_authz.admin.context import console_view, error_fields, form_failed, tenant_id
-from scim_authz.api.errors import APIError, Conflict
+from scim_authz.policy.errors import Conflict, NotFound, PolicyError
 from scim_authz.policy import roles as roles_service
 from scim_authz.policy.lookup import role_or_404
 from scim_authz.db.extensions import db
@@ -59,9 +59,9 @@ def _save(role_key: str | None):
                                       partial=False)
     except Conflict as e:
         return _form(role_key, data, {"key": [e.message]}, 400)
-    except APIError as e:
-        if e.status == 404:
-            raise
+    except NotFound:
+        raise
+    except PolicyError as e:
         return _form(role_key, data, error_fields(e), 400)
     flash(f"Role {data['key']} is saved.", "success")
     return redirect(url_for("admin.roles"))

@@ -4,7 +4,7 @@ rest of /v1 states with marshmallow (scim_authz/api/schemas.py), and errors have
 from __future__ import annotations
 
 from scim_authz.api.errors import InvalidRequest
-from scim_authz.api.schemas import NAME, OBJECT
+from scim_authz.policy.vocabulary import ACTION, NAME, OBJECT
 
 FIELDS = {"user", "action", "resource", "context", "consistency", "explain", "schema_version"}
 _NO_ATTRS: dict = {}
@@ -58,7 +58,7 @@ def parse_check(raw, errors: dict) -> dict | None:
     Problems are added to `errors` by field; returns None when there were any."""
     if type(raw) is dict and len(raw) == 3:  # most checks: three strings, nothing else
         user, action, resource = raw.get("user"), raw.get("action"), raw.get("resource")
-        if type(user) is str and type(action) is str and type(resource) is str and NAME.match(action) \
+        if type(user) is str and type(action) is str and type(resource) is str and ACTION.match(action) \
                 and OBJECT.match(resource):
             key = user.strip()
             if key:
@@ -74,7 +74,7 @@ def parse_check(raw, errors: dict) -> dict | None:
         errors[k] = [UNKNOWN]
     user = _user(raw.get("user"), errors) if "user" in raw else errors.setdefault("user", [REQUIRED]) and None
     action = raw.get("action")
-    if type(action) is not str or not NAME.match(action):
+    if type(action) is not str or not ACTION.match(action):
         errors["action"] = [REQUIRED] if "action" not in raw else ["must be a name such as edit"]
     resource = _resource(raw.get("resource"), errors) if "resource" in raw else \
         errors.setdefault("resource", [REQUIRED]) and None

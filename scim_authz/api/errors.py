@@ -1,4 +1,5 @@
-"""Errors of the /v1 API, rendered as JSON bodies by scim_authz/http_errors.py."""
+"""Errors of the /v1 edge itself (a malformed request, a missing API key), rendered as JSON bodies by
+scim_authz/http_errors.py. What the domain services refuse is a scim_authz.policy.errors.PolicyError."""
 from __future__ import annotations
 
 
@@ -30,20 +31,3 @@ class Unauthorized(APIError):
     """No valid API key."""
     status = 401
     code = "unauthorized"
-
-
-class NotFound(APIError):
-    """No such resource in the caller's tenant."""
-    status = 404
-    code = "not_found"
-
-
-class Conflict(APIError):
-    """The write conflicts with what exists (a duplicate key, a role still in use)."""
-    status = 409
-    code = "conflict"
-
-
-class InvalidSchema(APIError):
-    """A relationship schema that does not validate; details list line, column and message."""
-    code = "invalid_schema"

@@ -1,17 +1,11 @@
 """marshmallow schemas for /v1 request bodies; a failure is a 400 whose details name each field."""
 from __future__ import annotations
 
-import re
-
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from scim_authz.api.errors import InvalidRequest
-
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-ROLE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
-PERMISSION = re.compile(r"^(\*|[A-Za-z_][A-Za-z0-9_]*:(\*|[A-Za-z_][A-Za-z0-9_-]*))$")
-OBJECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*:[^\s#]{1,300}$")
-SUBJECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*:[^\s#]{1,300}(#[A-Za-z_][A-Za-z0-9_]*)?$")
+from scim_authz.policy.vocabulary import (ACTION, CONDITION_MAX, NAME, OBJECT, ROLE_DESCRIPTION_MAX, ROLE_KEY,
+                                          ROLE_KEY_HINT, ROLE_MODES, ROLE_NAME_MAX, SUBJECT, permission_problem)
 
 
 class UserRef(fields.Field):
@@ -58,7 +52,7 @@ class LookupResourcesRequest(Schema):
         unknown = RAISE
 
     user = UserRef(required=True)
-    action = fields.String(required=True, validate=validate.Regexp(NAME))
+    action = fields.String(required=True, validate=validate.Regexp(ACTION))
     resource_type = fields.String(required=True, validate=validate.Regexp(NAME))
     context = fields.Dict(load_default=dict)
     consistency = fields.Nested(Consistency, load_default=dict)
@@ -70,7 +64,7 @@ class LookupSubjectsRequest(Schema):
     class Meta:
         unknown = RAISE
 
-    action = fields.String(required=True, validate=validate.Regexp(NAME))
+    action = fields.String(required=True, validate=validate.Regexp(ACTION))
     resource = ResourceRef(required=True)
     context = fields.Dict(load_default=dict)
     consistency = fields.Nested(Consistency, load_default=dict)
@@ -78,17 +72,22 @@ class LookupSubjectsRequest(Schema):
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1))
 
 
+def _permission(value: str) -> None:
+    problem = permission_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
 class RoleSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    key = fields.String(required=True, validate=validate.Regexp(ROLE_KEY, error="letters, digits, _ and -"))
-    name = fields.String(load_default=None, validate=validate.Length(max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=1000))
-    permissions = fields.List(fields.String(validate=validate.Regexp(
-        PERMISSION, error='must be "resource_type:action", "resource_type:*" or "*"')), load_default=list)
+    key = fields.String(required=True, validate=validate.Regexp(ROLE_KEY, error=ROLE_KEY_HINT))
+    name = fields.String(load_default=None, validate=validate.Length(max=ROLE_NAME_MAX))
+    description = fields.String(load_default="", validate=validate.Length(max=ROLE_DESCRIPTION_MAX))
+    permissions = fields.List(fields.String(validate=_permission), load_default=list)
     extends = fields.List(fields.String(validate=validate.Regexp(ROLE_KEY)), load_default=list)
-    condition = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4096))
+    condition = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=CONDITION_MAX))
 
 
 class RolePatchSchema(RoleSchema):
@@ -186,7 +185,7 @@ class TenantSettingsSchema(Schema):
         unknown = RAISE
 
     name = fields.String(validate=validate.Length(min=1, max=200))
-    role_mode = fields.String(validate=validate.OneOf(["idp", "app", "hybrid"]))
+    role_mode = fields.String(validate=validate.OneOf(list(ROLE_MODES)))
     default_role = fields.String(allow_none=True, validate=validate.Regexp(ROLE_KEY))
     jwt = fields.Nested(JWTSettings, allow_none=True)
 

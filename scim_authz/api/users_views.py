@@ -4,13 +4,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, g, request
+from marshmallow import ValidationError
 
 from scim_authz import pdp
 from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
+from scim_authz.http_errors import policy_error_body, policy_status
+from scim_authz.policy.errors import InvalidInput
 from scim_authz.api.schemas import BULK_USER, BULK_USERS, SYNC_USER, TENANT_SETTINGS, load
 from scim_authz.policy import decisions as audit
-from scim_authz.policy import tenant_settings as tenant
+from scim_authz.policy import tenants as tenant
 from scim_authz.policy import users
 from scim_authz.policy.lookup import find_user, user_or_404
 from scim_authz.db.extensions import db
@@ -38,9 +41,21 @@ def get_user(key):
 @api_endpoint(write=True)
 def bulk_users():
     items = load(BULK_USERS, json_body())["users"]
-    results, revision = users.bulk_sync(g.caller.tenant_id, items, g.caller.label, lambda raw: load(BULK_USER, raw))
+    results, revision = users.bulk_sync(g.caller.tenant_id, items, g.caller.label, _load_bulk_item)
+    for r in results:
+        if "error" in r:
+            r["status"], r["error"] = policy_status(r["error"]), policy_error_body(r["error"])["error"]
+        else:
+            r["status"] = 201 if r.pop("created") else 200
     failed = sum(1 for r in results if "error" in r)
     return {"results": results, "succeeded": len(results) - failed, "failed": failed, "revision": revision}
+
+
+def _load_bulk_item(raw) -> dict:
+    try:
+        return BULK_USER.load(raw)
+    except ValidationError as e:
+        raise InvalidInput("the request is not valid", details=e.messages) from e
 
 
 @bp.get("/tenant")

@@ -4,7 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-ROLE_MODES = ("idp", "app", "hybrid")
+# How a tenant's roles are decided, the one definition every layer uses, with what each means.
+ROLE_MODES = {
+    "idp": "Only roles mapped from the identity provider's groups count.",
+    "app": "Only roles the application assigns count.",
+    "hybrid": "Roles from both count, each keeping where it came from.",
+}
 
 
 class AuthzError(Exception):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from scim_authz.api.errors import InvalidRequest
+from scim_authz.policy.errors import InvalidInput
 from scim_authz.db.extensions import db
 from scim_authz.db.models import ActiveUser, Decision
 
@@ -21,7 +21,7 @@ def _uncursor(cursor: str) -> tuple[datetime, str]:
         at, did = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         return datetime.fromisoformat(at), did
     except (ValueError, TypeError) as e:
-        raise InvalidRequest("the cursor is not one this API gave", details={"cursor": ["invalid"]}) from e
+        raise InvalidInput("the cursor is not one this API gave", details={"cursor": ["invalid"]}) from e
 
 
 def decision_dict(d: Decision) -> dict:

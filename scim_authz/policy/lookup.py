@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from scim_authz.api.errors import NotFound
+from scim_authz.policy.errors import NotFound
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, Role, User
 

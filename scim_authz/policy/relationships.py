@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select, tuple_
 
-from scim_authz.api.errors import InvalidRequest, InvalidSchema, NotFound
+from scim_authz.policy.errors import InvalidInput, InvalidSchema, NotFound
 from scim_authz.authz.schema_dsl import SchemaError, parse_schema, validate_schema
 from scim_authz.authz.schema_model import CompiledSchema
 from scim_authz.authz.sql_store import relationship_ref
@@ -89,7 +89,7 @@ def write_relationships(tenant_id: int, items: list[dict]) -> tuple[int, int]:
     tuples = [_split(i) for i in items]
     problems = {str(n): [p] for n, t in enumerate(tuples) if (p := _check_against(schema, t))}
     if problems:
-        raise InvalidRequest("relationships refer to what the schema lacks; nothing was written",
+        raise InvalidInput("relationships refer to what the schema lacks; nothing was written",
                              details={"relationships": problems})
     unique = list(dict.fromkeys(tuples))
     existing = _existing(tenant_id, unique)
@@ -137,7 +137,7 @@ def read_relationships(tenant_id: int, filters: dict, after: int | None, limit: 
     """Relationships matching exact filters, by id, a page at a time (cursor = last id)."""
     unknown = set(filters) - FILTERS.keys()
     if unknown:
-        raise InvalidRequest("unknown filters", details={k: ["not a filter"] for k in sorted(unknown)})
+        raise InvalidInput("unknown filters", details={k: ["not a filter"] for k in sorted(unknown)})
     q = select(Relationship).where(Relationship.tenant_id == tenant_id,
                                    *[FILTERS[k] == v for k, v in filters.items()])
     if after:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from scim_authz.api.errors import Conflict, InvalidRequest, NotFound
+from scim_authz.policy.errors import Conflict, InvalidInput, NotFound
 from scim_authz.policy.lookup import group_or_404, role_or_404, user_or_404
 from scim_authz.authz.conditions import validate_condition
 from scim_authz.pdp.changes import current_revision, record
 from scim_authz.db.extensions import db
+from scim_authz.policy.vocabulary import permission_problem
 from scim_authz.db.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
 
 
@@ -31,14 +32,14 @@ def _check_role(tenant_id: int, key: str, data: dict) -> None:
     if data.get("condition"):
         problem = validate_condition(data["condition"])
         if problem:
-            raise InvalidRequest("the condition is not valid", details={"condition": [problem]})
+            raise InvalidInput("the condition is not valid", details={"condition": [problem]})
     extends = data.get("extends") or []
     if extends:
         existing = dict(db.session.execute(select(Role.key, Role.extends).where(
             Role.tenant_id == tenant_id)).all())
         missing = [k for k in extends if k not in existing and k != key]
         if missing:
-            raise InvalidRequest("a role can only extend existing roles", details={"extends": [
+            raise InvalidInput("a role can only extend existing roles", details={"extends": [
                 f"no role {k!r}" for k in missing]})
         existing[key] = extends
         # Refuse a cycle: walking up from the new parents must never come back to this role.
@@ -46,7 +47,7 @@ def _check_role(tenant_id: int, key: str, data: dict) -> None:
         while stack:
             k = stack.pop()
             if k == key:
-                raise InvalidRequest("roles cannot extend each other in a cycle",
+                raise InvalidInput("roles cannot extend each other in a cycle",
                                      details={"extends": [f"{key} would inherit from itself"]})
             if k not in seen:
                 seen.add(k)
@@ -70,7 +71,7 @@ def update_role(tenant_id: int, key: str, data: dict, *, partial: bool) -> tuple
     """Replace (PUT) or change (PATCH) a role; the key cannot change."""
     role = role_or_404(tenant_id, key)
     if data.get("key") not in (None, key):
-        raise InvalidRequest("a role's key cannot change", details={"key": ["read-only"]})
+        raise InvalidInput("a role's key cannot change", details={"key": ["read-only"]})
     merged = {"name": role.name, "description": role.description, "permissions": role.permissions,
               "extends": role.extends, "condition": role.condition} if partial else {}
     merged.update({k: v for k, v in data.items() if k != "key"})
@@ -159,7 +160,7 @@ def set_tenant_roles(tenant_id: int, user: User, role_keys: list[str], actor: st
         Role.tenant_id == tenant_id, Role.key.in_(role_keys))).scalars()} if role_keys else {}
     missing = [k for k in role_keys if k not in roles]
     if missing:
-        raise InvalidRequest("unknown roles", details={"roles": [f"no role {k!r}" for k in missing]})
+        raise InvalidInput("unknown roles", details={"roles": [f"no role {k!r}" for k in missing]})
     current = {a.role_id: a for a in db.session.execute(select(RoleAssignment).where(
         RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user.id,
         RoleAssignment.resource_type == "")).scalars()}
@@ -219,3 +220,14 @@ def list_mappings(tenant_id: int, group_key: str | None = None) -> list[dict]:
     if group_key:
         q = q.where(GroupRoleMapping.group_id == group_or_404(tenant_id, group_key).id)
     return [mapping_dict(m, k, g) for m, k, g in db.session.execute(q.order_by(GroupRoleMapping.id)).all()]
+
+
+def uncheckable_permissions(tenant_id: int | None = None) -> list[tuple[str, str, str, str]]:
+    """(tenant key, role key, permission, why) for every saved permission the engine could never be
+    asked about (saved before permissions were held to the check's vocabulary). Nothing is changed:
+    an admin decides what each should become."""
+    q = select(Tenant.key, Role.key, Role.permissions).join(Tenant, Tenant.id == Role.tenant_id)
+    if tenant_id is not None:
+        q = q.where(Role.tenant_id == tenant_id)
+    return [(t, r, p, problem) for t, r, perms in db.session.execute(q.order_by(Tenant.key, Role.key)).all()
+            for p in perms or [] if (problem := permission_problem(p))]

@@ -1,4 +1,5 @@
-"""Creating and finding tenants, and bumping their revision."""
+"""Tenants: creating and finding them, and their settings as applications and admins change them
+(role mode, default role, JWT verification)."""
 from __future__ import annotations
 
 import re
@@ -7,23 +8,24 @@ from sqlalchemy import select
 
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
+from scim_authz.pdp.changes import record
+from scim_authz.policy.errors import Conflict, InvalidInput, NotFound
+from scim_authz.policy.lookup import role_or_404
+from scim_authz.policy.vocabulary import ROLE_MODES
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-ROLE_MODES = ("idp", "app", "hybrid")
-
-
-class TenantError(ValueError):
-    """A tenant could not be created or found as asked."""
 
 
 def create_tenant(key: str, name: str | None = None, role_mode: str = "hybrid") -> Tenant:
     """Create a tenant with a URL-safe key (lowercase letters, digits, dashes)."""
     if not KEY_RE.match(key):
-        raise TenantError("tenant key must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit")
+        raise InvalidInput("tenant key must be 1-63 lowercase letters, digits or dashes, starting with a letter or "
+                           "digit", details={"key": ["1-63 lowercase letters, digits or dashes"]})
     if role_mode not in ROLE_MODES:
-        raise TenantError(f"role mode must be one of {', '.join(ROLE_MODES)}")
+        raise InvalidInput(f"role mode must be one of {', '.join(ROLE_MODES)}",
+                           details={"role_mode": [f"one of {', '.join(ROLE_MODES)}"]})
     if find_tenant(key) is not None:
-        raise TenantError(f"tenant {key!r} already exists")
+        raise Conflict(f"tenant {key!r} already exists")
     tenant = Tenant(key=key, name=name or key, role_mode=role_mode, settings={}, revision=0)
     db.session.add(tenant)
     db.session.flush()
@@ -38,3 +40,43 @@ def find_tenant(key: str) -> Tenant | None:
 def list_tenants() -> list[Tenant]:
     """All tenants, by key."""
     return list(db.session.execute(select(Tenant).order_by(Tenant.key)).scalars())
+
+
+def settings_dict(t: Tenant) -> dict:
+    """The tenant's settings as they are shown (a JWT shared secret never is)."""
+    s = t.settings or {}
+    jwt = dict(s.get("jwt") or {})
+    if jwt.get("hs256_secret"):
+        jwt["hs256_secret"] = "********"  # never echoed
+    return {"key": t.key, "name": t.name, "role_mode": t.role_mode, "role_mode_meaning": ROLE_MODES[t.role_mode],
+            "default_role": s.get("default_role"), "jwt": jwt or None, "revision": t.revision}
+
+
+def update_settings(tenant_id: int, data: dict) -> tuple[dict, int]:
+    """Change the name, the role mode, the default role, or the JWT configuration."""
+    t = db.session.get(Tenant, tenant_id)
+    settings = dict(t.settings or {})
+    if "name" in data:
+        t.name = data["name"]
+    if "role_mode" in data:
+        if data["role_mode"] not in ROLE_MODES:
+            raise InvalidInput("unknown role mode", details={"role_mode": [f"one of {', '.join(ROLE_MODES)}"]})
+        t.role_mode = data["role_mode"]
+    if "default_role" in data:
+        if data["default_role"]:
+            try:
+                role_or_404(tenant_id, data["default_role"])
+            except NotFound as e:
+                raise InvalidInput("the default role must exist", details={"default_role": [e.message]}) from e
+        settings["default_role"] = data["default_role"]
+    if "jwt" in data:
+        jwt = data["jwt"]
+        if jwt and not (jwt.get("jwks_url") or jwt.get("jwks") or jwt.get("hs256_secret")):
+            raise InvalidInput("JWT verification needs keys", details={"jwt": ["give jwks_url, jwks, or hs256_secret"]})
+        if jwt and not (jwt.get("issuer") and jwt.get("audience")):
+            raise InvalidInput("JWT verification needs an issuer and an audience",
+                               details={"jwt": ["issuer and audience are required"]})
+        settings["jwt"] = jwt
+    t.settings = settings
+    db.session.flush()
+    return settings_dict(t), record(tenant_id, "tenant", [str(tenant_id)])

@@ -1,7 +1,7 @@
 """syncUser at the handoff point, bulk sync, and users first seen in a verified JWT."""
 from __future__ import annotations
 
-from scim_authz.api.errors import Conflict, InvalidRequest
+from scim_authz.policy.errors import Conflict, PolicyError
 from scim_authz.policy import roles as roles_service
 from scim_authz.policy.lookup import find_user, role_exists
 from scim_authz.pdp.changes import current_revision, record
@@ -65,16 +65,17 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
     return user_dict(user), created, current_revision(tenant_id)
 
 
-def bulk_sync(tenant_id: int, items: list[dict], actor: str, load_item) -> tuple[list[dict], int]:
-    """Sync many users; each item succeeds or fails alone (a savepoint each), reported per item."""
+def bulk_sync(tenant_id: int, items: list, actor: str, load_item) -> tuple[list[dict], int]:
+    """Sync many users; each item succeeds or fails alone (a savepoint each), reported per item:
+    {"index", "key", "created", "user"} or {"index", "key", "error": PolicyError}. `load_item` turns a
+    raw item into sync_user's input, raising a PolicyError for one that is not valid."""
     results = []
     for n, raw in enumerate(items):
         try:
             item = load_item(raw)
             with db.session.begin_nested():
                 user, created, _ = sync_user(tenant_id, item["key"], item, actor)
-            results.append({"index": n, "key": item["key"], "status": 201 if created else 200, "user": user})
-        except (InvalidRequest, Conflict) as e:
-            results.append({"index": n, "key": raw.get("key") if isinstance(raw, dict) else None,
-                            "status": e.status, "error": e.body()["error"]})
+            results.append({"index": n, "key": item["key"], "created": created, "user": user})
+        except PolicyError as e:
+            results.append({"index": n, "key": raw.get("key") if isinstance(raw, dict) else None, "error": e})
     return results, current_revision(tenant_id)

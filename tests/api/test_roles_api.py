@@ -53,9 +53,24 @@ def test_invalid_permission_string_is_400_naming_the_field(app, api, tenant, per
 
 
 def test_valid_permission_forms(api):
-    r = api.post("/roles", {"key": "admin", "permissions": ["*", "document:*", "folder:share-link"]})
+    r = api.post("/roles", {"key": "admin", "permissions": ["*", "document:*", "folder:share_link"]})
     assert r.status_code == 201, r.get_json()
-    assert r.get_json()["role"]["permissions"] == ["*", "document:*", "folder:share-link"]
+    assert r.get_json()["role"]["permissions"] == ["*", "document:*", "folder:share_link"]
+
+
+def test_a_permission_whose_action_can_never_be_checked_is_refused(app, api, tenant):
+    """A check's action is letters, digits and _; a permission `document:sign-off` could be saved
+    but never asked about, so it is refused with a reason, and nothing is written."""
+    rev = revision(app, tenant[0])
+    err = error(api.post("/roles", {"key": "signer", "permissions": ["document:view", "document:sign-off"]}),
+                400, "invalid_request")
+    assert err["details"]["permissions"] == {"1": ["the action 'sign-off' can never be checked: an action is "
+                                                   "letters, digits and _ only"]}
+    assert count(app, Role, tenant_id=tenant[0]) == 0 and revision(app, tenant[0]) == rev
+    # The action a check may ask about is exactly what a permission may name.
+    ok = api.post("/roles", {"key": "signer", "permissions": ["document:sign_off"]})
+    assert ok.status_code == 201
+    assert api.post("/check", {"user": "nobody", "action": "sign-off", "resource": "document:1"}).status_code == 400
 
 
 def test_invalid_condition_is_400_with_the_parse_message(app, api, tenant):
