@@ -7,13 +7,13 @@ from flask import Flask
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, error handlers; nothing else."""
     from config import config_for
-    from scim_authz.db import setup as db_setup
-    from scim_authz.cli import register_cli
-    from scim_authz.http_errors import register_error_handlers
-    from scim_authz.db.extensions import db, migrate
-    from scim_authz.api import check_views, policy_views, users_views
     from scim_authz.admin import bp as admin_bp
     from scim_authz.admin.sessions import ConsoleSessions
+    from scim_authz.api import check_views, policy_views, users_views
+    from scim_authz.cli import register_cli
+    from scim_authz.db import setup as db_setup
+    from scim_authz.db.extensions import db, migrate
+    from scim_authz.http_errors import register_error_handlers
     from scim_authz.scim.views import bp as scim_bp
 
     app = Flask(__name__, instance_relative_config=False)

@@ -1,11 +1,10 @@
 """Command line: `flask --app wsgi tenants …`, `… tokens …`, or the `scim-authz` console script."""
 from __future__ import annotations
 
-import os
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
@@ -14,8 +13,9 @@ from scim_authz.credentials.keys import issue_credential, revoke_credential
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential
 from scim_authz.policy.errors import PolicyError
-from scim_authz.policy.vocabulary import ROLE_MODES
 from scim_authz.policy.tenants import create_tenant, find_tenant, list_tenants
+from scim_authz.policy.vocabulary import ROLE_MODES
+from scim_authz.web.requests import scim_base_url
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants.")
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
@@ -30,18 +30,6 @@ def _tenant_or_fail(key: str):
     return tenant
 
 
-def scim_base_url(tenant_key: str | None = None) -> str:
-    """The SCIM base URL to paste into an IdP (tokens decide the tenant, so it is the same for all):
-    under PUBLIC_BASE_URL, else where gunicorn will listen (BIND, as config/gunicorn.conf.py reads it)."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if not base:
-        host, _, port = os.environ.get("BIND", "127.0.0.1:8000").rpartition(":")
-        if host in ("", "0.0.0.0", "[::]"):  # every interface: this machine answers on loopback
-            host = "127.0.0.1"
-        base = f"http://{host}:{port}"
-    return f"{base}/scim/v2"
-
-
 @tenants_cli.command("create")
 @click.argument("key")
 @click.option("--name", help="Display name (defaults to the key).")
@@ -51,7 +39,7 @@ def tenants_create(key, name, role_mode):
     try:
         tenant = create_tenant(key, name, role_mode)
     except PolicyError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     db.session.commit()
     click.echo(f"created tenant {tenant.key} (id {tenant.id}, role mode {tenant.role_mode})")
 
@@ -119,7 +107,7 @@ def admins_create(email, tenant_key, is_super, password_stdin):
     try:
         admin = create_admin(email, password, tenant.id if tenant else None)
     except AdminError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     db.session.commit()
     click.echo(f"created admin {admin.email} ({'super-admin' if tenant is None else 'tenant ' + tenant.key})")
 

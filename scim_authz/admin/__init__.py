@@ -9,6 +9,14 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 # The view modules attach their routes to `bp`; imported last, once `bp` exists.
 from scim_authz.admin import (  # noqa: E402,F401
-    audit_views, auth_views, connect_views, context, directory_views, home_views, mapping_views, playground_views,
-    policy_views, role_views,
+               audit_views,
+               auth_views,
+               connect_views,
+               context,
+               directory_views,
+               home_views,
+               mapping_views,
+               playground_views,
+               policy_views,
+               role_views,
 )

@@ -8,10 +8,10 @@ from flask import render_template, request
 from scim_authz.admin import bp
 from scim_authz.admin.charts import bar_chart
 from scim_authz.admin.context import console_view, tenant_id
-from scim_authz.policy.errors import InvalidInput
-from scim_authz.policy import decisions as audit
-from scim_authz.policy.lookup import find_user
 from scim_authz.db.models import utcnow
+from scim_authz.policy import decisions as audit
+from scim_authz.policy.errors import InvalidInput
+from scim_authz.policy.lookup import find_user
 
 PAGE = 50
 RESULTS = {"": "Any result", "allowed": "Allowed", "denied": "Denied"}

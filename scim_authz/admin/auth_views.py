@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
 from scim_authz.admin import bp
-from scim_authz.credentials import admins as accounts
 from scim_authz.admin.context import SESSION_ADMIN, SESSION_TENANT, console_view, throttle
+from scim_authz.credentials import admins as accounts
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
 

@@ -1,7 +1,7 @@
 """Connecting an identity provider: the SCIM base URL, and the tokens that decide the tenant."""
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from scim_authz.admin import bp
@@ -9,14 +9,9 @@ from scim_authz.admin.context import console_view, own, tenant_id
 from scim_authz.credentials.keys import issue_credential, revoke_credential
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential
+from scim_authz.web.requests import scim_base_url
 
 KINDS = {"scim": "SCIM token (identity provider)", "app": "API key (application, /v1)"}
-
-
-def scim_base_url() -> str:
-    """What to paste into Okta or Entra: PUBLIC_BASE_URL, or this request's origin, + /scim/v2."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-    return f"{base}/scim/v2"
 
 
 def _page(**ctx):

@@ -12,10 +12,10 @@ from werkzeug.exceptions import HTTPException
 from scim_authz import pdp
 from scim_authz.admin import bp, csrf
 from scim_authz.admin.throttle import LoginThrottle
-from scim_authz.policy.errors import NotFound, PolicyError
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Admin, Tenant
-from scim_authz.db.txn import intent
+from scim_authz.db.txn import transaction
+from scim_authz.policy.errors import NotFound, PolicyError
 
 log = logging.getLogger("scim_authz.admin")
 SESSION_ADMIN, SESSION_TENANT = "admin_id", "tenant_id"
@@ -58,22 +58,16 @@ def console_view(*, write: bool = False, signed_in: bool = True, needs_tenant: b
         def wrapper(*args, **kwargs):
             if reads_audit:
                 pdp.audit().flush()
-            with intent(write):
-                try:
-                    if signed_in:
-                        g.admin = _signed_in_admin()
-                        if g.admin is None:
-                            session.pop(SESSION_ADMIN, None)
-                            return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-                        g.tenant, g.tenants = _tenant_for(g.admin)
-                        if needs_tenant and g.tenant is None:
-                            return render_template("admin/no_tenant.html"), 200
-                    result = view(*args, **kwargs)
-                    db.session.commit() if write else db.session.rollback()
-                    return result
-                except Exception:
-                    db.session.rollback()
-                    raise
+            with transaction(write):
+                if signed_in:
+                    g.admin = _signed_in_admin()
+                    if g.admin is None:
+                        session.pop(SESSION_ADMIN, None)
+                        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+                    g.tenant, g.tenants = _tenant_for(g.admin)
+                    if needs_tenant and g.tenant is None:
+                        return render_template("admin/no_tenant.html"), 200
+                return view(*args, **kwargs)
         return wrapper
     return decorate
 

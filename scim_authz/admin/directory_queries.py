@@ -152,7 +152,7 @@ def mapping_impact(tenant_id: int, group_id: str, role: Role, rtype: str, rid: s
     gain_q = base.where(User.active.is_(True), User.id.not_in(select(held_col)))
     gaining_total = db.session.execute(select(func.count()).select_from(gain_q.subquery())).scalar_one()
     users = db.session.execute(gain_q.order_by(User.user_name_ci).limit(limit)).scalars().all()
-    return Impact(total, [(u, via) for u, via in zip(users, _via(tenant_id, group_id, users))], gaining_total,
+    return Impact(total, [(u, via) for u, via in zip(users, _via(tenant_id, group_id, users), strict=True)], gaining_total,
                   total - inactive - gaining_total, inactive)
 
 

@@ -8,9 +8,9 @@ from scim_authz import pdp
 from scim_authz.admin import bp
 from scim_authz.admin import directory_queries as dq
 from scim_authz.admin.context import console_view, own, page_arg, tenant_id
-from scim_authz.directory.service import groups_of_users
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role, User
+from scim_authz.directory.service import groups_of_users
 
 STATUSES = {"all": "All", "active": "Active", "inactive": "Deactivated"}
 # Attributes worth showing from the SCIM document, in this order, with a label.
@@ -53,7 +53,8 @@ def user_detail(user_id):
     details = [(label, doc.get(k) if k != "externalId" else user.external_id) for k, label in SHOWN]
     details.insert(0, ("Email", _primary(doc.get("emails"))))
     ent = doc.get(ENTERPRISE) or {}
-    details += [(label, ent.get(k)) for k, label in (("department", "Department"), ("employeeNumber", "Employee number"))]
+    details += [(label, ent.get(k)) for k, label in (("department", "Department"),
+                                                     ("employeeNumber", "Employee number"))]
     groups = groups_of_users(tenant_id(), [user.id])[user.id]
     effective = pdp.engine().permissions(tenant_id(), user.id) or {"roles": [], "permissions": []}
     return render_template("admin/user.html", user=user, details=[d for d in details if d[1]],

@@ -7,10 +7,10 @@ from sqlalchemy import select
 from scim_authz.admin import bp, forms
 from scim_authz.admin import directory_queries as dq
 from scim_authz.admin.context import actor, console_view, form_failed, own, tenant_id
-from scim_authz.policy.errors import PolicyError
-from scim_authz.policy import roles as roles_service
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role
+from scim_authz.policy import roles as roles_service
+from scim_authz.policy.errors import PolicyError
 
 
 def _roles() -> list[Role]:

@@ -8,8 +8,8 @@ from flask import render_template, request
 from scim_authz import pdp
 from scim_authz.admin import bp, forms
 from scim_authz.admin.context import actor, console_view, form_failed, tenant_id
-from scim_authz.policy.lookup import find_user
 from scim_authz.db.models import utcnow
+from scim_authz.policy.lookup import find_user
 
 FIELDS = ("user", "action", "resource", "context")
 

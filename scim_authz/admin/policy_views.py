@@ -6,12 +6,12 @@ from sqlalchemy import select
 
 from scim_authz.admin import bp
 from scim_authz.admin.context import actor, console_view, error_fields, form_failed, tenant_id
-from scim_authz.policy.errors import InvalidSchema, NotFound, PolicyError
-from scim_authz.policy import relationships as rels
-from scim_authz.policy import tenants as tenant_service
-from scim_authz.policy.vocabulary import ROLE_MODES
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Role
+from scim_authz.policy import relationships as rels
+from scim_authz.policy import tenants as tenant_service
+from scim_authz.policy.errors import InvalidSchema, NotFound, PolicyError
+from scim_authz.policy.vocabulary import ROLE_MODES
 
 EXAMPLE_SCHEMA = """entity folder {
   relation owner @user

@@ -6,11 +6,11 @@ from sqlalchemy import func, select
 
 from scim_authz.admin import bp, forms
 from scim_authz.admin.context import console_view, error_fields, form_failed, tenant_id
-from scim_authz.policy.errors import Conflict, NotFound, PolicyError
-from scim_authz.policy import roles as roles_service
-from scim_authz.policy.lookup import role_or_404
 from scim_authz.db.extensions import db
 from scim_authz.db.models import GroupRoleMapping, Role, RoleAssignment
+from scim_authz.policy import roles as roles_service
+from scim_authz.policy.errors import Conflict, NotFound, PolicyError
+from scim_authz.policy.lookup import role_or_404
 
 EMPTY = {"key": "", "name": "", "description": "", "permissions_text": "", "extends": [], "condition": ""}
 

@@ -9,12 +9,12 @@ from flask import Blueprint, current_app, g, request
 
 from scim_authz import pdp
 from scim_authz.api import identity
+from scim_authz.api.check_items import load_bulk, load_check
 from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
-from scim_authz.policy.errors import NotFound
-from scim_authz.api.check_items import load_bulk, load_check
 from scim_authz.api.schemas import LOOKUP_RESOURCES, LOOKUP_SUBJECTS, load
 from scim_authz.db.models import utcnow
+from scim_authz.policy.errors import NotFound
 
 bp = Blueprint("api_check", __name__, url_prefix="/v1")
 

@@ -6,11 +6,12 @@ import json
 
 from flask import Response, g, request
 
-from scim_authz.credentials import cache as auth_cache
 from scim_authz.api.errors import InvalidRequest, Unauthorized
+from scim_authz.credentials import cache as auth_cache
 from scim_authz.credentials.keys import Caller, InvalidCredential
-from scim_authz.db.extensions import db
-from scim_authz.db.txn import WRITE_INTENT
+from scim_authz.db.txn import transaction
+from scim_authz.web import requests
+
 
 def _authenticate() -> Caller:
     try:
@@ -26,19 +27,8 @@ def api_endpoint(write: bool = False):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             g.caller = _authenticate()
-            token = WRITE_INTENT.set(write)
-            try:
+            with transaction(write):
                 result = view(*args, **kwargs)
-                if write:
-                    db.session.commit()
-                elif db.session.registry.has():  # a check that never touched the database
-                    db.session.rollback()        # should not pay for making a session
-            except Exception:
-                if db.session.registry.has():
-                    db.session.rollback()
-                raise
-            finally:
-                WRITE_INTENT.reset(token)
             return result if isinstance(result, Response) else json_response(result)
         return wrapper
     return decorate
@@ -52,13 +42,4 @@ def json_response(body, status: int = 200) -> Response:
 
 def json_body() -> dict:
     """The request body as a JSON object, or 400."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        raise InvalidRequest("the request needs a JSON body")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidRequest(f"the body is not valid JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return data
+    return requests.json_body(InvalidRequest, want_object=True)

@@ -4,8 +4,19 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from scim_authz.api.errors import InvalidRequest
-from scim_authz.policy.vocabulary import (ACTION, CONDITION_MAX, NAME, OBJECT, ROLE_DESCRIPTION_MAX, ROLE_KEY,
-                                          ROLE_KEY_HINT, ROLE_MODES, ROLE_NAME_MAX, SUBJECT, permission_problem)
+from scim_authz.policy.vocabulary import (
+    ACTION,
+    CONDITION_MAX,
+    NAME,
+    OBJECT,
+    ROLE_DESCRIPTION_MAX,
+    ROLE_KEY,
+    ROLE_KEY_HINT,
+    ROLE_MODES,
+    ROLE_NAME_MAX,
+    SUBJECT,
+    permission_problem,
+)
 
 
 class UserRef(fields.Field):

@@ -1,7 +1,7 @@
 """/v1 users (syncUser, bulk sync), tenant settings, the decision log and usage."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, g, request
 from marshmallow import ValidationError
@@ -9,15 +9,15 @@ from marshmallow import ValidationError
 from scim_authz import pdp
 from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
-from scim_authz.http_errors import policy_error_body, policy_status
-from scim_authz.policy.errors import InvalidInput
 from scim_authz.api.schemas import BULK_USER, BULK_USERS, SYNC_USER, TENANT_SETTINGS, load
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant, utcnow
+from scim_authz.http_errors import policy_error_body, policy_status
 from scim_authz.policy import decisions as audit
 from scim_authz.policy import tenants as tenant
 from scim_authz.policy import users
+from scim_authz.policy.errors import InvalidInput
 from scim_authz.policy.lookup import find_user, user_or_404
-from scim_authz.db.extensions import db
-from scim_authz.db.models import Tenant, utcnow
 
 bp = Blueprint("api_users", __name__, url_prefix="/v1")
 
@@ -78,7 +78,7 @@ def _when(name: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         # Stored times are naive UTC: convert an offset to UTC, and read a naive time as UTC.
-        return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
+        return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
     except ValueError as e:
         raise InvalidRequest(f"{name} must be an ISO 8601 time", details={name: ["not a time"]}) from e
 

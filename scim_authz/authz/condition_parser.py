@@ -6,7 +6,16 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, NoReturn
 
 from scim_authz.authz.condition_nodes import (
-    ConditionSyntaxError, Env, _Node, _as_bool, _comparison, _const, _getter, _junction, _lit_text, _quote,
+    ConditionSyntaxError,
+    Env,
+    _as_bool,
+    _comparison,
+    _const,
+    _getter,
+    _junction,
+    _lit_text,
+    _Node,
+    _quote,
 )
 
 MAX_DEPTH = 32

@@ -10,7 +10,8 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from scim_authz.authz import grants as grants_mod
 from scim_authz.authz.conditions import ConditionEvalError, compile_condition
@@ -147,7 +148,8 @@ class Engine:
         revision once, not once per item)."""
         revision = 0
         try:
-            fresh = store is not None and store.tenant_id == tenant_id and (at_least is None or store.revision >= at_least)
+            fresh = (store is not None and store.tenant_id == tenant_id
+                     and (at_least is None or store.revision >= at_least))
             st = store if fresh else self.store(tenant_id, at_least)
             revision = st.revision
             return self._check(st, user, action, rtype, rid, resource_attrs, context, claims,

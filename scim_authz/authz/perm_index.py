@@ -7,7 +7,7 @@ had to ask every one of them (three times, for the wildcards).
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from scim_authz.authz.model import RoleDef
 

@@ -6,7 +6,16 @@ import difflib
 from collections import deque
 
 from scim_authz.authz.schema_dsl import (
-    BUILTIN_MEMBER, KEYWORDS, MAX_ENTITIES, NAME_RE, SchemaIssue, _Entity, _Permission, _Relation, _subject_key, _Tok,
+    BUILTIN_MEMBER,
+    KEYWORDS,
+    MAX_ENTITIES,
+    NAME_RE,
+    SchemaIssue,
+    _Entity,
+    _Permission,
+    _Relation,
+    _subject_key,
+    _Tok,
 )
 
 
@@ -14,7 +23,8 @@ def _fake(text: str) -> _Tok:
     return _Tok("word", text, 0, 0)
 
 
-_BUILTIN_MEMBER = _Relation(_fake("member"), [(_fake(s.type), s.relation and _fake(s.relation)) for s in BUILTIN_MEMBER])
+_BUILTIN_MEMBER = _Relation(_fake("member"),
+                            [(_fake(s.type), s.relation and _fake(s.relation)) for s in BUILTIN_MEMBER])
 
 
 def _is_name(text: str) -> bool:
@@ -62,7 +72,8 @@ class Checker:
                 declared[ent.name.text] = ent
                 self.types[ent.name.text] = ent.scope
         if len(self.entities) > MAX_ENTITIES:
-            self.issue(self.entities[MAX_ENTITIES].keyword, f"too many entities: at most {MAX_ENTITIES} may be declared")
+            self.issue(self.entities[MAX_ENTITIES].keyword,
+                       f"too many entities: at most {MAX_ENTITIES} may be declared")
         for ent in self.entities:
             for member in ent.members:
                 if isinstance(member, _Relation) and member.subjects is not None:

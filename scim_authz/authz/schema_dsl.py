@@ -1,4 +1,5 @@
-"""The relationship schema language (Zanzibar / Permify style): tokenizer, recursive-descent parser, validator, compiler.
+"""The relationship schema language (Zanzibar / Permify style): tokenizer, recursive-descent parser,
+validator, compiler.
 
     entity folder {
       relation owner @user
@@ -19,8 +20,21 @@ import re
 from dataclasses import dataclass, field
 
 from scim_authz.authz.schema_model import (
-    PERMISSION, RELATION, And, Arrow, CompiledSchema, EntityDef, Expr, FrozenMap, InstanceRole, Not, Or, Ref,
-    RelationDef, SubjectType, TenantRole,
+    PERMISSION,
+    RELATION,
+    And,
+    Arrow,
+    CompiledSchema,
+    EntityDef,
+    Expr,
+    FrozenMap,
+    InstanceRole,
+    Not,
+    Or,
+    Ref,
+    RelationDef,
+    SubjectType,
+    TenantRole,
 )
 
 __all__ = [
@@ -366,7 +380,7 @@ class _Parser:
         self.expected("a relation or permission name, 'tenant.ROLE', 'role.ROLE', 'not' or '('")
 
 
-# --- analysis (the checks themselves: schema_check.py) ---------------------------------------------------------------------------------------------
+# --- analysis (the checks themselves: schema_check.py) ----------------------------------------
 
 
 def _subject_key(type_tok: _Tok, rel_tok: _Tok | None) -> tuple[str, str | None]:

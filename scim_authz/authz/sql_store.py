@@ -96,7 +96,8 @@ class SQLReader:
             snap.memberships = [tuple(r) for r in q(
                 "SELECT group_id, member_id, member_type FROM group_members WHERE tenant_id = :t")]
             roles = {r[0]: RoleRow(r[0], r[1], r[2], tuple(_json(r[3]) or ()), tuple(_json(r[4]) or ()), r[5])
-                     for r in q("SELECT id, key, name, permissions, extends, condition FROM roles WHERE tenant_id = :t")}
+                     for r in q("SELECT id, key, name, permissions, extends, condition FROM roles "
+                                "WHERE tenant_id = :t")}
             snap.roles = list(roles.values())
             snap.assignments = [AssignmentRow(r[0], r[1], roles[r[2]].key, r[3], r[4], r[5], _iso(r[6])) for r in q(
                 "SELECT id, user_id, role_id, resource_type, resource_id, assigned_by, created "

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from scim_authz.authz.model import GroupInfo, RoleDef, UserInfo
 from scim_authz.authz.perm_index import PermIndex

@@ -1,1 +1,2 @@
-"""Who may call: SCIM tokens and API keys, their cache, console admin accounts, end-user JWT verification and the safe fetcher for identity providers' keys."""
+"""Who may call: SCIM tokens and API keys and their cache, console admin accounts, end-user JWT
+verification, and the safe fetcher of identity providers' keys."""

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-import logging
-
 from sqlalchemy import select, update
 
-from scim_authz.pdp.changes import record
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential, Tenant, utcnow
+from scim_authz.pdp.changes import record
 
 log = logging.getLogger("scim_authz.credentials.keys")
 PREFIXES = {"scim": "scim_", "app": "sk_", "admin": "adm_"}

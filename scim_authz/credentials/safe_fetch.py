@@ -43,7 +43,7 @@ def public_address(host: str) -> bool:
 
 
 def _guarded_connect(allow_private: bool):
-    def create_connection(address, timeout=socket.getdefaulttimeout(), source_address=None, **kw):
+    def create_connection(address, timeout=None, source_address=None, **kw):  # http.client passes one
         sock = socket.create_connection(address, timeout, source_address, **kw)
         peer = sock.getpeername()[0]
         if not allow_private and not public_address(peer):

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupMember, User, utcnow
+from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
 from scim_authz.pdp.changes import record
 
 # Nested groups deeper than this are refused; it also bounds the transitive-groups walk.

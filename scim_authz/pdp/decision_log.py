@@ -11,10 +11,9 @@ import atexit
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 from collections import deque
-
-import sqlite3
 
 import psycopg
 from sqlalchemy.engine import Engine as SAEngine

@@ -8,12 +8,12 @@ import time
 
 from flask import Flask, current_app
 
-from scim_authz.pdp import revision_signal
-from scim_authz.pdp.decision_log import AuditLog
 from scim_authz.authz.engine import Engine
 from scim_authz.authz.sql_store import SQLReader
 from scim_authz.db.extensions import db
 from scim_authz.db.txn import read_only
+from scim_authz.pdp import revision_signal
+from scim_authz.pdp.decision_log import AuditLog
 
 log = logging.getLogger("scim_authz.pdp")
 _lock = threading.Lock()

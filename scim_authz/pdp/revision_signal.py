@@ -28,7 +28,7 @@ log = logging.getLogger("scim_authz.pdp.revision_signal")
 SESSION_FLAG = "scim_authz.revision_advanced"
 SIZE = 8
 
-_signals: dict[str, "FileSignal"] = {}
+_signals: dict[str, FileSignal] = {}
 _lock = threading.Lock()
 
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from scim_authz.policy.errors import InvalidInput
 from scim_authz.db.extensions import db
 from scim_authz.db.models import ActiveUser, Decision
+from scim_authz.policy.errors import InvalidInput
 
 
 def _cursor(at: datetime, did: str) -> str:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from scim_authz.policy.errors import NotFound
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, Role, User
+from scim_authz.policy.errors import NotFound
 
 
 def find_user(tenant_id: int, key: str) -> User | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select, tuple_
 
-from scim_authz.policy.errors import InvalidInput, InvalidSchema, NotFound
 from scim_authz.authz.schema_dsl import SchemaError, parse_schema, validate_schema
 from scim_authz.authz.schema_model import CompiledSchema
 from scim_authz.authz.sql_store import relationship_ref
-from scim_authz.pdp.changes import current_revision, record
 from scim_authz.db.extensions import db
 from scim_authz.db.models import AuthzSchema, Relationship
+from scim_authz.pdp.changes import current_revision, record
+from scim_authz.policy.errors import InvalidInput, InvalidSchema, NotFound
 
 
 def _issues(issues) -> list[dict]:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from scim_authz.authz.conditions import validate_condition
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
+from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy.errors import Conflict, InvalidInput, NotFound
 from scim_authz.policy.lookup import group_or_404, role_or_404, user_or_404
-from scim_authz.authz.conditions import validate_condition
-from scim_authz.pdp.changes import current_revision, record
-from scim_authz.db.extensions import db
 from scim_authz.policy.vocabulary import permission_problem
-from scim_authz.db.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
 
 
 def _iso(dt) -> str:
@@ -187,7 +187,8 @@ def mapping_dict(m: GroupRoleMapping, role_key: str, group: Group) -> dict:
             "created_by": m.created_by, "created": _iso(m.created), "source": "idp"}
 
 
-def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | None, actor: str) -> tuple[dict, int, bool]:
+def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | None,
+              actor: str) -> tuple[dict, int, bool]:
     """Map a pushed group to a role (idempotent)."""
     group = group_or_404(tenant_id, group_key)
     role = role_or_404(tenant_id, role_key)

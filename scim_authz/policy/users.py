@@ -1,14 +1,14 @@
 """syncUser at the handoff point, bulk sync, and users first seen in a verified JWT."""
 from __future__ import annotations
 
-from scim_authz.policy.errors import Conflict, PolicyError
-from scim_authz.policy import roles as roles_service
-from scim_authz.policy.lookup import find_user, role_exists
-from scim_authz.pdp.changes import current_revision, record
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant, User
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict as DirectoryConflict
-from scim_authz.db.models import Tenant, User
-from scim_authz.db.extensions import db
+from scim_authz.pdp.changes import current_revision, record
+from scim_authz.policy import roles as roles_service
+from scim_authz.policy.errors import Conflict, PolicyError
+from scim_authz.policy.lookup import find_user, role_exists
 
 
 def user_dict(u: User) -> dict:

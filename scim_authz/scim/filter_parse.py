@@ -105,7 +105,7 @@ def _regroup(node, depth: int = 0):
             else:
                 terms.append(_regroup(n, depth + 1))
         groups = [[terms[0]]]
-        for op, term in zip(ops, terms[1:]):
+        for op, term in zip(ops, terms[1:], strict=True):
             groups.append([term]) if op == "or" else groups[-1].append(term)
 
         def fold(op, items):

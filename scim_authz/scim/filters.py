@@ -15,9 +15,9 @@ Semantics chosen where the RFC leaves room:
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from scim2_filter_parser import ast
 from sqlalchemy import ColumnElement, Numeric, and_, case, cast, exists, false, func, literal, not_, or_, select, true
@@ -25,7 +25,10 @@ from sqlalchemy.orm import aliased
 
 from scim_authz.db.models import Group, GroupMember, User
 from scim_authz.scim.errors import InvalidFilter
-from scim_authz.scim.filter_parse import MAX_TERMS as _MAX_TERMS, is_chain as _is_chain, parse_filter, shown as _shown
+from scim_authz.scim.filter_parse import MAX_TERMS as _MAX_TERMS
+from scim_authz.scim.filter_parse import is_chain as _is_chain
+from scim_authz.scim.filter_parse import parse_filter
+from scim_authz.scim.filter_parse import shown as _shown
 from scim_authz.scim.schema_defs import SCHEMA_FOR
 
 _MODELS = {"User": User, "Group": Group}
@@ -352,7 +355,7 @@ def _datetime(value: str, name: str) -> datetime:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidFilter(f"{name} is a dateTime; {value!r} is not an ISO 8601 date-time") from None
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def _compare(s: _Scalar, op: str, value, sqlite: bool) -> ColumnElement[bool]:

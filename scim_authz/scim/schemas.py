@@ -1,4 +1,5 @@
-"""marshmallow schemas for SCIM request messages: SearchRequest, PatchOp, BulkRequest (RFC 7644 §3.4.3, §3.5.2, §3.7)."""
+"""marshmallow schemas for SCIM request messages: SearchRequest, PatchOp, BulkRequest
+(RFC 7644 §3.4.3, §3.5.2, §3.7)."""
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate

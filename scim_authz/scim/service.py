@@ -8,9 +8,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from scim_authz.db.models import Group, User
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
-from scim_authz.db.models import Group, User
 from scim_authz.scim import schemas
 from scim_authz.scim.errors import InvalidValue, Mutability, NotFound, PreconditionFailed, Uniqueness
 from scim_authz.scim.patch import apply_patch

@@ -2,30 +2,25 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 
 from flask import Blueprint, Response, current_app, g, request
 
 from scim_authz.credentials import cache as auth_cache
 from scim_authz.credentials.keys import InvalidCredential
-from scim_authz.db.txn import WRITE_INTENT
+from scim_authz.db.txn import transaction
 from scim_authz.http_errors import empty_response, scim_response
-from scim_authz.db.extensions import db
 from scim_authz.scim import bulk, discovery, listing, service
 from scim_authz.scim.errors import InvalidSyntax, NotFound, NotImplementedFeature, PayloadTooLarge, Unauthorized
 from scim_authz.scim.schema_defs import RESOURCE_TYPES, SCHEMAS
 from scim_authz.scim.schemas import load_search
+from scim_authz.web.requests import SCIM_PATH, json_body, scim_base_url
 
-bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+bp = Blueprint("scim", __name__, url_prefix=SCIM_PATH)
 log = logging.getLogger("scim_authz.scim")
 RTYPE = {"Users": "User", "Groups": "Group"}
 
 
-def base_url() -> str:
-    """The absolute SCIM base URL, for meta.location (RFC 7643 §3.1)."""
-    root = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-    return f"{root}{bp.url_prefix}"
 
 
 def scim_endpoint(write: bool):
@@ -38,33 +33,17 @@ def scim_endpoint(write: bool):
                 caller = auth_cache.authenticate(request.headers.get("Authorization"), "scim")
             except InvalidCredential as e:
                 raise Unauthorized(e.detail) from e
-            g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=base_url())
-            token = WRITE_INTENT.set(write)
-            try:
-                response = view(*args, **kwargs)
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                raise
-            finally:
-                WRITE_INTENT.reset(token)
-            return response
+            # The absolute base URL, for meta.location (RFC 7643 §3.1).
+            g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=scim_base_url())
+            with transaction(write):
+                return view(*args, **kwargs)
         return wrapper
     return decorate
 
 
 def body_json():
-    """The request body as JSON, whatever the Content-Type says (IdPs vary); invalidSyntax if not JSON."""
-    limit = current_app.config["SCIM_MAX_REQUEST_BYTES"]
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        raise InvalidSyntax("the request needs a JSON body")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidSyntax(f"the body is not valid JSON: {e}") from e
+    """The request body as JSON; invalidSyntax if it is not JSON (RFC 7644 §3.12)."""
+    return json_body(InvalidSyntax, limit=current_app.config["SCIM_MAX_REQUEST_BYTES"], too_large=PayloadTooLarge)
 
 
 def resource_response(rtype: str, row, status: int = 200, *, location: bool = False) -> Response:
@@ -89,13 +68,13 @@ def _rtype(resource: str) -> str:
 @bp.get("/ServiceProviderConfig", strict_slashes=False)
 @scim_endpoint(write=False)
 def service_provider_config():
-    return scim_response(discovery.service_provider_config(base_url(), current_app.config), 200)
+    return scim_response(discovery.service_provider_config(scim_base_url(), current_app.config), 200)
 
 
 @bp.get("/ResourceTypes", strict_slashes=False)
 @scim_endpoint(write=False)
 def resource_types():
-    items = discovery.all_resource_types(base_url())
+    items = discovery.all_resource_types(scim_base_url())
     return scim_response(listing.list_response(items, len(items), 1), 200)
 
 
@@ -104,13 +83,13 @@ def resource_types():
 def resource_type(rid):
     if rid not in RESOURCE_TYPES:
         raise NotFound(f"ResourceType {rid} not found")
-    return scim_response(discovery.resource_type(base_url(), rid), 200)
+    return scim_response(discovery.resource_type(scim_base_url(), rid), 200)
 
 
 @bp.get("/Schemas", strict_slashes=False)
 @scim_endpoint(write=False)
 def schemas():
-    items = discovery.all_schemas(base_url())
+    items = discovery.all_schemas(scim_base_url())
     return scim_response(listing.list_response(items, len(items), 1), 200)
 
 
@@ -119,7 +98,7 @@ def schemas():
 def schema(sid):
     if sid not in SCHEMAS:
         raise NotFound(f"Schema {sid} not found")
-    return scim_response(discovery.schema(base_url(), sid), 200)
+    return scim_response(discovery.schema(scim_base_url(), sid), 200)
 
 
 # ---- resources -------------------------------------------------------------------------------

@@ -112,8 +112,8 @@ def globex(app, client):
     uid = scim_user(scim, "gina@globex.test")
     gid = scim_group(scim, "Globex Staff", [uid])
     with app.app_context():
-        from scim_authz.policy import roles
         from scim_authz.db.extensions import db
+        from scim_authz.policy import roles
         roles.create_role(tid, {"key": "viewer", "permissions": ["document:view"]})
         m, _, _ = roles.map_group(tid, gid, "viewer", None, "tests")
         db.session.commit()

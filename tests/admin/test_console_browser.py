@@ -170,7 +170,8 @@ def test_console_end_to_end(live_app, browser):
         page.get_by_label("Role", exact=True).select_option("editor")
         page.get_by_role("button", name="Preview who is affected").click()
         preview = page.inner_text("main")
-        assert "alice@acme.test" in preview and "bob@acme.test" in preview and "through nested group Platform" in preview
+        assert "alice@acme.test" in preview and "bob@acme.test" in preview
+        assert "through nested group Platform" in preview
         shot("mapping-preview")
         page.get_by_role("button", name="Save mapping").click()
         page.get_by_text("Members of Engineering now hold editor.").wait_for()

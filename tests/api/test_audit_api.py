@@ -1,9 +1,8 @@
 """GET /v1/decisions (the decision log) and GET /v1/usage (monthly active users)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 

@@ -52,9 +52,9 @@ def test_api_responses_set_no_cookie(api, client):
 
 def test_a_full_log_queue_is_written_by_the_caller(app):
     """Backpressure: past max_queue the request itself writes; nothing is dropped, memory is bounded."""
-    from scim_authz.pdp.decision_log import AuditLog
     from scim_authz.db.extensions import db
     from scim_authz.db.models import Decision, utcnow
+    from scim_authz.pdp.decision_log import AuditLog
     from tests.conftest import make_tenant
 
     tid, _ = make_tenant(app, "pressure")
@@ -68,9 +68,9 @@ def test_a_full_log_queue_is_written_by_the_caller(app):
 
 
 def test_past_the_bound_each_request_writes_one_batch_not_the_whole_queue(app):
-    from scim_authz.pdp.decision_log import AuditLog
     from scim_authz.db.extensions import db
     from scim_authz.db.models import Decision, utcnow
+    from scim_authz.pdp.decision_log import AuditLog
     from tests.conftest import make_tenant
 
     tid, _ = make_tenant(app, "pressure-batches")

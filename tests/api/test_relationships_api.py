@@ -171,7 +171,8 @@ def test_owner_relation_grants_and_deleting_it_revokes(api, scim, schema):
     assert not allowed(api, "bob", "edit", "document:1")
     assert not allowed(api, "ann", "edit", "document:2")
     d = check(api, other, "edit", "document:1", explain=True)
-    assert d["explanation"] == "denied: no role of bob grants document:edit, and document.edit does not hold for document:1"
+    assert d["explanation"] == ("denied: no role of bob grants document:edit, and document.edit does not hold for "
+                                "document:1")
     api.post("/relationships/delete", {"relationships": [rel("document:1", "owner", f"user:{uid}")]})
     assert not allowed(api, "ann", "edit", "document:1")
 

@@ -16,6 +16,7 @@ def roles(api):
 def app_roles(app, tenant_id, user_id) -> list[str]:
     with app.app_context():
         from sqlalchemy import select
+
         from scim_authz.db.extensions import db
         keys = sorted(db.session.execute(select(Role.key).join(RoleAssignment, RoleAssignment.role_id == Role.id).where(
             RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user_id,

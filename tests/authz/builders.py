@@ -57,8 +57,17 @@ def snapshot(case: dict, tenant_id: int = 1, revision: int = 1) -> Snapshot:
 def into_database(case: dict, tenant_key: str = "case") -> int:
     """Write the case into the database through the models (inside an app context); returns the tenant id."""
     from scim_authz.db.extensions import db
-    from scim_authz.db.models import (AuthzSchema, Group, GroupMember, GroupRoleMapping, Relationship, Role,
-                                   RoleAssignment, Tenant, User)
+    from scim_authz.db.models import (
+        AuthzSchema,
+        Group,
+        GroupMember,
+        GroupRoleMapping,
+        Relationship,
+        Role,
+        RoleAssignment,
+        Tenant,
+        User,
+    )
 
     t = Tenant(key=tenant_key, name=tenant_key, role_mode=case.get("role_mode", "hybrid"), settings={}, revision=1)
     db.session.add(t)

@@ -8,8 +8,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scim_authz.authz.schema_dsl import (
-    And, Arrow, CompiledSchema, EntityDef, InstanceRole, Not, Or, Ref, RelationDef, SchemaError, SchemaIssue,
-    SubjectType, TenantRole, parse_schema, validate_schema,
+    And,
+    Arrow,
+    CompiledSchema,
+    EntityDef,
+    InstanceRole,
+    Not,
+    Or,
+    Ref,
+    RelationDef,
+    SchemaError,
+    SchemaIssue,
+    SubjectType,
+    TenantRole,
+    parse_schema,
+    validate_schema,
 )
 
 EXAMPLE = """\
@@ -135,7 +148,8 @@ def test_built_ins_exist_without_being_declared():
     "", "relation member @user @group#member", "relation member @group#member @user",
 ])
 def test_group_declarations_extend_the_built_in_member(member):
-    schema = parse_schema(f"entity group {{\n  {member}\n  relation admin @user\n  permission manage = admin or member\n}}")
+    schema = parse_schema(f"entity group {{\n  {member}\n  relation admin @user\n"
+                          "  permission manage = admin or member\n}")
     group = schema.entities["group"]
     assert list(group.relations) == ["member", "admin"]
     assert group.relations["member"] == RelationDef("member", (USER, GROUP_MEMBER))  # built-in order kept
@@ -285,7 +299,8 @@ INVALID = {
         "entity a {\n  relation owner @user\n  permission a = a or owner\n}",
         [(3, 18, "permission 'a' depends on itself: a -> a")]),
     "longer cycle under not": (
-        "entity d {\n  relation o @user\n  permission x = o and not y\n  permission y = (z)\n  permission z = o or x\n}",
+        "entity d {\n  relation o @user\n  permission x = o and not y\n  permission y = (z)\n"
+        "  permission z = o or x\n}",
         [(3, 28, "permission 'x' depends on itself: x -> y -> z -> x (recursion must go through an arrow")]),
     "reserved names": (
         "entity tenant {}\nentity a {\n  relation role @user\n  permission or = role\n}",
@@ -429,7 +444,8 @@ def test_schema_error_lists_every_issue():
 
 def test_long_cycles_are_named_briefly():
     n = 30
-    source = "entity a {\n" + "".join(f"  permission p{i} = p{i + 1}\n" for i in range(n)) + f"  permission p{n} = p0\n}}"
+    source = ("entity a {\n" + "".join(f"  permission p{i} = p{i + 1}\n" for i in range(n))
+              + f"  permission p{n} = p0\n}}")
     [issue] = validate_schema(source)
     assert (issue.line, issue.column) == (2, 19)
     assert "p0 -> p1 -> p2 -> p3 -> p4 -> p5 -> ... (23 more) -> p29 -> p30 -> p0" in issue.message

@@ -9,8 +9,6 @@ from tests.conftest import make_tenant
 from tests.integration.live import serving
 
 
-
-
 def test_concurrent_member_patches_lose_no_version(live_app):
     _, token = make_tenant(live_app, "race")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}

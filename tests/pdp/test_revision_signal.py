@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scim_authz import pdp
-from scim_authz.pdp import changes
-from scim_authz.pdp import revision_signal
 from scim_authz.db.extensions import db
+from scim_authz.pdp import changes, revision_signal
 from tests.conftest import DATABASE_URL, make_tenant
 
 pytestmark = pytest.mark.skipif(DATABASE_URL.startswith("postgresql"),

@@ -67,7 +67,8 @@ def test_filter_and_page_together(scim, people):
     assert names_of(body) == ["alice", "bob"] and body["totalResults"] == 2
 
 
-@pytest.mark.parametrize("flt", ['nosuch eq "x"', 'userName eq "a" or nosuch eq "b"', 'userName eq', 'name.givenNam eq "x"'])
+@pytest.mark.parametrize("flt", ['nosuch eq "x"', 'userName eq "a" or nosuch eq "b"', 'userName eq',
+                                 'name.givenNam eq "x"'])
 def test_invalid_filter_is_400(scim, people, flt):
     r = scim.get(f"/Users?filter={flt}")
     assert r.status_code == 400 and r.get_json(force=True)["scimType"] == "invalidFilter"
