@@ -1,11 +1,11 @@
 """Validating a parsed schema: names, subject types, arrows, and cycles in definitions, each
-problem with its line and column (the language itself: schema_dsl.py)."""
+problem with its line and column (the parse tree: schema_parse.py)."""
 from __future__ import annotations
 
 import difflib
 from collections import deque
 
-from scim_authz.authz.schema_dsl import (
+from scim_authz.authz.schema_parse import (
     BUILTIN_MEMBER,
     KEYWORDS,
     MAX_ENTITIES,

@@ -15,13 +15,6 @@ from scim_authz.authz.model import GroupInfo, UserInfo
 from scim_authz.authz.schema_model import CompiledSchema
 from scim_authz.authz.store import AssignmentRow, MappingRow, RoleRow, Snapshot, TenantRow
 
-SEP = "\x1f"  # separates the parts of a relationship in a change's ref
-
-
-def relationship_ref(t: tuple) -> str:
-    """The change-log ref of a relationship tuple."""
-    return SEP.join(t)
-
 
 def _json(v):
     return json.loads(v) if isinstance(v, str) else v

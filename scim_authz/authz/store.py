@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scim_authz.authz import changes as ch
 from scim_authz.authz.model import GroupInfo, RoleDef, UserInfo
 from scim_authz.authz.perm_index import PermIndex
 from scim_authz.authz.relation_index import RelationIndex
@@ -325,7 +326,7 @@ class TenantStore:
     def _apply_one(self, kind: str, ref: str, reader: Reader) -> bool:
         """Apply one change; True when cached grants of any user may be stale."""
         tid = self.tenant_id
-        if kind == "user":
+        if kind == ch.USER:
             u = reader.user(tid, ref)
             if u is None:
                 self._drop_user(ref)
@@ -334,8 +335,8 @@ class TenantStore:
             self.grants_cache.pop(ref, None)
             self.attr_cache.pop(ref, None)
             return False
-        if kind == "member":
-            gid, _, mid = ref.partition(" ")
+        if kind == ch.MEMBER:
+            gid, mid = ch.parse_member_ref(ref)
             mtype = reader.membership(gid, mid)
             if mtype is None:
                 self._remove_member(gid, mid)
@@ -346,7 +347,7 @@ class TenantStore:
                 self.attr_cache.pop(mid, None)
                 return False
             return True
-        if kind == "members":  # a group's members replaced wholesale
+        if kind == ch.MEMBERS:  # a group's members replaced wholesale
             g = self.groups.get(ref)
             if g is not None:
                 for uid in list(g.users):
@@ -356,7 +357,7 @@ class TenantStore:
                 for mid, mtype in reader.group_members(ref):
                     self._add_member(ref, mid, mtype)
             return True
-        if kind == "group":
+        if kind == ch.GROUP:
             g = reader.group(tid, ref)
             if g is None:
                 self._drop_group(ref)
@@ -366,7 +367,7 @@ class TenantStore:
             else:
                 self.groups[ref] = g
             return True
-        if kind == "role":
+        if kind == ch.ROLE:
             row = reader.role(tid, ref)
             if row is None:
                 self.role_rows.pop(ref, None)
@@ -378,30 +379,30 @@ class TenantStore:
                 self.role_rows[ref] = row
             self._rebuild_roles()
             return True
-        if kind == "assignment":
+        if kind == ch.ASSIGNMENT:
             self.assignments[ref] = reader.assignments_of(tid, ref)
             self.grants_cache.pop(ref, None)
             return False
-        if kind == "mapping":
+        if kind == ch.MAPPING:
             self.mappings[ref] = reader.mappings_of(tid, ref)
             return True
-        if kind == "schema":
+        if kind == ch.SCHEMA:
             found = reader.schema(tid, None)
             self.schema_version, self.schema = found if found else (0, None)
             return False
-        if kind == "relationship":
-            t = tuple(ref.split("\x1f"))
+        if kind == ch.RELATIONSHIP:
+            t = ch.parse_relationship_ref(ref)
             if reader.relationship_exists(tid, t):
                 self._add_relationship(t)
             else:
                 self._remove_relationship(t)
             return False
-        if kind == "tenant":
+        if kind == ch.TENANT:
             row = reader.tenant(tid)
             if row is not None:
                 self.role_mode, self.settings = row.role_mode, row.settings or {}
             return True
-        if kind == "credential":
+        if kind == ch.CREDENTIAL:
             self.credentials_epoch += 1
             return False
         return True  # an unknown kind: be safe, recompute grants

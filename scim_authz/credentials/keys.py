@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from scim_authz.authz.changes import CREDENTIAL
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential, Tenant, utcnow
 from scim_authz.pdp.changes import record
@@ -58,7 +59,7 @@ def issue_credential(tenant: Tenant, kind: str, name: str = "") -> IssuedSecret:
                       prefix=secret[: len(PREFIXES[kind]) + 6])
     db.session.add(cred)
     db.session.flush()
-    record(tenant.id, "credential", [str(cred.id)])
+    record(tenant.id, CREDENTIAL, [str(cred.id)])
     return IssuedSecret(cred.id, secret, cred.prefix)
 
 
@@ -70,7 +71,7 @@ def revoke_credential(tenant: Tenant, credential_id: int) -> bool:
     if cred.revoked_at is None:
         cred.revoked_at = utcnow()
         # Instances cache validated keys; the change tells each of them to check again.
-        record(tenant.id, "credential", [str(cred.id)])
+        record(tenant.id, CREDENTIAL, [str(cred.id)])
     return True
 
 

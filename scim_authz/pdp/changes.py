@@ -6,13 +6,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import insert, update
 
+from scim_authz.authz.changes import KINDS
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Change, Tenant
 from scim_authz.pdp import revision_signal
-
-# Kinds the engine understands (scim_authz/authz/store.py applies them).
-KINDS = {"user", "member", "members", "group", "role", "assignment", "mapping", "schema", "relationship",
-         "tenant", "credential"}
 
 
 def record(tenant_id: int, kind: str, refs: Iterable[str]) -> int:

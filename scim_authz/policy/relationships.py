@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select, tuple_
 
+from scim_authz.authz.changes import RELATIONSHIP, SCHEMA, relationship_ref
 from scim_authz.authz.schema_dsl import SchemaError, parse_schema, validate_schema
 from scim_authz.authz.schema_model import CompiledSchema
-from scim_authz.authz.sql_store import relationship_ref
 from scim_authz.db.extensions import db
 from scim_authz.db.models import AuthzSchema, Relationship
 from scim_authz.pdp.changes import current_revision, record
@@ -40,7 +40,7 @@ def write_schema(tenant_id: int, source: str, actor: str) -> tuple[dict, int]:
                       created_by=actor)
     db.session.add(row)
     db.session.flush()
-    return schema_dict(row), record(tenant_id, "schema", [str(row.version)])
+    return schema_dict(row), record(tenant_id, SCHEMA, [str(row.version)])
 
 
 def get_schema(tenant_id: int, version: int | None = None) -> AuthzSchema:
@@ -96,7 +96,7 @@ def write_relationships(tenant_id: int, items: list[dict]) -> tuple[int, int]:
     new = [t for t in unique if t not in existing]
     if not new:
         return 0, current_revision(tenant_id)
-    revision = record(tenant_id, "relationship", [relationship_ref(t) for t in new])
+    revision = record(tenant_id, RELATIONSHIP, [relationship_ref(t) for t in new])
     db.session.execute(Relationship.__table__.insert(), [
         {"tenant_id": tenant_id, "resource_type": t[0], "resource_id": t[1], "relation": t[2], "subject_type": t[3],
          "subject_id": t[4], "subject_relation": t[5], "revision": revision} for t in new])
@@ -125,7 +125,7 @@ def delete_relationships(tenant_id: int, items: list[dict]) -> tuple[int, int]:
     for i in range(0, len(present), 500):
         db.session.execute(delete(Relationship).where(Relationship.tenant_id == tenant_id,
                                                       tuple_(*COLS).in_(present[i:i + 500])))
-    return len(present), record(tenant_id, "relationship", [relationship_ref(t) for t in present])
+    return len(present), record(tenant_id, RELATIONSHIP, [relationship_ref(t) for t in present])
 
 
 FILTERS = {"resource_type": Relationship.resource_type, "resource_id": Relationship.resource_id,

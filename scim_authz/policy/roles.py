@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from scim_authz.authz.changes import ASSIGNMENT, MAPPING, ROLE
 from scim_authz.authz.conditions import validate_condition
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
@@ -64,7 +65,7 @@ def create_role(tenant_id: int, data: dict) -> tuple[dict, int]:
                 extends=list(dict.fromkeys(data.get("extends") or [])), condition=data.get("condition") or None)
     db.session.add(role)
     db.session.flush()
-    return role_dict(role), record(tenant_id, "role", [role.key])
+    return role_dict(role), record(tenant_id, ROLE, [role.key])
 
 
 def update_role(tenant_id: int, key: str, data: dict, *, partial: bool) -> tuple[dict, int]:
@@ -82,7 +83,7 @@ def update_role(tenant_id: int, key: str, data: dict, *, partial: bool) -> tuple
     role.extends = list(dict.fromkeys(merged.get("extends") or []))
     role.condition = merged.get("condition") or None
     role.updated = utcnow()
-    return role_dict(role), record(tenant_id, "role", [key])
+    return role_dict(role), record(tenant_id, ROLE, [key])
 
 
 def delete_role(tenant_id: int, key: str) -> int:
@@ -99,7 +100,7 @@ def delete_role(tenant_id: int, key: str) -> int:
     db.session.execute(GroupRoleMapping.__table__.delete().where(GroupRoleMapping.role_id == role.id))
     db.session.delete(role)
     db.session.flush()
-    return record(tenant_id, "role", [key])
+    return record(tenant_id, ROLE, [key])
 
 
 # ---- app-managed assignments ------------------------------------------------------------------
@@ -131,7 +132,7 @@ def assign(tenant_id: int, user_key: str, role_key: str, resource: str | None, a
                        assigned_by=actor)
     db.session.add(a)
     db.session.flush()
-    return assignment_dict(a, role.key, user), record(tenant_id, "assignment", [user.id]), True
+    return assignment_dict(a, role.key, user), record(tenant_id, ASSIGNMENT, [user.id]), True
 
 
 def unassign(tenant_id: int, assignment_id: int) -> int:
@@ -141,7 +142,7 @@ def unassign(tenant_id: int, assignment_id: int) -> int:
         raise NotFound(f"no role assignment {assignment_id}")
     db.session.delete(a)
     db.session.flush()
-    return record(tenant_id, "assignment", [a.user_id])
+    return record(tenant_id, ASSIGNMENT, [a.user_id])
 
 
 def list_assignments(tenant_id: int, user_key: str | None = None, role_key: str | None = None) -> list[dict]:
@@ -176,7 +177,7 @@ def set_tenant_roles(tenant_id: int, user: User, role_keys: list[str], actor: st
         changed = True
     if changed:
         db.session.flush()
-        record(tenant_id, "assignment", [user.id])
+        record(tenant_id, ASSIGNMENT, [user.id])
 
 
 # ---- IdP-managed group mappings ---------------------------------------------------------------
@@ -203,7 +204,7 @@ def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | Non
                          created_by=actor)
     db.session.add(m)
     db.session.flush()
-    return mapping_dict(m, role.key, group), record(tenant_id, "mapping", [group.id]), True
+    return mapping_dict(m, role.key, group), record(tenant_id, MAPPING, [group.id]), True
 
 
 def unmap(tenant_id: int, mapping_id: int) -> int:
@@ -212,7 +213,7 @@ def unmap(tenant_id: int, mapping_id: int) -> int:
         raise NotFound(f"no group mapping {mapping_id}")
     db.session.delete(m)
     db.session.flush()
-    return record(tenant_id, "mapping", [m.group_id])
+    return record(tenant_id, MAPPING, [m.group_id])
 
 
 def list_mappings(tenant_id: int, group_key: str | None = None) -> list[dict]:

@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import select
 
+from scim_authz.authz.changes import TENANT
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
 from scim_authz.pdp.changes import record
@@ -79,4 +80,4 @@ def update_settings(tenant_id: int, data: dict) -> tuple[dict, int]:
         settings["jwt"] = jwt
     t.settings = settings
     db.session.flush()
-    return settings_dict(t), record(tenant_id, "tenant", [str(tenant_id)])
+    return settings_dict(t), record(tenant_id, TENANT, [str(tenant_id)])

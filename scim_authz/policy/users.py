@@ -1,6 +1,7 @@
 """syncUser at the handoff point, bulk sync, and users first seen in a verified JWT."""
 from __future__ import annotations
 
+from scim_authz.authz.changes import USER
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant, User
 from scim_authz.directory import service as directory
@@ -54,7 +55,7 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
         raise Conflict(str(e)) from e
     if data.get("attributes") is not None and dict(data["attributes"]) != (user.app_attributes or {}):
         user.app_attributes = dict(data["attributes"])
-        record(tenant_id, "user", [user.id])
+        record(tenant_id, USER, [user.id])
     roles = data.get("roles")
     if roles is None and created:
         default = (db.session.get(Tenant, tenant_id).settings or {}).get("default_role")
