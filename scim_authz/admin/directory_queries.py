@@ -1,13 +1,13 @@
-"""Read-only queries the console needs over the directory: search and paging, a group's members a
-page at a time, and the users under a group through nested groups (one recursive SQL query)."""
+"""Read-only queries the console needs over the directory: search and paging, and a group's members
+a page at a time. (Who a mapping would reach is the engine's answer: policy/mapping_preview.py.)"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, union
+from sqlalchemy import and_, func, select
 
 from scim_authz.db.extensions import db
-from scim_authz.db.models import Group, GroupMember, GroupRoleMapping, Role, RoleAssignment, User
+from scim_authz.db.models import Group, GroupMember, User
 
 PAGE_SIZE = 25
 
@@ -100,76 +100,3 @@ def parent_groups(group: Group) -> list[Group]:
     return list(db.session.execute(select(Group).join(GroupMember, GroupMember.group_id == Group.id).where(
         GroupMember.member_id == group.id, GroupMember.tenant_id == group.tenant_id)
         .order_by(Group.display_name_ci)).scalars())
-
-
-def _subgroups(tenant_id: int, group_ids, name: str = "subgroups"):
-    """A recursive CTE of the given groups and every group nested in them (UNION stops at repeats)."""
-    seed = select(Group.id.label("gid")).where(Group.tenant_id == tenant_id, Group.id.in_(group_ids))
-    sub = seed.cte(name, recursive=True)
-    nested = select(GroupMember.member_id).join(sub, GroupMember.group_id == sub.c.gid).where(
-        GroupMember.member_type == "Group", GroupMember.tenant_id == tenant_id)
-    return sub.union(nested)
-
-
-def users_under(tenant_id: int, group_ids, name: str = "subgroups"):
-    """A select of the ids of users in these groups, directly or through nested groups."""
-    sub = _subgroups(tenant_id, group_ids, name)
-    return (select(GroupMember.member_id.label("uid")).join(sub, GroupMember.group_id == sub.c.gid)
-            .where(GroupMember.member_type == "User").distinct())
-
-
-@dataclass
-class Impact:
-    """Who a group → role mapping reaches: the users it would give the role, and the rest."""
-
-    members: int  # users in the group, nested groups included
-    gaining: list  # (User, via group name) of the first `limit` active users who do not hold it yet
-    gaining_total: int
-    already: int  # members who hold the role on that scope already, by another mapping or assignment
-    inactive: int  # deactivated members: every check for them denies anyway
-
-
-def mapping_impact(tenant_id: int, group_id: str, role: Role, rtype: str, rid: str, role_mode: str,
-                   except_mapping: int | None = None, limit: int = 200) -> Impact:
-    """Which users mapping `group_id` to `role` on (rtype, rid) would affect, before it is saved."""
-    members = users_under(tenant_id, [group_id]).subquery("members")
-    others = select(GroupRoleMapping.group_id).where(
-        GroupRoleMapping.tenant_id == tenant_id, GroupRoleMapping.role_id == role.id,
-        GroupRoleMapping.resource_type == rtype, GroupRoleMapping.resource_id == rid)
-    if except_mapping is not None:
-        others = others.where(GroupRoleMapping.id != except_mapping)
-    holders = [users_under(tenant_id, others, "held_groups")] if role_mode != "app" else []
-    if role_mode != "idp":
-        holders.append(select(RoleAssignment.user_id).where(
-            RoleAssignment.tenant_id == tenant_id, RoleAssignment.role_id == role.id,
-            RoleAssignment.resource_type == rtype, RoleAssignment.resource_id == rid))
-    held = (union(*holders) if len(holders) > 1 else holders[0]).subquery("held")  # a mode is never both
-    held_col = next(iter(held.c))
-    base = select(User).join(members, members.c.uid == User.id).where(User.tenant_id == tenant_id)
-    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    inactive = db.session.execute(select(func.count()).select_from(
-        base.where(User.active.is_(False)).subquery())).scalar_one()
-    gain_q = base.where(User.active.is_(True), User.id.not_in(select(held_col)))
-    gaining_total = db.session.execute(select(func.count()).select_from(gain_q.subquery())).scalar_one()
-    users = db.session.execute(gain_q.order_by(User.user_name_ci).limit(limit)).scalars().all()
-    return Impact(total, [(u, via) for u, via in zip(users, _via(tenant_id, group_id, users), strict=True)], gaining_total,
-                  total - inactive - gaining_total, inactive)
-
-
-def _via(tenant_id: int, group_id: str, users: list[User]) -> list[str | None]:
-    """For each user, None when a direct member of `group_id`, else a nested group it is directly in."""
-    if not users:
-        return []
-    sub = _subgroups(tenant_id, [group_id])
-    rows = db.session.execute(
-        select(GroupMember.member_id, Group.id, Group.display_name)
-        .join(sub, GroupMember.group_id == sub.c.gid).join(Group, Group.id == GroupMember.group_id)
-        .where(GroupMember.member_id.in_([u.id for u in users]))).all()
-    found: dict[str, list[tuple[str, str]]] = {}
-    for uid, gid, name in rows:
-        found.setdefault(uid, []).append((gid, name))
-    out = []
-    for u in users:
-        groups = found.get(u.id, [])
-        out.append(None if any(g == group_id for g, _ in groups) else min((n for _, n in groups), default=None))
-    return out

@@ -11,6 +11,7 @@ from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role
 from scim_authz.policy import roles as roles_service
 from scim_authz.policy.errors import PolicyError
+from scim_authz.policy.mapping_preview import preview as preview_mapping
 
 
 def _roles() -> list[Role]:
@@ -86,8 +87,8 @@ def mapping_preview():
     group, role, scope, replaced, errors = _read(values)
     if errors:
         return _form(values, errors, 400)
-    impact = dq.mapping_impact(tenant_id(), group.id, role, scope[0], scope[1], g.tenant.role_mode,
-                               except_mapping=replaced.id if replaced else None)
+    impact = preview_mapping(tenant_id(), group.id, role.key, scope[0], scope[1],
+                                     except_mapping=replaced.id if replaced else None)
     return render_template("admin/mapping_preview.html", values=values, group=group, role=role, impact=impact,
                            replaced=replaced, role_mode=g.tenant.role_mode)
 
@@ -117,8 +118,8 @@ def mapping_save():
 def mapping_delete_confirm(mid):
     m = own(db.session.get(GroupRoleMapping, mid), "mapping")
     group, role = db.session.get(Group, m.group_id), db.session.get(Role, m.role_id)
-    impact = dq.mapping_impact(tenant_id(), group.id, role, m.resource_type, m.resource_id, g.tenant.role_mode,
-                               except_mapping=m.id)
+    impact = preview_mapping(tenant_id(), group.id, role.key, m.resource_type, m.resource_id,
+                                     except_mapping=m.id)
     return render_template("admin/mapping_delete.html", mapping=m, group=group, role=role, impact=impact)
 
 

@@ -91,6 +91,25 @@ def test_preview_lists_who_gains_the_role_through_nested_groups_and_writes_nothi
     assert count(app, GroupRoleMapping, tenant_id=tenant[0]) == 0 and revision(app, tenant[0]) == rev
 
 
+def test_the_preview_names_exactly_the_users_whose_checks_the_mapping_turns_to_allow(app, console, tenant, people):
+    """The preview is the engine's answer: who it lists are the users the check endpoint allows
+    once the mapping is saved, and denied before (bob holds the role already through Platform)."""
+    _role(console)
+    assert console.post("/admin/mappings", {"group": people["platform"], "role": "editor"}).status_code == 302
+
+    def allowed() -> set[str]:
+        with app.app_context():
+            eng = pdp.engine(app)
+            return {name for name in ("alice@acme.test", "bob@acme.test", "carol@acme.test")
+                    if eng.check(tenant[0], name, "edit", "document", "1").allowed}
+
+    before = allowed()
+    page = words(console.post("/admin/mappings/preview", {"group": people["eng"], "role": "editor"}))
+    listed = {name for name in ("alice@acme.test", "bob@acme.test", "carol@acme.test") if name in page}
+    assert console.post("/admin/mappings", {"group": people["eng"], "role": "editor"}).status_code == 302
+    assert listed == allowed() - before == {"alice@acme.test"}
+
+
 def test_save_edit_and_delete_a_mapping(app, console, tenant, people):
     _role(console)
     _role(console, "owner", "document:*")
