@@ -9,7 +9,7 @@ from scim_authz.admin import directory_queries as dq
 from scim_authz.admin.context import actor, console_view, form_failed, own, tenant_id
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role
-from scim_authz.policy import roles as roles_service
+from scim_authz.policy import mappings as mapping_service
 from scim_authz.policy.errors import PolicyError
 from scim_authz.policy.mapping_preview import preview as preview_mapping
 
@@ -102,8 +102,8 @@ def mapping_save():
         return _form(values, errors, 400)
     try:
         if replaced is not None:  # an edit is a delete and a create, in this one transaction
-            roles_service.unmap(tenant_id(), replaced.id)
-        _, _, created = roles_service.map_group(tenant_id(), group.id, role.key, values["resource"] or None, actor())
+            mapping_service.unmap(tenant_id(), replaced.id)
+        _, _, created = mapping_service.map_group(tenant_id(), group.id, role.key, values["resource"] or None, actor())
     except PolicyError as e:
         db.session.rollback()
         return _form(values, {"form": [e.message]}, 400)
@@ -128,6 +128,6 @@ def mapping_delete_confirm(mid):
 def mapping_delete(mid):
     m = own(db.session.get(GroupRoleMapping, mid), "mapping")
     group, role = db.session.get(Group, m.group_id), db.session.get(Role, m.role_id)
-    roles_service.unmap(tenant_id(), mid)
+    mapping_service.unmap(tenant_id(), mid)
     flash(f"{group.display_name} no longer maps to {role.key}.", "success")
     return redirect(url_for("admin.mappings"))

@@ -6,8 +6,8 @@ from flask import Blueprint, g, request
 from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
 from scim_authz.api.schemas import ASSIGNMENT, MAPPING, RELATIONSHIPS, ROLE, ROLE_PATCH, SCHEMA_WRITE, load
+from scim_authz.policy import assignments, mappings, roles
 from scim_authz.policy import relationships as rels
-from scim_authz.policy import roles
 from scim_authz.policy.lookup import role_or_404
 
 bp = Blueprint("api_policy", __name__, url_prefix="/v1")
@@ -63,41 +63,41 @@ def delete_role(key):
 @bp.get("/role-assignments")
 @api_endpoint()
 def list_assignments():
-    return {"assignments": roles.list_assignments(_tid(), request.args.get("user"), request.args.get("role"))}
+    return {"assignments": assignments.list_assignments(_tid(), request.args.get("user"), request.args.get("role"))}
 
 
 @bp.post("/role-assignments")
 @api_endpoint(write=True)
 def assign():
     data = load(ASSIGNMENT, json_body())
-    a, revision, created = roles.assign(_tid(), data["user"], data["role"], data["resource"], g.caller.label)
+    a, revision, created = assignments.assign(_tid(), data["user"], data["role"], data["resource"], g.caller.label)
     return {"assignment": a, "revision": revision}, (201 if created else 200)
 
 
 @bp.delete("/role-assignments/<int:aid>")
 @api_endpoint(write=True)
 def unassign(aid):
-    return {"deleted": aid, "revision": roles.unassign(_tid(), aid)}
+    return {"deleted": aid, "revision": assignments.unassign(_tid(), aid)}
 
 
 @bp.get("/group-mappings")
 @api_endpoint()
 def list_mappings():
-    return {"mappings": roles.list_mappings(_tid(), request.args.get("group"))}
+    return {"mappings": mappings.list_mappings(_tid(), request.args.get("group"))}
 
 
 @bp.post("/group-mappings")
 @api_endpoint(write=True)
 def map_group():
     data = load(MAPPING, json_body())
-    m, revision, created = roles.map_group(_tid(), data["group"], data["role"], data["resource"], g.caller.label)
+    m, revision, created = mappings.map_group(_tid(), data["group"], data["role"], data["resource"], g.caller.label)
     return {"mapping": m, "revision": revision}, (201 if created else 200)
 
 
 @bp.delete("/group-mappings/<int:mid>")
 @api_endpoint(write=True)
 def unmap(mid):
-    return {"deleted": mid, "revision": roles.unmap(_tid(), mid)}
+    return {"deleted": mid, "revision": mappings.unmap(_tid(), mid)}
 
 
 # ---- schema ----------------------------------------------------------------------------------

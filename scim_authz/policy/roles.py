@@ -1,26 +1,36 @@
-"""Roles, app-managed assignments and IdP-managed group mappings; every write logs its change."""
+"""Roles: named sets of `resource_type:action` permissions, with extends and a condition; every
+write logs its change."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from scim_authz.authz.changes import ASSIGNMENT, MAPPING, ROLE
+from scim_authz.authz.changes import ROLE
 from scim_authz.authz.conditions import validate_condition
 from scim_authz.db.extensions import db
-from scim_authz.db.models import Group, GroupRoleMapping, Role, RoleAssignment, Tenant, User, utcnow
-from scim_authz.pdp.changes import current_revision, record
-from scim_authz.policy.errors import Conflict, InvalidInput, NotFound
-from scim_authz.policy.lookup import group_or_404, role_or_404, user_or_404
+from scim_authz.db.models import GroupRoleMapping, Role, RoleAssignment, Tenant, utcnow
+from scim_authz.pdp.changes import record
+from scim_authz.policy.errors import Conflict, InvalidInput
+from scim_authz.policy.lookup import role_or_404
 from scim_authz.policy.vocabulary import permission_problem
 
 
-def _iso(dt) -> str:
+def iso(dt) -> str:
+    """A time as the API shows it: UTC, to the second, with Z."""
     return dt.isoformat(timespec="seconds") + "Z"
+
+
+def scope_of(resource: str | None) -> tuple[str, str]:
+    """("type", "id") of a "type:id" scope; ("", "") for tenant-wide."""
+    if not resource:
+        return "", ""
+    t, _, i = resource.partition(":")
+    return t, i
 
 
 def role_dict(r: Role) -> dict:
     return {"key": r.key, "name": r.name, "description": r.description, "permissions": list(r.permissions),
-            "extends": list(r.extends), "condition": r.condition, "created": _iso(r.created),
-            "updated": _iso(r.updated)}
+            "extends": list(r.extends), "condition": r.condition, "created": iso(r.created),
+            "updated": iso(r.updated)}
 
 
 def list_roles(tenant_id: int) -> list[dict]:
@@ -101,127 +111,6 @@ def delete_role(tenant_id: int, key: str) -> int:
     db.session.delete(role)
     db.session.flush()
     return record(tenant_id, ROLE, [key])
-
-
-# ---- app-managed assignments ------------------------------------------------------------------
-
-def _scope(resource: str | None) -> tuple[str, str]:
-    if not resource:
-        return "", ""
-    t, _, i = resource.partition(":")
-    return t, i
-
-
-def assignment_dict(a: RoleAssignment, role_key: str, user: User | None = None) -> dict:
-    return {"id": a.id, "user": a.user_id, **({"userName": user.user_name} if user else {}), "role": role_key,
-            "resource": f"{a.resource_type}:{a.resource_id}" if a.resource_type else None,
-            "assigned_by": a.assigned_by, "created": _iso(a.created), "source": "app"}
-
-
-def assign(tenant_id: int, user_key: str, role_key: str, resource: str | None, actor: str) -> tuple[dict, int, bool]:
-    """Assign a role (idempotent: an identical assignment is returned, not duplicated)."""
-    user = user_or_404(tenant_id, user_key)
-    role = role_or_404(tenant_id, role_key)
-    rt, ri = _scope(resource)
-    existing = db.session.execute(select(RoleAssignment).where(
-        RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user.id, RoleAssignment.role_id == role.id,
-        RoleAssignment.resource_type == rt, RoleAssignment.resource_id == ri)).scalar_one_or_none()
-    if existing is not None:
-        return assignment_dict(existing, role.key, user), current_revision(tenant_id), False
-    a = RoleAssignment(tenant_id=tenant_id, user_id=user.id, role_id=role.id, resource_type=rt, resource_id=ri,
-                       assigned_by=actor)
-    db.session.add(a)
-    db.session.flush()
-    return assignment_dict(a, role.key, user), record(tenant_id, ASSIGNMENT, [user.id]), True
-
-
-def unassign(tenant_id: int, assignment_id: int) -> int:
-    """Remove an assignment."""
-    a = db.session.get(RoleAssignment, assignment_id)
-    if a is None or a.tenant_id != tenant_id:
-        raise NotFound(f"no role assignment {assignment_id}")
-    db.session.delete(a)
-    db.session.flush()
-    return record(tenant_id, ASSIGNMENT, [a.user_id])
-
-
-def list_assignments(tenant_id: int, user_key: str | None = None, role_key: str | None = None) -> list[dict]:
-    q = select(RoleAssignment, Role.key, User).join(Role, Role.id == RoleAssignment.role_id).join(
-        User, User.id == RoleAssignment.user_id).where(RoleAssignment.tenant_id == tenant_id)
-    if user_key:
-        q = q.where(RoleAssignment.user_id == user_or_404(tenant_id, user_key).id)
-    if role_key:
-        q = q.where(Role.key == role_key)
-    return [assignment_dict(a, k, u) for a, k, u in db.session.execute(q.order_by(RoleAssignment.id)).all()]
-
-
-def set_tenant_roles(tenant_id: int, user: User, role_keys: list[str], actor: str) -> None:
-    """Make the user's tenant-wide app-managed roles exactly these (syncUser); instance roles stay."""
-    roles = {r.key: r for r in db.session.execute(select(Role).where(
-        Role.tenant_id == tenant_id, Role.key.in_(role_keys))).scalars()} if role_keys else {}
-    missing = [k for k in role_keys if k not in roles]
-    if missing:
-        raise InvalidInput("unknown roles", details={"roles": [f"no role {k!r}" for k in missing]})
-    current = {a.role_id: a for a in db.session.execute(select(RoleAssignment).where(
-        RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user.id,
-        RoleAssignment.resource_type == "")).scalars()}
-    want = {r.id for r in roles.values()}
-    changed = False
-    for rid, a in current.items():
-        if rid not in want:
-            db.session.delete(a)
-            changed = True
-    for rid in want - current.keys():
-        db.session.add(RoleAssignment(tenant_id=tenant_id, user_id=user.id, role_id=rid, resource_type="",
-                                      resource_id="", assigned_by=actor))
-        changed = True
-    if changed:
-        db.session.flush()
-        record(tenant_id, ASSIGNMENT, [user.id])
-
-
-# ---- IdP-managed group mappings ---------------------------------------------------------------
-
-def mapping_dict(m: GroupRoleMapping, role_key: str, group: Group) -> dict:
-    return {"id": m.id, "group": {"id": group.id, "displayName": group.display_name}, "role": role_key,
-            "resource": f"{m.resource_type}:{m.resource_id}" if m.resource_type else None,
-            "created_by": m.created_by, "created": _iso(m.created), "source": "idp"}
-
-
-def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | None,
-              actor: str) -> tuple[dict, int, bool]:
-    """Map a pushed group to a role (idempotent)."""
-    group = group_or_404(tenant_id, group_key)
-    role = role_or_404(tenant_id, role_key)
-    rt, ri = _scope(resource)
-    existing = db.session.execute(select(GroupRoleMapping).where(
-        GroupRoleMapping.tenant_id == tenant_id, GroupRoleMapping.group_id == group.id,
-        GroupRoleMapping.role_id == role.id, GroupRoleMapping.resource_type == rt,
-        GroupRoleMapping.resource_id == ri)).scalar_one_or_none()
-    if existing is not None:
-        return mapping_dict(existing, role.key, group), current_revision(tenant_id), False
-    m = GroupRoleMapping(tenant_id=tenant_id, group_id=group.id, role_id=role.id, resource_type=rt, resource_id=ri,
-                         created_by=actor)
-    db.session.add(m)
-    db.session.flush()
-    return mapping_dict(m, role.key, group), record(tenant_id, MAPPING, [group.id]), True
-
-
-def unmap(tenant_id: int, mapping_id: int) -> int:
-    m = db.session.get(GroupRoleMapping, mapping_id)
-    if m is None or m.tenant_id != tenant_id:
-        raise NotFound(f"no group mapping {mapping_id}")
-    db.session.delete(m)
-    db.session.flush()
-    return record(tenant_id, MAPPING, [m.group_id])
-
-
-def list_mappings(tenant_id: int, group_key: str | None = None) -> list[dict]:
-    q = select(GroupRoleMapping, Role.key, Group).join(Role, Role.id == GroupRoleMapping.role_id).join(
-        Group, Group.id == GroupRoleMapping.group_id).where(GroupRoleMapping.tenant_id == tenant_id)
-    if group_key:
-        q = q.where(GroupRoleMapping.group_id == group_or_404(tenant_id, group_key).id)
-    return [mapping_dict(m, k, g) for m, k, g in db.session.execute(q.order_by(GroupRoleMapping.id)).all()]
 
 
 def uncheckable_permissions(tenant_id: int | None = None) -> list[tuple[str, str, str, str]]:

@@ -7,7 +7,7 @@ from scim_authz.db.models import Tenant, User
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict as DirectoryConflict
 from scim_authz.pdp.changes import current_revision, record
-from scim_authz.policy import roles as roles_service
+from scim_authz.policy import assignments
 from scim_authz.policy.errors import Conflict, PolicyError
 from scim_authz.policy.lookup import find_user, role_exists
 
@@ -62,7 +62,7 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
         if default and role_exists(tenant_id, default):
             roles = [default]
     if roles is not None:
-        roles_service.set_tenant_roles(tenant_id, user, roles, actor)
+        assignments.set_tenant_roles(tenant_id, user, roles, actor)
     return user_dict(user), created, current_revision(tenant_id)
 
 

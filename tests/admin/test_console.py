@@ -113,9 +113,9 @@ def globex(app, client):
     gid = scim_group(scim, "Globex Staff", [uid])
     with app.app_context():
         from scim_authz.db.extensions import db
-        from scim_authz.policy import roles
+        from scim_authz.policy import mappings, roles
         roles.create_role(tid, {"key": "viewer", "permissions": ["document:view"]})
-        m, _, _ = roles.map_group(tid, gid, "viewer", None, "tests")
+        m, _, _ = mappings.map_group(tid, gid, "viewer", None, "tests")
         db.session.commit()
     cred = rows(app, Credential, tenant_id=tid)[0]
     return {"id": tid, "user": uid, "group": gid, "credential": cred.id, "mapping": m["id"]}

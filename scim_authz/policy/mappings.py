@@ -1,0 +1,55 @@
+"""IdP-managed roles: a group the identity provider pushed is mapped to a role, tenant-wide or on
+one resource; every write logs its change."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from scim_authz.authz.changes import MAPPING
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Group, GroupRoleMapping, Role
+from scim_authz.pdp.changes import current_revision, record
+from scim_authz.policy.errors import NotFound
+from scim_authz.policy.lookup import group_or_404, role_or_404
+from scim_authz.policy.roles import iso, scope_of
+
+
+def mapping_dict(m: GroupRoleMapping, role_key: str, group: Group) -> dict:
+    return {"id": m.id, "group": {"id": group.id, "displayName": group.display_name}, "role": role_key,
+            "resource": f"{m.resource_type}:{m.resource_id}" if m.resource_type else None,
+            "created_by": m.created_by, "created": iso(m.created), "source": "idp"}
+
+
+def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | None,
+              actor: str) -> tuple[dict, int, bool]:
+    """Map a pushed group to a role (idempotent)."""
+    group = group_or_404(tenant_id, group_key)
+    role = role_or_404(tenant_id, role_key)
+    rt, ri = scope_of(resource)
+    existing = db.session.execute(select(GroupRoleMapping).where(
+        GroupRoleMapping.tenant_id == tenant_id, GroupRoleMapping.group_id == group.id,
+        GroupRoleMapping.role_id == role.id, GroupRoleMapping.resource_type == rt,
+        GroupRoleMapping.resource_id == ri)).scalar_one_or_none()
+    if existing is not None:
+        return mapping_dict(existing, role.key, group), current_revision(tenant_id), False
+    m = GroupRoleMapping(tenant_id=tenant_id, group_id=group.id, role_id=role.id, resource_type=rt, resource_id=ri,
+                         created_by=actor)
+    db.session.add(m)
+    db.session.flush()
+    return mapping_dict(m, role.key, group), record(tenant_id, MAPPING, [group.id]), True
+
+
+def unmap(tenant_id: int, mapping_id: int) -> int:
+    m = db.session.get(GroupRoleMapping, mapping_id)
+    if m is None or m.tenant_id != tenant_id:
+        raise NotFound(f"no group mapping {mapping_id}")
+    db.session.delete(m)
+    db.session.flush()
+    return record(tenant_id, MAPPING, [m.group_id])
+
+
+def list_mappings(tenant_id: int, group_key: str | None = None) -> list[dict]:
+    q = select(GroupRoleMapping, Role.key, Group).join(Role, Role.id == GroupRoleMapping.role_id).join(
+        Group, Group.id == GroupRoleMapping.group_id).where(GroupRoleMapping.tenant_id == tenant_id)
+    if group_key:
+        q = q.where(GroupRoleMapping.group_id == group_or_404(tenant_id, group_key).id)
+    return [mapping_dict(m, k, g) for m, k, g in db.session.execute(q.order_by(GroupRoleMapping.id)).all()]
