@@ -1,4 +1,4 @@
 """Settings per environment, read from environment variables with safe defaults."""
-from config.settings import Config, DevelopmentConfig, ProductionConfig, TestingConfig, config_for
+from .settings import Config, DevelopmentConfig, ProductionConfig, TestingConfig, config_for
 
 __all__ = ["Config", "DevelopmentConfig", "ProductionConfig", "TestingConfig", "config_for"]

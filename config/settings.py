@@ -1,32 +1,46 @@
-"""Configuration classes. Every value can be set from the environment; the defaults are safe for one machine."""
+"""Configuration classes. Every value can be set from the environment; the defaults are safe for one
+machine. Importing this module reads the environment and writes nothing."""
 import os
+import secrets
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SQLITE = f"sqlite:///{ROOT / 'instance' / 'scim-authz.db'}"
+
+def instance_path() -> Path:
+    """The folder the server keeps its own files in (the embedded SQLite database, a generated
+    secret key): SCIM_AUTHZ_INSTANCE, or ./instance under the current directory."""
+    return Path(os.environ.get("SCIM_AUTHZ_INSTANCE") or "instance").resolve()
 
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, or one generated once for this installation and kept in
-    instance/secret_key (never in the repository), so console sessions survive a restart."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    path = ROOT / "instance" / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        import secrets
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def instance_secret_key(folder: Path) -> str:
+    """The secret key generated once for this installation and kept in `folder`/secret_key (never
+    in the repository), so console sessions survive a restart. Called when an app is made, not at
+    import. Processes starting together agree: the key is written whole to a file of its own, then
+    linked into place, which only one of them can do; the others read the winner's."""
+    path = folder / "secret_key"
+    for _ in range(50):
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            key = ""
+        if key:
+            return key
+        folder.mkdir(parents=True, exist_ok=True)
+        draft = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(key)
-        return key
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            time.sleep(0.01)
+        finally:
+            draft.unlink()
+    raise RuntimeError(f"could not read or create {path}")
 
 
 def normalise_database_url(url: str) -> str:
@@ -38,11 +52,13 @@ def normalise_database_url(url: str) -> str:
 
 
 class Config:
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL", DEFAULT_SQLITE))
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path() / 'scim-authz.db'}")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # "FULL" makes every SQLite commit durable on power loss, not only on a process crash.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL")
-    SECRET_KEY = _secret_key()
+    # From the environment; when unset, create_app takes (or makes) the instance folder's own.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     # Secure cookies when served over HTTPS (PUBLIC_BASE_URL says so); plain HTTP on 127.0.0.1 otherwise.

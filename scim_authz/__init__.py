@@ -1,12 +1,15 @@
 """scim-authz: SCIM 2.0 provisioning into tenants, roles and relationship rules, and one check endpoint."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, error handlers; nothing else."""
-    from config import config_for
+    from scim_authz.config import config_for
+    from scim_authz.config.settings import instance_path, instance_secret_key
     from scim_authz.admin import bp as admin_bp
     from scim_authz.admin.sessions import ConsoleSessions
     from scim_authz.api import check_views, policy_views, users_views
@@ -16,12 +19,14 @@ def create_app(config: type | dict | None = None) -> Flask:
     from scim_authz.http_errors import register_error_handlers
     from scim_authz.scim.views import bp as scim_bp
 
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, instance_path=str(instance_path()))
     if isinstance(config, dict):
         app.config.from_object(config_for(config.get("ENV_NAME")))
         app.config.update(config)
     else:
         app.config.from_object(config or config_for(None))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
 
     from scim_authz.credentials import end_user_jwt as auth_jwt
     auth_jwt.NETWORK["allow_private"] = bool(app.config.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS"))
