@@ -16,6 +16,12 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _flag(name: str, default: bool) -> bool:
+    """An on/off setting: 1, true or yes turn it on, any other value off, unset leaves `default`."""
+    value = os.environ.get(name, "")
+    return default if not value else value.lower() in ("1", "true", "yes")
+
+
 def instance_secret_key(folder: Path) -> str:
     """The secret key generated once for this installation and kept in `folder`/secret_key (never
     in the repository), so console sessions survive a restart. Called when an app is made, not at
@@ -85,6 +91,9 @@ class Config:
     # is set (an IdP inside your own network): see scim_authz/credentials/safe_fetch.py.
     AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS = os.environ.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS", "").lower() in (
         "1", "true", "yes")
+    # A tenant's jwks_url must be https (keys fetched over plain HTTP can be swapped on the way).
+    # On by default in production only, so an IdP on a laptop can be tried without a certificate.
+    AUTHZ_JWKS_REQUIRE_HTTPS = _flag("AUTHZ_JWKS_REQUIRE_HTTPS", False)
     TESTING = False
 
 
@@ -93,7 +102,7 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
-    pass
+    AUTHZ_JWKS_REQUIRE_HTTPS = _flag("AUTHZ_JWKS_REQUIRE_HTTPS", True)
 
 
 class TestingConfig(Config):

@@ -1,6 +1,8 @@
 """The end user behind a check: a user key, or a JWT verified and synced on first sight."""
 from __future__ import annotations
 
+import logging
+
 from flask import g
 
 from scim_authz.api.errors import APIError
@@ -8,6 +10,8 @@ from scim_authz.credentials.end_user_jwt import JWTError, verify_end_user_jwt
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
 from scim_authz.db.txn import intent
+
+log = logging.getLogger("scim_authz.api")
 
 
 class InvalidToken(APIError):
@@ -31,7 +35,9 @@ def resolve(tenant_id: int, user: dict) -> tuple[str, dict | None, int | None]:
     try:
         claims = verify_end_user_jwt(user["jwt"], settings)
     except JWTError as e:
-        raise InvalidToken(f"the user's token was refused: {e.reason}") from e
+        if e.public != e.reason:  # the caller is told less than happened; the operator is told all
+            log.warning("tenant %s: an end user's JWT was refused: %s", tenant_id, e.reason)
+        raise InvalidToken(f"the user's token was refused: {e.public}") from e
     uid_claim = settings.get("user_claim") or "sub"
     name_claim = settings.get("username_claim") or "email"
     external = claims.get(uid_claim)

@@ -183,7 +183,8 @@ class JWTSettings(Schema):
 
     issuer = fields.String(load_default=None, allow_none=True)
     audience = fields.String(load_default=None, allow_none=True)
-    jwks_url = fields.Url(load_default=None, allow_none=True, require_tld=False)
+    # Where it may point (https, public addresses) depends on the app's settings: policy/tenants.py.
+    jwks_url = fields.Url(load_default=None, allow_none=True, require_tld=False, schemes={"http", "https"})
     jwks = fields.Dict(load_default=None, allow_none=True)
     hs256_secret = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=32))
     user_claim = fields.String(load_default="sub")

@@ -1,10 +1,18 @@
-"""End users' identity tokens (JWT) verified against the tenant's issuer, audience and keys. Flask-free."""
+"""End users' identity tokens (JWT) verified against the tenant's issuer, audience and keys. Flask-free.
+
+Keys behind a jwks_url are cached per URL, least recently used first out once JWKS_CACHE_MAX_URLS
+URLs are held: any tenant can name any number of URLs, and each would otherwise stay for good.
+A fetch that fails tells the caller only that the keys could not be fetched (JWTError.public); what
+the network answered (refused, timed out, no such host, the banner of whatever listens there) is in
+JWTError.reason, for the server log, since it would map the server's network for a tenant.
+"""
 from __future__ import annotations
 
 import math
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +34,8 @@ REFETCH_MIN_INTERVAL_SECONDS = 60
 FETCH_FAILURE_BACKOFF_SECONDS = 10
 MIN_HS256_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key must be at least as long as the hash
 MIN_RSA_BITS = 2048
+JWKS_CACHE_MAX_URLS = 1000  # an IdP's keys are a few kilobytes: a full cache is a few megabytes
+KEYS_UNAVAILABLE = "the identity provider's keys could not be fetched"
 _ALLOWED_ALGS = frozenset({"RS256", "ES256", "HS256"})
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._+-]{1,32}")
 
@@ -36,11 +46,14 @@ NETWORK = {"allow_private": False}
 
 
 class JWTError(Exception):
-    """A token that is not verified; .reason is safe to log and show, and never contains the token."""
+    """A token that is not verified. .reason is for the server log, .public for the caller who sent
+    the token; they differ only where the reason describes the server's network. Neither ever
+    contains the token."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, public: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.public = public or reason
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ class _CacheEntry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_cache: dict[str, _CacheEntry] = {}
+_cache: OrderedDict[str, _CacheEntry] = OrderedDict()  # least recently used first
 _cache_lock = threading.Lock()
 
 
@@ -244,7 +257,15 @@ def _usable_key(jwk: Any) -> _Key | None:
 
 def _entry(url: str) -> _CacheEntry:
     with _cache_lock:
-        return _cache.setdefault(url, _CacheEntry())
+        entry = _cache.get(url)
+        if entry is not None:
+            _cache.move_to_end(url)
+            return entry
+        entry = _cache[url] = _CacheEntry()
+        # A request still holding an evicted entry finishes with it; the URL's next use starts afresh.
+        while len(_cache) > JWKS_CACHE_MAX_URLS:
+            _cache.popitem(last=False)
+        return entry
 
 
 def _url_keys(url: str) -> tuple[list[_Key], bool]:
@@ -278,13 +299,13 @@ def _refetch_for_kid(url: str, kid: str | None) -> list[_Key] | None:
 def _fetch_into(entry: _CacheEntry, url: str, now: float) -> list[_Key]:
     """Fetch the JWKS at `url` into `entry` (caller holds entry.lock); fails closed with JWTError."""
     if now - entry.failed_at < FETCH_FAILURE_BACKOFF_SECONDS:
-        raise JWTError(f"could not fetch the JWKS: {entry.failure}")
+        raise JWTError(f"could not fetch the JWKS: {entry.failure}", KEYS_UNAVAILABLE)
     try:
         data = safe_fetch.fetch_json(url, timeout=FETCH_TIMEOUT_SECONDS, allow_private=NETWORK["allow_private"])
         keys = _parse_jwks(data)
     except (safe_fetch.FetchError, TypeError) as exc:
         entry.failed_at, entry.failure = now, getattr(exc, "reason", None) or str(exc)
-        raise JWTError(f"could not fetch the JWKS: {entry.failure}") from None
+        raise JWTError(f"could not fetch the JWKS: {entry.failure}", KEYS_UNAVAILABLE) from None
     entry.snapshot, entry.failed_at = (keys, now), -math.inf
     return keys
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from sqlalchemy import select
 
 from scim_authz.authz.changes import TENANT
+from scim_authz.credentials import safe_fetch
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
 from scim_authz.pdp.changes import record
@@ -77,7 +79,22 @@ def update_settings(tenant_id: int, data: dict) -> tuple[dict, int]:
         if jwt and not (jwt.get("issuer") and jwt.get("audience")):
             raise InvalidInput("JWT verification needs an issuer and an audience",
                                details={"jwt": ["issuer and audience are required"]})
+        if jwt and jwt.get("jwks_url"):
+            _check_jwks_url(jwt["jwks_url"])
         settings["jwt"] = jwt
     t.settings = settings
     db.session.flush()
     return settings_dict(t), record(tenant_id, TENANT, [str(tenant_id)])
+
+
+def _check_jwks_url(url: str) -> None:
+    """Refuse a jwks_url the server would not fetch, when it is written rather than at the first check.
+
+    Whether https is required and private addresses allowed are the operator's settings
+    (AUTHZ_JWKS_REQUIRE_HTTPS, on in production; AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS)."""
+    config = current_app.config
+    problem = safe_fetch.url_problem(url, require_https=bool(config.get("AUTHZ_JWKS_REQUIRE_HTTPS")),
+                                     allow_private=bool(config.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS")))
+    if problem:
+        # Shaped like the schema's own errors for this field: {"jwt": {"jwks_url": [...]}}.
+        raise InvalidInput(f"jwks_url {problem}", details={"jwt": {"jwks_url": [problem]}})
