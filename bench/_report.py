@@ -36,6 +36,12 @@ def emit_json(obj: dict) -> None:
     print(json.dumps(obj, separators=(",", ":"), sort_keys=False), flush=True)
 
 
+def read_json_line(stdout: str) -> dict | None:
+    """The object `emit_json` wrote as the last line of a worker's stdout; None when it printed nothing."""
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    return json.loads(lines[-1]) if lines else None
+
+
 def product_state(diff_hash: bool = False) -> dict:
     """Which code was measured: the commit, and whether the product's files differ from it. With
     `diff_hash`, also a short hash of that difference, so that states with the same number of

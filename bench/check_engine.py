@@ -34,7 +34,6 @@ any answer disagreed (with the generator or another engine) or a worker failed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -56,7 +55,7 @@ from _engine_relationships import LOOKUP_RESULTS, worker_relationships
 from _engine_report import ENGINES, print_tables, size_row
 from _engine_worker import worker_ours
 from _paths import ROOT
-from _report import emit_json, log
+from _report import emit_json, log, read_json_line
 from _stats import middle
 
 TARGETS = {
@@ -89,11 +88,9 @@ def run_worker(args, engine: str, size: int | None) -> dict | None:
         cmd.append("--gc-freeze")
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, stderr=None, text=True, cwd=str(ROOT))
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    if proc.returncode != 0 or not lines:
+    if proc.returncode != 0 or (res := read_json_line(proc.stdout)) is None:
         log(f"ERROR: worker {engine} size={size} failed (exit {proc.returncode})")
         return None
-    res = json.loads(lines[-1])
     res["wall_s"] = round(time.perf_counter() - t0, 1)
     return res
 

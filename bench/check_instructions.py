@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import re
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from _engine_casbin import CASBIN_CONFIGS, casbin_enforcer, casbin_rules
 from _engine_data import RbacData, ours_snapshots
 from _machine import require_tool
 from _paths import ROOT
-from _report import emit_json, log
+from _report import emit_json, log, read_json_line
 
 ENGINES = ("ours", "casbin_fast_dom_obj_act")
 
@@ -75,7 +74,7 @@ def count(engine: str, size: int, seed: int, checks: int, measured: bool) -> tup
     m = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
     if proc.returncode != 0 or m is None:
         raise RuntimeError(f"{engine} size={size}: valgrind failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return int(m.group(1).replace(",", "")), json.loads(proc.stdout.strip().splitlines()[-1])["wrong"]
+    return int(m.group(1).replace(",", "")), read_json_line(proc.stdout)["wrong"]
 
 
 def main() -> int:

@@ -20,7 +20,6 @@ import argparse
 import ctypes
 import gc
 import glob
-import json
 import os
 import random
 import subprocess
@@ -32,7 +31,7 @@ from pathlib import Path
 from _engine_data import RbacData, ours_snapshots
 from _machine import require_tool
 from _paths import ROOT
-from _report import emit_json, log
+from _report import emit_json, log, read_json_line
 
 SHIM = """#include <valgrind/callgrind.h>
 void start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
@@ -88,7 +87,7 @@ def measure(size: int, seed: int, checks: int, ll_mb: int, shim: str, workdir: s
     counts = dict(zip(events, summary, strict=False))
     per = {e: round(counts[e] / checks, 2) for e in EVENTS}
     per["misses"] = round(per["DLmr"] + per["DLmw"], 2)
-    return per, json.loads(proc.stdout.strip().splitlines()[-1])["wrong"]
+    return per, read_json_line(proc.stdout)["wrong"]
 
 
 def main() -> int:
