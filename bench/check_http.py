@@ -47,495 +47,34 @@ import argparse
 import json
 import os
 import random
-import re
-import resource
-import runpy
 import shutil
-import signal
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from _gunicorn import CONFIG, flask_cli, issue_token, spawn_gunicorn, write_floor_config
+from _http_report import clean_pair, clean_row, print_table
+from _http_rounds import (
+    PACED_DELAY_MS,
+    config_env,
+    effective_settings,
+    paced_connections,
+    parse_configs,
+    pool_paced,
+    pool_rounds,
+)
+from _http_tenant import Tenant, count_decisions, load_tenant, verify_bare, verify_bulk, verify_ours
+from _machine import loadavg
+from _paths import BENCH_DIR
+from _pyspy import profile
+from _report import emit_json, log, product_state
+from _server import Server, free_port
+from _stats import rnd
+from _wrk import require_wrk, run_wrk, write_lua
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (BENCH_DIR, BIN, BULK_SCHEMA, GROUP_SCHEMA, GUNICORN_HOOKS, LOOPBACK, ROOT, Server,  # noqa: E402
-                     flask_cli, free_port, log, machine_busy_seconds, product_state, rnd, write_floor_config)
-
-CONFIG = ROOT / "config" / "gunicorn.conf.py"
-WRK = shutil.which("wrk") or "/usr/bin/wrk"
-SETTINGS_SHOWN = ("bind", "workers", "threads", "worker_class", "keepalive", "timeout", "preload_app", "accesslog")
 TARGETS = {"ours_req_s_min": 2000, "ours_p99_ms_max": 10.0, "ratio_vs_bare_min": 0.80, "bulk_checks_s_min": 100_000}
-TYPES = ["doc", "folder", "project", "report", "invoice", "ticket", "dashboard", "dataset", "repo", "contract"]
-ACTIONS = ["view", "edit", "delete", "share", "comment", "approve", "export", "archive", "create", "admin"]
-
-
-def loadavg() -> str:
-    return Path("/proc/loadavg").read_text().strip()
-
-
-def children_cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-# ---- gunicorn settings -----------------------------------------------------------------------
-
-def config_env(workers: int | None, threads: int | None, port: int) -> dict:
-    """The environment both servers get: the config reads BIND, WEB_CONCURRENCY, GUNICORN_THREADS."""
-    env = {k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "GUNICORN_THREADS")}
-    env.update({"BIND": f"{LOOPBACK}:{port}", "ACCESS_LOG": ""})  # empty: no access log
-    if workers is not None:
-        env["WEB_CONCURRENCY"] = str(workers)
-    if threads is not None:
-        env["GUNICORN_THREADS"] = str(threads)
-    return env
-
-
-def effective_settings(env: dict) -> dict:
-    """What config/gunicorn.conf.py gives in this environment (it is evaluated the way gunicorn does)."""
-    saved = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(env)
-        ns = runpy.run_path(str(CONFIG))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    out = {k: ns.get(k) for k in SETTINGS_SHOWN}
-    out["worker_class"] = out["worker_class"] or "sync"
-    out["hooks"] = [h for h in GUNICORN_HOOKS if callable(ns.get(h))]
-    return out
-
-
-# ---- the tenant ------------------------------------------------------------------------------
-
-class Tenant:
-    """The generated policy, and what every check against it must answer."""
-
-    def __init__(self, rng: random.Random, n_users: int, n_roles: int, perms_per_role: int, n_groups: int):
-        self.perms = [f"{t}:{a}" for t in TYPES for a in ACTIONS]
-        self.roles = {f"role-{i:02d}": sorted(rng.sample(self.perms, perms_per_role)) for i in range(n_roles)}
-        role_keys = list(self.roles)
-        self.users = [f"user{i:04d}@bench.example" for i in range(n_users)]
-        # 30% of users get one or two direct (app-managed) roles.
-        self.direct = {u: (rng.sample(role_keys, rng.choice((1, 1, 2))) if rng.random() < 0.3 else [])
-                       for u in self.users}
-        # Leaf groups hold users (each user in 1 or 2 of them, 5% in none); the last two groups
-        # each nest four leaf groups (members reach their mappings transitively).
-        n_leaf = max(1, n_groups - 2)
-        self.groups = [f"bench-group-{j:02d}" for j in range(n_groups)]
-        self.members: dict[str, list[str]] = {g: [] for g in self.groups}
-        for u in self.users:
-            if rng.random() < 0.05:
-                continue
-            for g in rng.sample(self.groups[:n_leaf], rng.choice((1, 2))):
-                self.members[g].append(u)
-        self.nested = {g: rng.sample(self.groups[:n_leaf], min(4, n_leaf)) for g in self.groups[n_leaf:]}
-        self.mappings = {g: rng.sample(role_keys, 1 if g in self.nested else rng.choice((1, 2)))
-                         for g in self.groups}
-        self.ids: dict[str, str] = {}          # userName -> id (from the server)
-        self.group_ids: dict[str, str] = {}
-        self.effective = {u: self._effective(u) for u in self.users}
-
-    def _effective(self, u: str) -> set[str]:
-        groups = {g for g, m in self.members.items() if u in m}
-        groups |= {parent for parent, kids in self.nested.items() if groups & set(kids)}
-        roles = set(self.direct[u]) | {r for g in groups for r in self.mappings[g]}
-        return {p for r in roles for p in self.roles[r]}
-
-    def check_bodies(self, rng: random.Random, n: int) -> list[tuple[dict, bool]]:
-        """n checks, half allowed and half denied; 30% name the user by id, 2% an unknown user."""
-        want = {True: n // 2, False: n - n // 2}
-        out = []
-        while want[True] or want[False]:
-            if rng.random() < 0.02 and want[False]:
-                body = {"user": f"nobody{rng.randrange(10**6)}@bench.example", "action": rng.choice(ACTIONS),
-                        "resource": f"{rng.choice(TYPES)}:{rng.randrange(1, 100_000)}"}
-                out.append((body, False))
-                want[False] -= 1
-                continue
-            u = rng.choice(self.users)
-            t, a = rng.choice(TYPES), rng.choice(ACTIONS)
-            allowed = f"{t}:{a}" in self.effective[u]
-            if not want[allowed]:
-                continue
-            want[allowed] -= 1
-            ref = self.ids[u] if rng.random() < 0.3 else u
-            out.append(({"user": ref, "action": a, "resource": f"{t}:{rng.randrange(1, 100_000)}"}, allowed))
-        rng.shuffle(out)
-        return out
-
-
-def load_tenant(url: str, api_key: str, scim_token: str, tenant: Tenant) -> dict:
-    """Roles, users (with direct roles), SCIM groups and group mappings, through the HTTP APIs."""
-    t0 = time.perf_counter()
-    api = httpx.Client(base_url=f"{url}/v1", headers={"Authorization": f"Bearer {api_key}"}, timeout=120)
-    scim = httpx.Client(base_url=f"{url}/scim/v2", timeout=120,
-                        headers={"Authorization": f"Bearer {scim_token}", "Content-Type": "application/scim+json"})
-    try:
-        for key, perms in tenant.roles.items():
-            r = api.post("/roles", json={"key": key, "permissions": perms})
-            if r.status_code != 201:
-                raise RuntimeError(f"POST /v1/roles {key}: {r.status_code} {r.text[:300]}")
-        users = [{"key": u, "userName": u, "displayName": u.split("@")[0], "roles": tenant.direct[u]}
-                 for u in tenant.users]
-        r = api.post("/users/bulk", json={"users": users})
-        body = r.json() if r.status_code == 200 else {}
-        if r.status_code != 200 or body.get("failed") != 0 or body.get("succeeded") != len(users):
-            raise RuntimeError(f"POST /v1/users/bulk: {r.status_code} {r.text[:300]}")
-        for res in body["results"]:
-            tenant.ids[res["user"]["userName"]] = res["user"]["id"]
-        ops = []
-        for j, g in enumerate(tenant.groups):
-            members = [{"value": tenant.ids[u]} for u in tenant.members[g]]
-            members += [{"value": f"bulkId:g{tenant.groups.index(k)}"} for k in tenant.nested.get(g, [])]
-            ops.append({"method": "POST", "path": "/Groups", "bulkId": f"g{j}",
-                        "data": {"schemas": [GROUP_SCHEMA], "displayName": g, "members": members}})
-        r = scim.post("/Bulk", json={"schemas": [BULK_SCHEMA], "failOnErrors": 1, "Operations": ops})
-        if r.status_code != 200:
-            raise RuntimeError(f"SCIM /Bulk: {r.status_code} {r.text[:300]}")
-        for op in r.json()["Operations"]:
-            if str(op.get("status")) != "201":
-                raise RuntimeError(f"SCIM /Bulk operation failed: {op}")
-            tenant.group_ids[tenant.groups[int(op["bulkId"][1:])]] = op["location"].rstrip("/").rsplit("/", 1)[1]
-        n_map = 0
-        for g, roles in tenant.mappings.items():
-            for role in roles:
-                r = api.post("/group-mappings", json={"group": tenant.group_ids[g], "role": role})
-                if r.status_code != 201:
-                    raise RuntimeError(f"POST /v1/group-mappings: {r.status_code} {r.text[:300]}")
-                n_map += 1
-        # The server's own view of a few users must be the model's.
-        for u in tenant.users[:25]:
-            r = api.get(f"/users/{tenant.ids[u]}/permissions")
-            if r.status_code != 200 or set(r.json()["permissions"]) != tenant.effective[u]:
-                raise RuntimeError(f"GET /v1/users/{u}/permissions differs from the model: {r.text[:300]}")
-    finally:
-        api.close()
-        scim.close()
-    return {"users": len(tenant.users), "roles": len(tenant.roles),
-            "permissions_per_role": len(next(iter(tenant.roles.values()))),
-            "permission_universe": len(tenant.perms), "groups": len(tenant.groups),
-            "nested_groups": len(tenant.nested),
-            "group_memberships": sum(len(m) for m in tenant.members.values()),
-            "users_with_direct_roles": sum(1 for v in tenant.direct.values() if v),
-            "direct_assignments": sum(len(v) for v in tenant.direct.values()), "group_mappings": n_map,
-            "users_without_any_permission": sum(1 for v in tenant.effective.values() if not v),
-            "load_seconds": round(time.perf_counter() - t0, 1)}
-
-
-# ---- wrk -------------------------------------------------------------------------------------
-
-LUA_TEMPLATE = r"""-- generated by bench/check_http.py
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %(token)s"
-local bodies = {
-%(bodies)s
-}
-local reqs = {}
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  math.randomseed(%(seed)d + 7919 * tid)
-  for i, b in ipairs(bodies) do
-    reqs[i] = wrk.format(nil, "%(path)s", nil, b)
-  end
-end
-
-function request()
-  return reqs[math.random(#reqs)]
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests":%%d,"duration_us":%%d,"bytes":%%d,"connect":%%d,"read":%%d,"write":%%d,"status":%%d,' ..
-    '"timeout":%%d,"p50_us":%%d,"p75_us":%%d,"p90_us":%%d,"p99_us":%%d,"mean_us":%%.1f,"max_us":%%d}\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(75), latency:percentile(90), latency:percentile(99),
-    latency.mean, latency.max))
-  local q = {}
-  for i = 1, 1000 do q[i] = latency:percentile((i - 0.5) / 10) end
-  io.write("WRKQ " .. table.concat(q, ",") .. "\n")
-end
-"""
-
-
-# wrk calls delay() before every request on a connection and waits that many milliseconds (it
-# reads an integer) before writing it; the latency it records starts at the write, so it excludes
-# the wait. Appended only for the paced script: the saturated one stays as it was.
-LUA_DELAY = """
-function delay()
-  return %(delay_ms)d
-end
-"""
-# Paced load: every connection waits PACED_DELAY_MS after each response, so it sends about one
-# request per (delay + latency). At light load a round trip plus wrk's timer take 1.2-1.6 ms here;
-# PACED_LATENCY_MS = 2 errs towards offering the rate in full (the achieved rate is what is shown).
-PACED_DELAY_MS = 8
-PACED_LATENCY_MS = 2
-PACED_RATE_SHARE_MIN = 0.95  # below this share of the offered rate, the paced row did not reach its load
-
-
-def write_lua(path: Path, token: str, url_path: str, bodies: list[str], seed: int, delay_ms: int | None = None) -> Path:
-    for b in bodies:
-        if "]==]" in b:
-            raise ValueError("a body cannot be embedded in a Lua long string")
-    text = LUA_TEMPLATE % {"token": token, "path": url_path, "seed": seed,
-                           "bodies": ",\n".join(f"[==[{b}]==]" for b in bodies)}
-    if delay_ms is not None:
-        text += LUA_DELAY % {"delay_ms": delay_ms}
-    path.write_text(text)
-    return path
-
-
-def paced_connections(rate: int, threads: int) -> int:
-    """Connections that offer about `rate` req/s when each sends one request per delay + latency,
-    rounded up to a multiple of wrk's threads (wrk gives each thread connections // threads)."""
-    conns = -(-rate * (PACED_DELAY_MS + PACED_LATENCY_MS) // 1000)
-    return max(threads, -(-conns // threads) * threads)
-
-
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
-
-
-def parse_wrk(out: str) -> dict:
-    """wrk's summary: the done() JSON line, cross-checked with the text it prints."""
-    m = re.search(r"^WRKJSON (\{.*\})$", out, re.MULTILINE)
-    if not m:
-        raise RuntimeError(f"no summary in wrk's output:\n{out[-2000:]}")
-    j = json.loads(m.group(1))
-    text = {}
-    rs = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    text["req_s"] = float(rs.group(1)) if rs else None
-    for pct, val, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.MULTILINE):
-        text[f"p{pct}_ms"] = float(val) * UNITS[unit]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    text["non_2xx"] = int(non2xx.group(1)) if non2xx else 0
-    text["socket_errors"] = sum(int(x) for x in sock.groups()) if sock else 0
-    secs = j["duration_us"] / 1e6
-    errors = {"non_2xx": max(j["status"], text["non_2xx"]), "connect": j["connect"], "read": j["read"],
-              "write": j["write"], "timeout": j["timeout"]}
-    qm = re.search(r"^WRKQ ([\d,.]+)$", out, re.MULTILINE)
-    quantiles = [float(x) for x in qm.group(1).split(",")] if qm else []
-    return {"quantiles_us": quantiles, "requests": j["requests"], "seconds": round(secs, 3), "req_s": j["requests"] / secs if secs else 0.0,
-            "p50_ms": j["p50_us"] / 1e3, "p75_ms": j["p75_us"] / 1e3, "p90_ms": j["p90_us"] / 1e3,
-            "p99_ms": j["p99_us"] / 1e3, "mean_ms": j["mean_us"] / 1e3, "max_ms": j["max_us"] / 1e3,
-            "errors": errors, "error_total": sum(errors.values()), "wrk_text": text}
-
-
-def run_wrk(server: Server, script: Path, threads: int, conns: int, seconds: float) -> dict:
-    argv = [WRK, f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", str(script),
-            server.url]
-    load = loadavg()
-    cpu0, busy0, srv0 = children_cpu_seconds(), machine_busy_seconds(), server.cpu_seconds()
-    t0 = time.perf_counter()
-    p = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=seconds + 60, stdin=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - t0
-    wrk_cpu, busy, srv = children_cpu_seconds() - cpu0, machine_busy_seconds() - busy0, server.cpu_seconds() - srv0
-    if p.returncode != 0:
-        raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr[-2000:]}\n{p.stdout[-2000:]}")
-    res = parse_wrk(p.stdout)
-    res.update({"loadavg_before": load, "load1_before": float(load.split()[0]),
-                "server_cpu_s": round(srv, 2), "wrk_cpu_s": round(wrk_cpu, 2),
-                "other_cpu_cores": round(max(0.0, busy - srv - wrk_cpu) / elapsed, 2),
-                "server_cpu_us_per_req": round(srv / res["requests"] * 1e6, 1) if res["requests"] else None,
-                "command": " ".join(argv[:-3] + ["-s", script.name, server.url])})
-    return res
-
-
-def pool_rounds(rounds: list[dict]) -> dict:
-    """One server's rounds as one measurement: requests / seconds, and percentiles of all the
-    requests (each round's latency distribution as 1,000 quantiles, weighted by its requests)."""
-    ok = [r for r in rounds if r.get("requests")]
-    bad = [r["status"] for r in rounds if r.get("status") != "ok"]
-    out: dict = {"status": bad[0] if bad else "ok", "rounds": len(rounds)}
-    if not ok:
-        return out
-    req, secs = sum(r["requests"] for r in ok), sum(r["seconds"] for r in ok)
-    points = sorted((v, r["requests"] / len(r["quantiles_us"])) for r in ok for v in r["quantiles_us"])
-    total = sum(w for _, w in points)
-
-    def q(p: float) -> float:
-        acc = 0.0
-        for v, w in points:
-            acc += w
-            if acc >= p / 100 * total - 1e-9:
-                return v / 1e3
-        return points[-1][0] / 1e3
-    errors = {k: sum(r["errors"][k] for r in ok) for k in ok[0]["errors"]}
-    cpu = sum(r["server_cpu_s"] for r in ok)
-    out.update({"requests": req, "seconds": round(secs, 3), "req_s": req / secs, "p50_ms": q(50), "p75_ms": q(75),
-                "p90_ms": q(90), "p99_ms": q(99), "max_ms": max(r["max_ms"] for r in ok),
-                "mean_ms": sum(r["mean_ms"] * r["requests"] for r in ok) / req,
-                "errors": errors, "error_total": sum(errors.values()), "server_cpu_s": round(cpu, 2),
-                "server_cpu_us_per_req": round(cpu / req * 1e6, 1),
-                "wrk_cpu_s": round(sum(r["wrk_cpu_s"] for r in ok), 2),
-                "other_cpu_cores": round(sum(r["other_cpu_cores"] * r["seconds"] for r in ok) / secs, 2),
-                "loadavg_before": [r["loadavg_before"] for r in rounds if "loadavg_before" in r],
-                "req_s_rounds": [round(r["req_s"], 1) for r in ok],
-                "p99_ms_rounds": [round(r["p99_ms"], 2) for r in ok],
-                "worker_processes": ok[0].get("worker_processes"),
-                "verify_ok": all(r.get("verify", {}).get("ok") for r in rounds)})
-    logs = [r["decision_log"] for r in rounds if "decision_log" in r]
-    if logs:
-        added, sent = sum(d["rows_added"] for d in logs), sum(d["checks_answered_at_least"] for d in logs)
-        out["decision_log"] = {"rows_added": added, "checks_answered_at_least": sent,
-                               "ok": all(d["ok"] for d in logs)}
-    errs = [r["error"] for r in rounds if "error" in r]
-    if errs:
-        out["error"] = errs[0]
-    return out
-
-
-def pool_paced(rounds: list[dict], offered: int) -> dict:
-    """One server's paced runs (row["paced"] of each round), pooled like its saturated ones. A round
-    that has none (its server failed before) keeps the round's status. "rate not reached" when the
-    achieved rate is below PACED_RATE_SHARE_MIN of the offered one: its p99 is not at that load."""
-    runs = [r["paced"] if "paced" in r else
-            {"status": r["status"] if r.get("status", "ok") != "ok" else "FAILED(no paced run)"} for r in rounds]
-    out = pool_rounds(runs)
-    for k in ("verify_ok", "worker_processes"):  # the round's, which the saturated row already has
-        out.pop(k, None)
-    out["offered_req_s"] = offered
-    if out.get("req_s") is not None:
-        out["achieved_share"] = out["req_s"] / offered
-        out["rate_reached"] = out["achieved_share"] >= PACED_RATE_SHARE_MIN
-        if out["status"] == "ok" and not out["rate_reached"]:
-            out["status"] = "rate not reached"
-    return out
-
-
-# ---- verification ----------------------------------------------------------------------------
-
-def verify_ours(url: str, api_key: str, known: list[tuple[dict, bool]]) -> dict:
-    """Known allowed and denied checks, the answer's shape, and that a bad key is refused."""
-    wrong = []
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30) as c:
-        for body, want in known:
-            r = c.post("/v1/check", json=body)
-            j = r.json() if r.status_code == 200 else {}
-            if r.status_code != 200 or j.get("allowed") is not want or not isinstance(j.get("decision_id"), str) \
-                    or not isinstance(j.get("revision"), int):
-                wrong.append({"body": body, "want": want, "got": f"{r.status_code} {r.text[:200]}"})
-        bad = c.post("/v1/check", json=known[0][0], headers={"Authorization": "Bearer not-a-key"}).status_code
-    n_allowed = sum(1 for _, w in known if w)
-    return {"ok": not wrong and bad == 401, "checks": len(known), "allowed": n_allowed,
-            "denied": len(known) - n_allowed, "wrong": wrong[:5], "bad_key_status": bad}
-
-
-def verify_bare(url: str, body: dict) -> dict:
-    with httpx.Client(base_url=url, timeout=30) as c:
-        r = c.post("/v1/check", json=body)
-        bad = c.post("/v1/check", content=b"not json", headers={"Content-Type": "application/json"}).status_code
-    want = {"allowed": True, "decision_id": "x", "revision": 1}
-    ok = r.status_code == 200 and r.json() == want and bad == 400
-    return {"ok": ok, "answer": f"{r.status_code} {r.text[:100]}", "non_json_status": bad}
-
-
-def verify_bulk(url: str, api_key: str, batch: list[tuple[dict, bool]]) -> dict:
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60) as c:
-        r = c.post("/v1/check/bulk", json={"checks": [b for b, _ in batch]})
-    if r.status_code != 200:
-        return {"ok": False, "error": f"{r.status_code} {r.text[:300]}"}
-    results = r.json().get("results", [])
-    wrong = sum(1 for (b, w), got in zip(batch, results) if got.get("allowed") is not w)
-    wrong += abs(len(results) - len(batch))
-    return {"ok": wrong == 0, "checks": len(batch), "allowed": sum(1 for _, w in batch if w), "wrong": wrong}
-
-
-def count_decisions(db_path: Path) -> int:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30) as conn:
-        return conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
-
-
-# ---- profiling (optional) --------------------------------------------------------------------
-
-GENERIC_FRAMES = ("(threading.py)", "(concurrent/futures/thread.py)", "(gunicorn/arbiter.py)", "(gunicorn/app/",
-                  "<module> (gunicorn)", "Worker.init_process", "ThreadWorker.run ", "SyncWorker.run ")
-
-
-def summarize_collapsed(path: Path, top: int = 25) -> dict:
-    """py-spy's raw (collapsed) stacks of the workers (not the master) -> the functions with most
-    samples: inclusive (a function and what it calls; generic thread/boot frames left out) and self."""
-    total, incl, selfc = 0, {}, {}
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not stack or not n.isdigit():
-            continue
-        parts = stack.split(";")
-        if sum(1 for f in parts if f.startswith("process ")) < 2:  # the master's own samples
-            continue
-        frames = [re.sub(r":\d+\)$", ")", f) for f in parts if not f.startswith(("process ", "thread "))]
-        if not frames:
-            continue
-        n = int(n)
-        total += n
-        for f in set(frames):
-            if not any(g in f for g in GENERIC_FRAMES):
-                incl[f] = incl.get(f, 0) + n
-        selfc[frames[-1]] = selfc.get(frames[-1], 0) + n
-
-    def pct(d):
-        return [{"frame": f, "pct": round(100 * c / total, 1)} for f, c in sorted(d.items(), key=lambda x: -x[1])[:top]]
-    return {"samples": total, "inclusive": pct(incl), "self": pct(selfc)}
-
-
-def profile(server: Server, script: Path, seconds: int, out_dir: Path, label: str, wrk_args: tuple,
-            gil: bool = False) -> dict:
-    """py-spy every worker of `server` for `seconds` while wrk drives it (wrk starts 1 s earlier, ends 1 s later)."""
-    pyspy = shutil.which("py-spy") or str(BIN / "py-spy")
-    if not Path(pyspy).exists():
-        return {"error": "py-spy is not installed (pip install py-spy)"}
-    raw = out_dir / f"pyspy_{label}.txt"
-    threads, conns = wrk_args
-    argv = [pyspy, "record", "--pid", str(server.proc.pid), "--subprocesses", "--nonblocking", "--rate", "200",
-            "--duration", str(seconds), "--format", "raw", "--output", str(raw), *(["--gil"] if gil else [])]
-    wrk = subprocess.Popen([WRK, f"-t{threads}", f"-c{conns}", f"-d{seconds + 2}s", "--latency", "--timeout", "10s",
-                            "-s", str(script), server.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        time.sleep(1.0)
-        spy = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=seconds + 60)
-        out, _ = wrk.communicate(timeout=seconds + 60)
-    finally:
-        if wrk.poll() is None:
-            os.killpg(wrk.pid, signal.SIGKILL)
-            wrk.wait(timeout=10)
-    if spy.returncode != 0 or not raw.exists():
-        return {"error": f"py-spy failed ({spy.returncode}): {spy.stderr[-500:]}"}
-    summary = summarize_collapsed(raw)
-    summary.update({"raw": str(raw), "command": " ".join(argv[:2] + ["--pid", "<master>"] + argv[4:]),
-                    "wrk_req_s_while_profiled": rnd(parse_wrk(out)["req_s"], 1)})
-    return summary
-
-
-# ---- main ------------------------------------------------------------------------------------
-
-def parse_configs(spec: str) -> list[tuple[str, int | None, int | None]]:
-    out = []
-    for item in spec.split(","):
-        item = item.strip()
-        if item == "default":
-            out.append(("default", None, None))
-        else:
-            w, t = item.lower().split("x")
-            out.append((item, int(w), int(t)))
-    return out
 
 
 def main() -> int:
@@ -566,6 +105,7 @@ def main() -> int:
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (database, server logs, Lua scripts)")
     args = ap.parse_args()
     configs = parse_configs(args.configs)
+    require_wrk()
 
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="bench_check_http_"))
@@ -579,12 +119,11 @@ def main() -> int:
         """A gunicorn server on env's BIND, not yet ready; the servers of a kind share one log."""
         url = f"http://{env['BIND']}"
         if kind == "ours":
-            argv = [str(BIN / "gunicorn"), "-c", str(CONFIG), "wsgi:app"]
-            s = Server.spawn(f"ours[{tag}]", argv, url, api_key, tmp / "ours.log", cwd=ROOT,
-                             env={**env, "DATABASE_URL": database_url}, append=True)
+            s = spawn_gunicorn(f"ours[{tag}]", ["-c", str(CONFIG), "wsgi:app"], url, api_key, tmp / "ours.log",
+                               {**env, "DATABASE_URL": database_url}, append=True)
         else:
-            argv = [str(BIN / "gunicorn"), "--pythonpath", str(BENCH_DIR), "-c", str(bare_conf), "bare_app:app"]
-            s = Server.spawn(f"bare[{tag}]", argv, url, "", tmp / "bare.log", cwd=tmp, env=env, append=True)
+            s = spawn_gunicorn(f"bare[{tag}]", ["--pythonpath", str(BENCH_DIR), "-c", str(bare_conf), "bare_app:app"],
+                               url, "", tmp / "bare.log", env, cwd=tmp, append=True)
         servers.append(s)
         return s
 
@@ -599,10 +138,8 @@ def main() -> int:
         bare_conf = write_floor_config(tmp)
         flask_cli(["db", "upgrade"], database_url)
         flask_cli(["tenants", "create", "bench", "--name", "Benchmark tenant"], database_url)
-        api_key = flask_cli(["tokens", "issue", "bench", "--kind", "app", "--name", "bench-app"],
-                            database_url).strip().splitlines()[-1].strip()
-        scim_token = flask_cli(["tokens", "issue", "bench", "--kind", "scim", "--name", "bench-scim"],
-                               database_url).strip().splitlines()[-1].strip()
+        api_key = issue_token(database_url, "bench", "--kind", "app", "--name", "bench-app")
+        scim_token = issue_token(database_url, "bench", "--kind", "scim", "--name", "bench-scim")
 
         tenant = Tenant(rng, args.users, args.roles, args.perms_per_role, args.groups)
         loader = start("ours", config_env(None, None, free_port()), "load")
@@ -750,7 +287,8 @@ def main() -> int:
                 pair["ratio_p99"] = o["p99_ms"] / b["p99_ms"] if b.get("p99_ms") else None
                 pair["ratio_cpu_per_req"] = (o["server_cpu_us_per_req"] / b["server_cpu_us_per_req"]
                                              if b.get("server_cpu_us_per_req") else None)
-                per_round = [ro["req_s"] / rb["req_s"] for ro, rb in zip(pair["rounds"]["ours"], pair["rounds"]["bare"])
+                per_round = [ro["req_s"] / rb["req_s"]
+                             for ro, rb in zip(pair["rounds"]["ours"], pair["rounds"]["bare"], strict=False)
                              if ro.get("req_s") and rb.get("req_s")]
                 pair["ratio_req_s_rounds"] = [round(x, 3) for x in per_round]
             log(f"== {label}: ours {o.get('req_s', 0):.0f} req/s, bare {b.get('req_s', 0):.0f} req/s, "
@@ -784,8 +322,8 @@ def main() -> int:
                 finally:
                     stop(s)
 
-        result["pairs"] = [_clean_pair(p) for p in pairs]
-        result["bulk"] = [_clean_row(b) for b in bulks]
+        result["pairs"] = [clean_pair(p) for p in pairs]
+        result["bulk"] = [clean_row(b) for b in bulks]
         head = pairs[0] if pairs else {}
         ho, hb = head.get("results", {}).get("ours", {}), head.get("results", {}).get("bare", {})
         hbulk = bulks[0] if bulks else {}
@@ -827,8 +365,7 @@ def main() -> int:
             log("!! the product's files changed during the run (other engineers' edits): "
                 f"{result['product']} -> {end_state}")
         print_table(result, args)
-        sys.stdout.flush()
-        print(json.dumps(result, separators=(",", ":")), flush=True)
+        emit_json(result)
         return 0
     finally:
         for s in servers:
@@ -837,157 +374,6 @@ def main() -> int:
             log(f"== kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-ROW_KEYS = ("status", "rounds", "requests", "seconds", "req_s", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "mean_ms",
-            "max_ms", "errors", "error_total", "req_s_rounds", "p99_ms_rounds", "loadavg_before", "server_cpu_s",
-            "server_cpu_us_per_req", "wrk_cpu_s", "other_cpu_cores", "worker_processes", "verify_ok", "verify",
-            "decision_log", "checks_s", "error", "command")
-PACED_KEYS = ("status", "offered_req_s", "achieved_share", "rate_reached", "rounds", "requests", "seconds", "req_s",
-              "p50_ms", "p75_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms", "errors", "error_total", "req_s_rounds",
-              "p99_ms_rounds", "loadavg_before", "server_cpu_s", "server_cpu_us_per_req", "wrk_cpu_s",
-              "other_cpu_cores", "error")
-ROUND_KEYS = ("round", "status", "requests", "req_s", "p50_ms", "p99_ms", "error_total", "loadavg_before",
-              "server_cpu_us_per_req", "other_cpu_cores", "error")
-
-
-def _clean_row(r: dict, keys: tuple = ROW_KEYS) -> dict:
-    out = {}
-    for k in keys:
-        if k in r:
-            v = r[k]
-            out[k] = round(v, 3) if isinstance(v, float) else v
-    if "verify" in out and "wrong" in out["verify"] and isinstance(out["verify"]["wrong"], list) \
-            and not out["verify"]["wrong"]:
-        out["verify"] = {k: v for k, v in out["verify"].items() if k != "wrong"}
-    return out
-
-
-def _clean_pair(p: dict) -> dict:
-    return {"config": p["config"], "label": p["label"], "env": p["env"], "settings": p["settings"],
-            "ours": _clean_row(p["results"].get("ours", {})), "bare": _clean_row(p["results"].get("bare", {})),
-            "ratio_req_s": rnd(p.get("ratio_req_s"), 3), "ratio_p99": rnd(p.get("ratio_p99"), 3),
-            "ratio_cpu_per_req": rnd(p.get("ratio_cpu_per_req"), 3), "ratio_req_s_rounds": p.get("ratio_req_s_rounds"),
-            "rounds": {k: [_clean_round(r) for r in v] for k, v in p.get("rounds", {}).items()},
-            **({"paced": {k: _clean_row(v, PACED_KEYS) for k, v in p["paced"].items()},
-                "paced_offered_req_s": p["paced_offered_req_s"], "paced_connections": p["paced_connections"],
-                "paced_delay_ms": p["paced_delay_ms"]} if "paced" in p else {})}
-
-
-def _clean_round(r: dict) -> dict:
-    """A round, compactly: its verification only when it failed (the pooled row says verify_ok)."""
-    out = _clean_row(r, ROUND_KEYS)
-    if r.get("verify") and not r["verify"].get("ok"):
-        out["verify"] = r["verify"]
-    return out
-
-
-def _f(x, fmt):
-    return "-" if x is None else format(x, fmt)
-
-
-def _log_note(dl: dict | None) -> str:
-    if not dl or dl.get("ok"):
-        return ""
-    return f"  (decision log: {dl['rows_added']} rows for >= {dl['checks_answered_at_least']} answered checks)"
-
-
-def print_paced_table(result: dict, args) -> None:
-    """The paced runs: the achieved rate is what the server got, which is the load its p99 is at."""
-    pairs = [p for p in result["pairs"] if "paced" in p]
-    if not pairs:
-        return
-    p0 = pairs[0]
-    print()
-    print(f"POST /v1/check at a paced {p0['paced_offered_req_s']:,} req/s offered (wrk -t{args.threads} "
-          f"-c{p0['paced_connections']}, delay {p0['paced_delay_ms']} ms per connection)")
-    hdr = (f"{'config':<30} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}  "
-           f"{'req/s per round':<20} status")
-    print(hdr)
-    print("-" * len(hdr))
-    for p in pairs:
-        first = True
-        for kind in ("ours", "bare"):
-            r = p["paced"][kind]
-            print(f"{(p['label'] if first else ''):<30} {kind:<10} {_f(r.get('req_s'), '8.0f')} "
-                  f"{_f(r.get('p50_ms'), '8.2f')} {_f(r.get('p99_ms'), '8.2f')} {_f(r.get('max_ms'), '8.2f')} "
-                  f"{_f(r.get('error_total'), '6d')}  "
-                  f"{'/'.join(f'{x:.0f}' for x in r.get('req_s_rounds') or []) or '-':<20} {r.get('status', '-')}")
-            first = False
-
-
-def print_table(result: dict, args) -> None:
-    d = result["dataset"]
-    w = result["workload"]
-    print(f"POST /v1/check: ours vs bare Flask, both gunicorn with config/gunicorn.conf.py; wrk {w['wrk']}")
-    print(f"tenant: {d['users']} users, {d['roles']} roles x {d['permissions_per_role']} permissions, "
-          f"{d['groups']} SCIM groups ({d['nested_groups']} nesting others), {d['group_mappings']} group mappings, "
-          f"{d['direct_assignments']} direct assignments; {w['check_bodies']} check bodies, "
-          f"{w['allowed_share']:.0%} allowed")
-    hdr = (f"{'config':<30} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
-           f"{'CPU us/req':>10} {'others':>6}  {'load1 before rounds':<20} {'req/s per round':<20} status")
-    print()
-    print(hdr)
-    print("-" * len(hdr))
-    for p in result["pairs"]:
-        first = True
-        for kind in ("ours", "bare"):
-            r = p[kind]
-            print(f"{(p['label'] if first else ''):<30} {kind:<10} {_f(r.get('req_s'), '8.0f')} "
-                  f"{_f(r.get('p50_ms'), '8.2f')} {_f(r.get('p99_ms'), '8.2f')} {_f(r.get('error_total'), '6d')} "
-                  f"{_f(r.get('server_cpu_us_per_req'), '10.0f')} {_f(r.get('other_cpu_cores'), '6.2f')}  "
-                  f"{'/'.join(x.split()[0] for x in r.get('loadavg_before') or []) or '-':<20} "
-                  f"{'/'.join(f'{x:.0f}' for x in r.get('req_s_rounds') or []) or '-':<20} {r.get('status', '-')}"
-                  f"{_log_note(r.get('decision_log'))}")
-            first = False
-        print(f"{'':<30} {'ours/bare':<10} {_f(p['ratio_req_s'], '8.2f')} {'':>8} {_f(p['ratio_p99'], '8.2f')} "
-              f"{'':>6} {_f(p['ratio_cpu_per_req'], '10.2f')} {'':>6}  {'':<20} "
-              f"{'/'.join(f'{x:.2f}' for x in p.get('ratio_req_s_rounds') or []) or '-':<20}")
-    print_paced_table(result, args)
-    print()
-    print(f"POST /v1/check/bulk, {args.bulk_size} checks per request, ours only; wrk {w['wrk_bulk']}")
-    hdr = (f"{'config':<30} {'req/s':>7} {'checks/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
-           f"{'others':>6}  {'loadavg before':<16} status")
-    print(hdr)
-    print("-" * len(hdr))
-    for b, p in zip(result["bulk"], result["pairs"]):
-        print(f"{p['label']:<30} {_f(b.get('req_s'), '7.1f')} {_f(b.get('checks_s'), '9.0f')} "
-              f"{_f(b.get('p50_ms'), '8.1f')} {_f(b.get('p99_ms'), '8.1f')} {_f(b.get('error_total'), '6d')} "
-              f"{_f(b.get('other_cpu_cores'), '6.2f')}  {' '.join((b.get('loadavg_before') or '-').split()[:3]):<16} "
-              f"{b.get('status', '-')}")
-    h, m, t = result["headline"], result["meets"], TARGETS
-    print()
-    print(f"targets (headline: {h['config']}):")
-    print(f"  ours >= {t['ours_req_s_min']} req/s: {_f(h['ours_req_s'], '.0f')}  {'met' if m['ours_req_s'] else 'MISSED'}")
-    print(f"  ours p99 < {t['ours_p99_ms_max']} ms at saturation (wrk -c{args.connections}): "
-          f"{_f(h['ours_p99_ms'], '.2f')}  {'met' if m['ours_p99_ms'] else 'MISSED'}")
-    if "ours_p99_ms_paced" in m:
-        print(f"  ours p99 < {t['ours_p99_ms_max']} ms at {h['paced_offered_req_s']:,} req/s offered "
-              f"(achieved {_f(h['paced_ours_req_s'], ',.0f')}): {_f(h['paced_ours_p99_ms'], '.2f')}  "
-              f"{'met' if m['ours_p99_ms_paced'] else 'MISSED'}")
-    else:
-        print(f"  ours p99 < {t['ours_p99_ms_max']} ms at a paced rate: not measured (--paced-rate 0)")
-    print(f"  ours/bare >= {t['ratio_vs_bare_min']:.0%}: {_f(h['ratio_req_s'], '.1%')}  "
-          f"{'met' if m['ratio_vs_bare'] else 'MISSED'}")
-    print(f"  bulk >= {t['bulk_checks_s_min']:,} checks/s: {_f(h['bulk_checks_s'], ',.0f')}  "
-          f"{'met' if m['bulk_checks_s'] else 'MISSED'}")
-    for key in ("profile_check", "profile_check_gil", "profile_bulk", "profile_bare_check"):
-        prof = result.get(key)
-        if prof and "error" in prof:
-            print(f"\n{key}: {prof['error']}")
-        if prof and "inclusive" in prof:
-            print()
-            print(f"{prof['command']}: {key[8:]} ({prof['samples']} samples in the workers, % of them; "
-                  f"wrk {prof['wrk_req_s_while_profiled']} req/s meanwhile): inclusive")
-            for row in prof["inclusive"][:25]:
-                print(f"  {row['pct']:5.1f}%  {row['frame']}")
-            print("  -- self:")
-            for row in prof["self"][:15]:
-                print(f"  {row['pct']:5.1f}%  {row['frame']}")
-    if result.get("decision_log_complete") is False:
-        print("\nWARNING: ours answered checks that are missing from its decision log (table `decisions`, counted "
-              "after each server stopped); see the server log for the audit writer's errors.")
-    print(f"\nrun: {result['run_seconds']} s; loadavg at the end {result['machine']['loadavg_end']}")
 
 
 if __name__ == "__main__":

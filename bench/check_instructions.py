@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(BENCH_DIR))
-sys.path.insert(0, str(ROOT))
-
-from check_engine import CASBIN_CONFIGS, RbacData, casbin_enforcer, casbin_rules, log, ours_snapshots  # noqa: E402
+from _engine_casbin import CASBIN_CONFIGS, casbin_enforcer, casbin_rules
+from _engine_data import RbacData, ours_snapshots
+from _machine import require_tool
+from _paths import ROOT
+from _report import emit_json, log, read_json_line
 
 ENGINES = ("ours", "casbin_fast_dom_obj_act")
 
@@ -64,7 +62,7 @@ def worker(engine: str, size: int, seed: int, checks: int, measured: bool) -> No
     if measured:
         for t, u, rt, a, _ in reqs:
             ask(t, u, rt, a)
-    print(json.dumps({"wrong": wrong}))
+    emit_json({"wrong": wrong})
 
 
 def count(engine: str, size: int, seed: int, checks: int, measured: bool) -> tuple[int, int]:
@@ -76,7 +74,7 @@ def count(engine: str, size: int, seed: int, checks: int, measured: bool) -> tup
     m = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
     if proc.returncode != 0 or m is None:
         raise RuntimeError(f"{engine} size={size}: valgrind failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return int(m.group(1).replace(",", "")), json.loads(proc.stdout.strip().splitlines()[-1])["wrong"]
+    return int(m.group(1).replace(",", "")), read_json_line(proc.stdout)["wrong"]
 
 
 def main() -> int:
@@ -92,6 +90,7 @@ def main() -> int:
     if args.worker:
         worker(args.worker, args.size, args.seed, args.checks, args.measured)
         return 0
+    require_tool("valgrind", "apt-get install -y valgrind")
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     started = time.perf_counter()
@@ -120,11 +119,10 @@ def main() -> int:
               f"{r[ENGINES[1]]['instructions_per_check']:>14,} {r['casbin_over_ours']:>17}x")
     print(f"  growth over sizes (max/min): ours {growth('ours')}, FastEnforcer {growth(ENGINES[1])}")
     print(f"  answers that disagreed with the data set: {wrong}")
-    print(json.dumps({"benchmark": "check_instructions", "sizes": sizes, "rows": rows,
-                      "ours_growth_max_over_min": growth("ours"),
-                      "fast_enforcer_growth_max_over_min": growth(ENGINES[1]),
-                      "errors": wrong, "wall_s": round(time.perf_counter() - started, 1)},
-                     separators=(",", ":")))
+    emit_json({"benchmark": "check_instructions", "sizes": sizes, "rows": rows,
+               "ours_growth_max_over_min": growth("ours"),
+               "fast_enforcer_growth_max_over_min": growth(ENGINES[1]),
+               "errors": wrong, "wall_s": round(time.perf_counter() - started, 1)})
     return 1 if wrong else 0
 
 

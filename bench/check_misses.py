@@ -20,7 +20,6 @@ import argparse
 import ctypes
 import gc
 import glob
-import json
 import os
 import random
 import subprocess
@@ -29,12 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(BENCH_DIR))
-sys.path.insert(0, str(ROOT))
-
-from check_engine import RbacData, log, ours_snapshots  # noqa: E402
+from _engine_data import RbacData, ours_snapshots
+from _machine import require_tool
+from _paths import ROOT
+from _report import emit_json, log, read_json_line
 
 SHIM = """#include <valgrind/callgrind.h>
 void start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
@@ -67,7 +64,7 @@ def worker(size: int, seed: int, checks: int, shim: str) -> None:
     for t, u, rt, a, _ in reqs:
         check(t + 1, u, a, rt, "1")
     lib.stop()
-    print(json.dumps({"wrong": wrong}))
+    emit_json({"wrong": wrong})
 
 
 def measure(size: int, seed: int, checks: int, ll_mb: int, shim: str, workdir: str) -> tuple[dict, int]:
@@ -87,10 +84,10 @@ def measure(size: int, seed: int, checks: int, ll_mb: int, shim: str, workdir: s
             summary = [int(x) for x in line.split()[1:]]
     if events is None or summary is None:
         raise RuntimeError(f"size={size}: no counts in {dumps[0]}")
-    counts = dict(zip(events, summary))
+    counts = dict(zip(events, summary, strict=False))
     per = {e: round(counts[e] / checks, 2) for e in EVENTS}
     per["misses"] = round(per["DLmr"] + per["DLmw"], 2)
-    return per, json.loads(proc.stdout.strip().splitlines()[-1])["wrong"]
+    return per, read_json_line(proc.stdout)["wrong"]
 
 
 def main() -> int:
@@ -106,6 +103,8 @@ def main() -> int:
     if args.worker:
         worker(args.size, args.seed, args.checks, args.shim)
         return 0
+    require_tool("valgrind", "apt-get install -y valgrind")  # it brings valgrind/callgrind.h for the shim too
+    require_tool("gcc", "apt-get install -y gcc")
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     lls = [int(s) for s in args.ll_mb.split(",") if s.strip()]
@@ -127,9 +126,8 @@ def main() -> int:
         print(f"  {r['users']:>7} {r['ll_mb']:>9} {r['Ir']:>13,.0f} {r['DLmr']:>12} {r['DLmw']:>13} {r['misses']:>11}")
     print("  (a write miss here is mostly a reference count changed on an object not in the cache)")
     print(f"  answers that disagreed with the data set: {wrong}")
-    print(json.dumps({"benchmark": "check_misses", "sizes": sizes, "ll_mb": lls, "checks": args.checks,
-                      "rows": rows, "errors": wrong, "wall_s": round(time.perf_counter() - started, 1)},
-                     separators=(",", ":")))
+    emit_json({"benchmark": "check_misses", "sizes": sizes, "ll_mb": lls, "checks": args.checks,
+               "rows": rows, "errors": wrong, "wall_s": round(time.perf_counter() - started, 1)})
     return 1 if wrong else 0
 
 

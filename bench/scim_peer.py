@@ -39,12 +39,14 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (BULK_SCHEMA, DEFAULT_PG_URL, GROUP_SCHEMA, PgDatabase, RunResult, Server,  # noqa: E402
-                     emit_json, expect, gunicorn_defaults, log, median, patch_add_member, percentile,
-                     prepare_our_database, product_state, rnd, run_requests, start_floor_server,
-                     start_our_server, start_peer_cli, start_peer_gunicorn, user_body)
+from _gunicorn import gunicorn_defaults, prepare_our_database, start_floor_server, start_our_server
+from _machine import loadavg
+from _peer import start_peer_cli, start_peer_gunicorn
+from _pg import DEFAULT_PG_URL, PgDatabase
+from _report import emit_json, log, print_table, product_state
+from _scim import BULK_SCHEMA, GROUP_SCHEMA, RunResult, expect, patch_add_member, run_requests, user_body
+from _server import Server
+from _stats import median, percentile, rnd
 
 ROWS = ("create_users", "lookup", "group_patch", "bulk_create")
 MODES = ("sequential", "concurrent")
@@ -344,13 +346,9 @@ def main() -> int:
                 if floor:
                     line += [cell(res["floor"], ops), "" if ops else rc(entry["ratio_floor_vs_best_peer"])]
                 table.append(line)
-    widths = [max(len(str(r[i])) for r in [head] + table) for i in range(len(head))]
     print(f"requests/s, median of {args.reps} repetitions (bulk rows: requests/s, then operations/s); "
           f"ratio = ours / peer; target >= {TARGET_RATIO:g}x on every row")
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for line in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+    print_table(head, table)
     gd = gunicorn_defaults()
     print(f"ours: gunicorn -c config/gunicorn.conf.py, {gd['workers']} workers x {gd['threads']} threads (config "
           f"defaults), access log to /dev/null. peer (CLI): `scim2-server` = wsgiref ThreadingWSGIServer, 1 process, "
@@ -391,7 +389,7 @@ def main() -> int:
                      "per_rep": {"creates": args.creates, "lookups": args.lookups, "patches": args.patches,
                                  "bulks": args.bulks},
                      "warmup": args.warmup, "bulk_warmup": args.bulk_warmup, "initial_members": args.initial_members,
-                     "cpus": os.cpu_count(), "loadavg_end": Path("/proc/loadavg").read_text().split()[:3]},
+                     "cpus": os.cpu_count(), "loadavg_end": loadavg().split()[:3]},
         "product": product, "elapsed_s": round(time.monotonic() - t_start, 1),
     }
     print(f"min ratio ours/peer: {min_best} against the faster peer configuration, {min_cli} against the peer CLI "

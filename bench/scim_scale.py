@@ -39,12 +39,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (GROUP_SCHEMA, ROOT, PgDatabase, emit_json, log, median, patch_add_member,  # noqa: E402
-                     patch_remove_member, percentile, prepare_our_database, product_state, rnd,
-                     start_our_server, user_body)
-
-sys.path.insert(0, str(ROOT))
+from _gunicorn import prepare_our_database, start_our_server
+from _pg import PgDatabase
+from _report import emit_json, log, print_table, product_state
+from _scim import GROUP_SCHEMA, patch_add_member, patch_remove_member, user_body
+from _stats import median, percentile, rnd
 
 OPS = ("lookup", "patch_member", "groups_list")
 EXTRA_OPS = ("users_page", "users_deep_page")
@@ -346,11 +345,7 @@ def main() -> int:
             label = op + (" (extra)" if op in EXTRA_OPS else "") + ("  (part of patch_member)"
                                                                     if op in ("patch_add", "patch_remove") else "")
             table.append([f"{n:,}", label, r["median_ms"], r["p95_ms"], r["reps"], r["errors"]])
-    widths = [max(len(str(r[i])) for r in [head] + table) for i in range(len(head))]
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for line in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+    print_table(head, table)
     growth = {}
     lo, hi = min(sizes), max(sizes)
     for op in shown:
