@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 # Set TEST_DATABASE_URL=postgresql+psycopg://… to run the suite on PostgreSQL too.
 TEST_DATABASE_URL ?=
 
-.PHONY: install run migrate demo token test test-sqlite test-postgres screenshots bench clean
+.PHONY: install run migrate demo token lint test test-sqlite test-postgres screenshots bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ token: install
 run: demo
 	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
 
-test: install
+# ruff's rules are in pyproject.toml; the suite runs only on code that passes them.
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then $(MAKE) --no-print-directory test-postgres; \
 	 else echo "TEST_DATABASE_URL is not set: the suite ran on SQLite only."; fi

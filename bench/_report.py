@@ -6,7 +6,8 @@ import hashlib
 import json
 import subprocess
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from _paths import ROOT
 

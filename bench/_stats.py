@@ -6,7 +6,8 @@ figure), `middle` returns the upper of them (a real sample, e.g. the run whose f
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 
 def percentile(values: Iterable[float], p: float) -> float | None:

@@ -22,7 +22,7 @@ could reach against the peer on this machine with this client.
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, Response, request
 
@@ -49,7 +49,7 @@ def make_id(kind: str, key) -> str:
 
 
 def meta(kind: str, rid: str) -> dict:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     return {"resourceType": kind, "created": now, "lastModified": now,
             "location": f"{request.host_url}{BASE[1:]}/{kind}s/{rid}"}
 

@@ -60,9 +60,9 @@ def load_directory(database_url: str, tenant_key: str, n: int, chunk: int = 10_0
     from scim_authz import create_app
     from scim_authz.db.extensions import db
     from scim_authz.db.models import Group, GroupMember, User, new_id, utcnow
+    from scim_authz.policy.tenants import find_tenant
     from scim_authz.scim.resource import normalise
     from scim_authz.scim.schema_defs import SCHEMA_FOR
-    from scim_authz.policy.tenants import find_tenant
 
     def doc_of(name: str) -> dict:
         body = user_body(name)
