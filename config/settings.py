@@ -3,6 +3,7 @@ machine. Importing this module reads the environment and writes nothing."""
 import os
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -20,6 +21,19 @@ def _flag(name: str, default: bool) -> bool:
     """An on/off setting: 1, true or yes turn it on, any other value off, unset leaves `default`."""
     value = os.environ.get(name, "")
     return default if not value else value.lower() in ("1", "true", "yes")
+
+
+def console_session_lifetime() -> timedelta:
+    """How long a console sign-in lasts, from CONSOLE_SESSION_HOURS (8 by default). Counted from
+    the sign-in, not from the last request: an admin in use is still asked to sign in again."""
+    raw = os.environ.get("CONSOLE_SESSION_HOURS", "8")
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours < 24 * 366:  # also refuses nan and inf, which no timedelta takes
+        raise ValueError(f"CONSOLE_SESSION_HOURS must be a positive number of hours, at most a year, not {raw!r}")
+    return timedelta(hours=hours)
 
 
 def instance_secret_key(folder: Path) -> str:
@@ -69,6 +83,9 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     # Secure cookies when served over HTTPS (PUBLIC_BASE_URL says so); plain HTTP on 127.0.0.1 otherwise.
     SESSION_COOKIE_SECURE = os.environ.get("PUBLIC_BASE_URL", "").startswith("https://")
+    # Flask's name for the console session's lifetime (its default is 31 days): the cookie's expiry,
+    # and the age from sign-in past which the server refuses a session whatever the cookie says.
+    PERMANENT_SESSION_LIFETIME = console_session_lifetime()
     # Announced in /ServiceProviderConfig and enforced.
     SCIM_BULK_MAX_OPERATIONS = _int("SCIM_BULK_MAX_OPERATIONS", 1000)
     SCIM_BULK_MAX_PAYLOAD = _int("SCIM_BULK_MAX_PAYLOAD", 1_048_576)

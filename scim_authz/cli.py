@@ -8,7 +8,15 @@ from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from scim_authz.credentials.admins import AdminError, create_admin, list_admins
+from scim_authz.credentials.admins import (
+    AdminError,
+    create_admin,
+    find_admin,
+    list_admins,
+    normalise_email,
+    set_disabled,
+    set_password,
+)
 from scim_authz.credentials.keys import issue_credential, revoke_credential
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential
@@ -19,7 +27,8 @@ from scim_authz.web.requests import scim_base_url
 
 tenants_cli = AppGroup("tenants", help="Create and list tenants.")
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
-admins_cli = AppGroup("admins", help="Create and list the console's admins.")
+admins_cli = AppGroup("admins", help="Create, list, disable and enable the console's admins, and reset their "
+                                     "passwords. Disabling and a new password end the admin's console sessions.")
 roles_cli = AppGroup("roles", help="Inspect the roles of tenants.")
 
 
@@ -90,6 +99,13 @@ def tokens_revoke(tenant_key, credential_id):
     click.echo(f"revoked token {credential_id}")
 
 
+def _read_password(from_stdin: bool) -> str:
+    """The first line of standard input (for scripts), or asked for twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
 @admins_cli.command("create")
 @click.argument("email")
 @click.option("--tenant", "tenant_key", help="The tenant the admin manages.")
@@ -100,10 +116,7 @@ def admins_create(email, tenant_key, is_super, password_stdin):
     if bool(tenant_key) == is_super:
         raise click.UsageError("give either --tenant KEY or --super")
     tenant = _tenant_or_fail(tenant_key) if tenant_key else None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
         admin = create_admin(email, password, tenant.id if tenant else None)
     except AdminError as e:
@@ -114,11 +127,48 @@ def admins_create(email, tenant_key, is_super, password_stdin):
 
 @admins_cli.command("list")
 def admins_list():
-    """List console admins (email, tenant, created, last sign-in)."""
+    """List console admins (email, tenant, created, last sign-in, active or disabled since)."""
     for admin, tenant in list_admins():
         last = f"{admin.last_login:%Y-%m-%d %H:%M}" if admin.last_login else "never"
+        state = f"disabled {admin.disabled_at:%Y-%m-%d %H:%M}" if admin.disabled_at else "active"
         click.echo(f"{admin.email}\t{tenant.key if tenant else '(super-admin)'}\tcreated {admin.created:%Y-%m-%d %H:%M}"
-                   f"\tlast sign-in {last}")
+                   f"\tlast sign-in {last}\t{state}")
+
+
+def _change_admin(change, *args):
+    try:
+        admin = change(*args)
+    except AdminError as e:
+        raise click.ClickException(str(e)) from e
+    db.session.commit()
+    return admin
+
+
+@admins_cli.command("disable")
+@click.argument("email")
+def admins_disable(email):
+    """Disable admin EMAIL: no sign-in, and their console sessions end at once."""
+    admin = _change_admin(set_disabled, email, True)
+    click.echo(f"disabled admin {admin.email}; their console sessions have ended")
+
+
+@admins_cli.command("enable")
+@click.argument("email")
+def admins_enable(email):
+    """Let disabled admin EMAIL sign in again (no earlier session comes back)."""
+    admin = _change_admin(set_disabled, email, False)
+    click.echo(f"enabled admin {admin.email}")
+
+
+@admins_cli.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def admins_reset_password(email, password_stdin):
+    """Set a new password for admin EMAIL and end their console sessions."""
+    if find_admin(email) is None:  # before asking for a password that would be thrown away
+        raise click.ClickException(f"there is no admin {normalise_email(email)}")
+    admin = _change_admin(set_password, email, _read_password(password_stdin))
+    click.echo(f"set a new password for {admin.email}; their console sessions have ended")
 
 
 @roles_cli.command("check")

@@ -1,16 +1,18 @@
-"""Signing in and out, and a super-admin's choice of tenant."""
+"""Signing in and out, and a super-admin's choice of tenant. Signing out ends every session of the
+admin, in every browser (scim_authz/admin/sessions.py says how)."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
-from scim_authz.admin import bp
-from scim_authz.admin.context import SESSION_ADMIN, SESSION_TENANT, console_view, throttle
+from scim_authz.admin import bp, sessions
+from scim_authz.admin.context import SESSION_TENANT, console_view, signed_in_admin, throttle
 from scim_authz.credentials import admins as accounts
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
 
 GENERIC_FAILURE = "The email or password is not correct."
 THROTTLED = "Too many failed sign-ins for this email. Wait a few minutes, then try again."
+SIGNED_OUT = "You are signed out. This ended your sessions in every browser, not only this one."
 
 
 def _safe_next(target: str | None) -> str:
@@ -23,7 +25,7 @@ def _safe_next(target: str | None) -> str:
 @bp.get("/login")
 @console_view(signed_in=False)
 def login():
-    if isinstance(session.get(SESSION_ADMIN), int):
+    if signed_in_admin() is not None:
         return redirect(url_for("admin.dashboard"))
     return render_template("admin/login.html", email="", next=request.args.get("next", ""), errors={})
 
@@ -51,18 +53,22 @@ def login_post():
                 errors["form"], status = [GENERIC_FAILURE], 401
             else:
                 limiter.succeeded(email)
-                session.clear()  # a fresh session (and CSRF token) for the signed-in admin
-                session[SESSION_ADMIN] = admin.id
+                sessions.begin(session, admin)
                 return redirect(_safe_next(nxt))
     db.session.rollback()
     return render_template("admin/login.html", email=email, next=nxt, errors=errors), status
 
 
 @bp.post("/logout")
-@console_view(signed_in=False)
+@console_view(signed_in=False, write=True)
 def logout():
+    """Sign out everywhere: a cookie copied from this browser, or the admin's other browsers, would
+    otherwise stay signed in, and a signed cookie cannot be taken back; ending all is what can be."""
+    admin = signed_in_admin()
+    if admin is not None:  # an ended session has nothing left to end, and may not end the admin's others
+        accounts.end_sessions(admin)
     session.clear()
-    flash("You are signed out.", "info")
+    flash(SIGNED_OUT, "info")
     return redirect(url_for("admin.login"))
 
 

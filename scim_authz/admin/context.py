@@ -10,7 +10,8 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from scim_authz import pdp
-from scim_authz.admin import bp, csrf
+from scim_authz.admin import bp, csrf, sessions
+from scim_authz.admin.sessions import SESSION_ADMIN, SESSION_TENANT
 from scim_authz.admin.throttle import LoginThrottle
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Admin, Tenant
@@ -18,7 +19,6 @@ from scim_authz.db.txn import transaction
 from scim_authz.policy.errors import NotFound, PolicyError
 
 log = logging.getLogger("scim_authz.admin")
-SESSION_ADMIN, SESSION_TENANT = "admin_id", "tenant_id"
 THROTTLE_KEY = "scim_authz.admin.throttle"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
@@ -32,9 +32,14 @@ def throttle() -> LoginThrottle:
     return t
 
 
-def _signed_in_admin() -> Admin | None:
+def signed_in_admin() -> Admin | None:
+    """The admin this request's session signs in, or None: also when the session was ended (sign-out,
+    disabled, new password) or has outlived the session lifetime, whatever its cookie's expiry."""
     admin_id = session.get(SESSION_ADMIN)
-    return db.session.get(Admin, admin_id) if isinstance(admin_id, int) else None
+    admin = db.session.get(Admin, admin_id) if isinstance(admin_id, int) else None
+    if admin is None or not sessions.stands(session, admin, current_app.permanent_session_lifetime):
+        return None
+    return admin
 
 
 def _tenant_for(admin: Admin) -> tuple[Tenant | None, list[Tenant]]:
@@ -60,9 +65,9 @@ def console_view(*, write: bool = False, signed_in: bool = True, needs_tenant: b
                 pdp.audit().flush()
             with transaction(write):
                 if signed_in:
-                    g.admin = _signed_in_admin()
+                    g.admin = signed_in_admin()
                     if g.admin is None:
-                        session.pop(SESSION_ADMIN, None)
+                        sessions.forget(session)
                         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
                     g.tenant, g.tenants = _tenant_for(g.admin)
                     if needs_tenant and g.tenant is None:

@@ -267,3 +267,8 @@ class Admin(db.Model):
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Set while the admin may not sign in (`admins disable`); None when enabled.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Copied into each console session at sign-in; a session holding another number is refused.
+    # Bumped on sign-out, disable and password change, so every earlier cookie stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
