@@ -104,6 +104,20 @@ class Config:
     AUTHZ_AUDIT_FLUSH_SECONDS = float(os.environ.get("AUTHZ_AUDIT_FLUSH_SECONDS", "0.2"))
     AUTHZ_BULK_MAX_CHECKS = _int("AUTHZ_BULK_MAX_CHECKS", 10_000)
     AUTHZ_LOOKUP_PAGE_MAX = _int("AUTHZ_LOOKUP_PAGE_MAX", 10_000)
+    # Rate limits (scim_authz/web/rate_limit.py), one budget for all workers of an instance, answered
+    # with 429 and Retry-After. Each is "RATE,BURST": requests a second ("N/min", "N/h" also do) and
+    # how many may come at once; "0" turns it off. Per credential; per client address, every request;
+    # and failed authentications per client address, refused before any key is looked at. The client
+    # address is the peer's: behind a proxy, everyone's is the proxy's, so raise the address limits.
+    RATE_LIMIT_SCIM_TOKEN = os.environ.get("RATE_LIMIT_SCIM_TOKEN", "2000/s,4000")
+    RATE_LIMIT_SCIM_ADDRESS = os.environ.get("RATE_LIMIT_SCIM_ADDRESS", "10000/s,20000")
+    RATE_LIMIT_SCIM_AUTH_FAILURES = os.environ.get("RATE_LIMIT_SCIM_AUTH_FAILURES", "10/s,50")
+    RATE_LIMIT_API_KEY = os.environ.get("RATE_LIMIT_API_KEY", "20000/s,40000")
+    RATE_LIMIT_API_ADDRESS = os.environ.get("RATE_LIMIT_API_ADDRESS", "20000/s,40000")
+    RATE_LIMIT_API_AUTH_FAILURES = os.environ.get("RATE_LIMIT_API_AUTH_FAILURES", "10/s,50")
+    RATE_LIMIT_CONSOLE_ADDRESS = os.environ.get("RATE_LIMIT_CONSOLE_ADDRESS", "50/s,200")
+    # Slots of the shared table the counts are kept in (24 bytes each): the busiest keys stay.
+    RATE_LIMIT_TABLE_SLOTS = _int("RATE_LIMIT_TABLE_SLOTS", 65_536)
     # A tenant's jwks_url may not point at a private, loopback or link-local address unless this
     # is set (an IdP inside your own network): see scim_authz/credentials/safe_fetch.py.
     AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS = os.environ.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS", "").lower() in (

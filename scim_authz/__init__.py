@@ -18,6 +18,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from scim_authz.db.extensions import db, migrate
     from scim_authz.http_errors import register_error_handlers
     from scim_authz.scim.views import bp as scim_bp
+    from scim_authz.web.rate_limit import init_app as init_rate_limits
 
     app = Flask(__name__, instance_path=str(instance_path()))
     if isinstance(config, dict):
@@ -41,5 +42,6 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.session_interface = ConsoleSessions()
     register_error_handlers(app)
+    init_rate_limits(app)  # before gunicorn forks: every worker shares the counts
     register_cli(app)
     return app

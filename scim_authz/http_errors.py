@@ -75,7 +75,7 @@ def json_error(body: dict, status: int) -> Response:
 def _code(status: int) -> str:
     return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
             405: "method_not_allowed", 409: "conflict", 412: "precondition_failed",
-            413: "payload_too_large"}.get(status, "error")
+            413: "payload_too_large", 429: "too_many_requests"}.get(status, "error")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -5,18 +5,25 @@ import functools
 import json
 
 from flask import Response, g, request
+from werkzeug.exceptions import TooManyRequests
 
 from scim_authz.api.errors import InvalidRequest, Unauthorized
 from scim_authz.credentials import cache as auth_cache
 from scim_authz.credentials.keys import Caller, InvalidCredential
 from scim_authz.db.txn import transaction
-from scim_authz.web import requests
+from scim_authz.web import rate_limit, requests
 
 
 def _authenticate() -> Caller:
+    """The caller, within the rate limits (its address's and its key's, before the key is looked
+    at); over one, werkzeug's 429, which scim_authz/http_errors.py renders as /v1's JSON error."""
+    limits, address = rate_limit.limits(), rate_limit.client_address()
+    authorization = request.headers.get("Authorization")
+    limits.admit("api", address, authorization, TooManyRequests)
     try:
-        return auth_cache.authenticate(request.headers.get("Authorization"), "app")
+        return auth_cache.authenticate(authorization, "app")
     except InvalidCredential as e:
+        limits.auth_failed("api", address)
         raise Unauthorized(e.detail if "Bearer" in e.detail else "The API key is not valid.") from e
 
 

@@ -106,6 +106,11 @@ class PayloadTooLarge(SCIMError):
     status = 413
 
 
+class TooManyRequests(SCIMError):
+    """The caller is over a rate limit (scim_authz/web/rate_limit.py); Retry-After says when to come back."""
+    status = 429
+
+
 class NotImplementedFeature(SCIMError):
     """The requested operation is not supported."""
     status = 501

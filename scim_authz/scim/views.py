@@ -11,9 +11,17 @@ from scim_authz.credentials.keys import InvalidCredential
 from scim_authz.db.txn import transaction
 from scim_authz.http_errors import empty_response, scim_response
 from scim_authz.scim import bulk, discovery, listing, service
-from scim_authz.scim.errors import InvalidSyntax, NotFound, NotImplementedFeature, PayloadTooLarge, Unauthorized
+from scim_authz.scim.errors import (
+    InvalidSyntax,
+    NotFound,
+    NotImplementedFeature,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
 from scim_authz.scim.schema_defs import RESOURCE_TYPES, SCHEMAS
 from scim_authz.scim.schemas import load_search
+from scim_authz.web import rate_limit
 from scim_authz.web.requests import SCIM_PATH, json_body, scim_base_url
 
 bp = Blueprint("scim", __name__, url_prefix=SCIM_PATH)
@@ -29,9 +37,14 @@ def scim_endpoint(write: bool):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            # Rate limits before the token is looked at: its address's, then its own.
+            limits, address = rate_limit.limits(), rate_limit.client_address()
+            authorization = request.headers.get("Authorization")
+            limits.admit("scim", address, authorization, TooManyRequests)
             try:
-                caller = auth_cache.authenticate(request.headers.get("Authorization"), "scim")
+                caller = auth_cache.authenticate(authorization, "scim")
             except InvalidCredential as e:
+                limits.auth_failed("scim", address)
                 raise Unauthorized(e.detail) from e
             # The absolute base URL, for meta.location (RFC 7643 §3.1).
             g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=scim_base_url())
