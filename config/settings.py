@@ -116,6 +116,13 @@ class Config:
     RATE_LIMIT_API_ADDRESS = os.environ.get("RATE_LIMIT_API_ADDRESS", "20000/s,40000")
     RATE_LIMIT_API_AUTH_FAILURES = os.environ.get("RATE_LIMIT_API_AUTH_FAILURES", "10/s,50")
     RATE_LIMIT_CONSOLE_ADDRESS = os.environ.get("RATE_LIMIT_CONSOLE_ADDRESS", "50/s,200")
+    # Console sign-in (scim_authz/admin/throttle.py): failed sign-ins per client address, whatever
+    # the email; and per email, a few free failures, then a wait that doubles from BACKOFF up to
+    # MAX_BACKOFF (0: no wait) and shrinks again while nobody fails.
+    RATE_LIMIT_CONSOLE_SIGN_IN_FAILURES = os.environ.get("RATE_LIMIT_CONSOLE_SIGN_IN_FAILURES", "1/min,20")
+    CONSOLE_SIGN_IN_FREE_FAILURES = _int("CONSOLE_SIGN_IN_FREE_FAILURES", 5)
+    CONSOLE_SIGN_IN_BACKOFF_SECONDS = float(os.environ.get("CONSOLE_SIGN_IN_BACKOFF_SECONDS", "1"))
+    CONSOLE_SIGN_IN_MAX_BACKOFF_SECONDS = float(os.environ.get("CONSOLE_SIGN_IN_MAX_BACKOFF_SECONDS", "900"))
     # Slots of the shared table the counts are kept in (24 bytes each): the busiest keys stay.
     RATE_LIMIT_TABLE_SLOTS = _int("RATE_LIMIT_TABLE_SLOTS", 65_536)
     # A tenant's jwks_url may not point at a private, loopback or link-local address unless this

@@ -2,6 +2,8 @@
 admin, in every browser (scim_authz/admin/sessions.py says how)."""
 from __future__ import annotations
 
+import math
+
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
 from scim_authz.admin import bp, sessions
@@ -9,10 +11,19 @@ from scim_authz.admin.context import SESSION_TENANT, console_view, signed_in_adm
 from scim_authz.credentials import admins as accounts
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
+from scim_authz.web import rate_limit
 
 GENERIC_FAILURE = "The email or password is not correct."
-THROTTLED = "Too many failed sign-ins for this email. Wait a few minutes, then try again."
+THROTTLED = "Too many failed sign-ins for this email. Try again {when}."
+THROTTLED_ADDRESS = "Too many failed sign-ins from your network address. Try again {when}."
 SIGNED_OUT = "You are signed out. This ended your sessions in every browser, not only this one."
+
+
+def _in(seconds: int) -> str:
+    """A wait as a person reads it."""
+    if seconds < 120:
+        return f"in {seconds} second{'s' if seconds != 1 else ''}"
+    return f"in {math.ceil(seconds / 60)} minutes"
 
 
 def _safe_next(target: str | None) -> str:
@@ -41,22 +52,25 @@ def login_post():
         errors["email"] = ["Enter your email address."]
     if not password:
         errors["password"] = ["Enter your password."]
-    status = 400
+    status, headers = 400, {}
     if not errors:
-        limiter = throttle()
-        if limiter.blocked(email):
-            errors["form"], status = [THROTTLED], 429
+        limiter, address = throttle(), rate_limit.client_address()
+        wait, held_by = limiter.attempt(email, address)  # counted as a failure until it succeeds
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            message = THROTTLED_ADDRESS if held_by == "address" else THROTTLED
+            errors["form"], status = [message.format(when=_in(seconds))], 429
+            headers["Retry-After"] = str(seconds)
         else:
             admin = accounts.authenticate(email, password)
             if admin is None:
-                limiter.failed(email)
                 errors["form"], status = [GENERIC_FAILURE], 401
             else:
-                limiter.succeeded(email)
+                limiter.succeeded(email, address)
                 sessions.begin(session, admin)
                 return redirect(_safe_next(nxt))
     db.session.rollback()
-    return render_template("admin/login.html", email=email, next=nxt, errors=errors), status
+    return render_template("admin/login.html", email=email, next=nxt, errors=errors), status, headers
 
 
 @bp.post("/logout")

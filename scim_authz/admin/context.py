@@ -12,11 +12,12 @@ from werkzeug.exceptions import HTTPException
 from scim_authz import pdp
 from scim_authz.admin import bp, csrf, sessions
 from scim_authz.admin.sessions import SESSION_ADMIN, SESSION_TENANT
-from scim_authz.admin.throttle import LoginThrottle
+from scim_authz.admin.throttle import SignInThrottle
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Admin, Tenant
 from scim_authz.db.txn import transaction
 from scim_authz.policy.errors import NotFound, PolicyError
+from scim_authz.web import rate_limit
 
 log = logging.getLogger("scim_authz.admin")
 THROTTLE_KEY = "scim_authz.admin.throttle"
@@ -24,11 +25,13 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
-def throttle() -> LoginThrottle:
-    """This process's sign-in throttle."""
+def throttle() -> SignInThrottle:
+    """The sign-in throttle, whose counts every worker of the instance shares."""
     t = current_app.extensions.get(THROTTLE_KEY)
     if t is None:
-        t = current_app.extensions.setdefault(THROTTLE_KEY, LoginThrottle())
+        limits = rate_limit.limits()
+        t = current_app.extensions.setdefault(
+            THROTTLE_KEY, SignInThrottle.configured(limits.table, current_app.config, limits.clock))
     return t
 
 
