@@ -11,6 +11,7 @@ import atexit
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections import deque
@@ -22,7 +23,12 @@ from scim_authz.db.setup import sqlite_sidecar
 from scim_authz.db.txn import intent
 
 log = logging.getLogger("scim_authz.pdp.decision_log")
-INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+# The database is away, locked or full: keep the rows queued and try again. Any other failure is
+# taken to be about the rows themselves, which are then written one by one, so a row the database
+# refuses is set aside alone and never holds back the rest (nor the next requests' decisions).
+UNAVAILABLE = (sqlite3.OperationalError, sqlite3.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
+               ConnectionError, TimeoutError)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Rows per INSERT. The driver binds a statement's values holding the GIL, about 3 us a row: the
 # writer thread, which shares its process with request threads, writes 100 at a time (a pause of
 # a few hundred microseconds for them at most); a bulk request, writing its own rows, 500 (within
@@ -230,13 +236,29 @@ class AuditLog:
         return conn
 
     def _one_by_one(self, batch: list[tuple]) -> int:
+        """Write each row alone; a row the database refuses is written again with its text made
+        storable (see `storable`), and dropped, with an error in the log, only if that fails too.
+        Raises (the unwritten rows queued again) if the database itself becomes unavailable."""
         written = 0
-        for row in batch:
+        for n, row in enumerate(batch):
             try:
-                self._write([row])
+                try:
+                    self._write([row])
+                except UNAVAILABLE:
+                    raise
+                except Exception as first:  # noqa: BLE001 - about this row: try it made storable
+                    fixed = storable(row)
+                    if fixed == row:
+                        raise
+                    log.warning("decision %s had text the database cannot store (%s); logged with it replaced",
+                                row[0], first)
+                    self._write([fixed])
                 written += 1
-            except INTEGRITY_ERRORS as e:
-                log.error("decision %s could not be logged and is dropped: %s", row[0], e)
+            except UNAVAILABLE:
+                self.queue.extendleft(reversed(batch[n:]))
+                raise
+            except Exception as e:  # noqa: BLE001 - this row alone is refused: drop it, say so
+                log.error("decision %s of tenant %s could not be logged and is dropped: %r", row[0], row[1], e)
         return written
 
     def flush(self, limit: int | None = None) -> int:
@@ -252,14 +274,20 @@ class AuditLog:
                 batch = [tuple(r[c] for c in COLUMNS) if type(r) is dict else r for r in batch]
                 try:
                     self._write(batch)
-                except INTEGRITY_ERRORS:
-                    written += self._one_by_one(batch)  # a bad row must not hold back the rest
-                    continue
-                except Exception:
+                except UNAVAILABLE:
                     self.queue.extendleft(reversed(batch))  # the database is away: keep them
                     raise
+                except Exception:  # noqa: BLE001 - a row of the batch: find it, write the rest
+                    written += self._one_by_one(batch)
+                    continue
                 written += len(batch)
         return written
+
+
+def storable(row: tuple) -> tuple:
+    """The row with NUL and lone surrogates in its text replaced by U+FFFD: no database stores
+    them (SQLite's driver cannot encode a lone surrogate, PostgreSQL refuses NUL in text)."""
+    return tuple(_UNSTORABLE.sub("\ufffd", v) if type(v) is str and _UNSTORABLE.search(v) else v for v in row)
 
 
 def _params(rows: list[tuple], sqlite: bool) -> list:
