@@ -63,6 +63,24 @@ def instance_secret_key(folder: Path) -> str:
     raise RuntimeError(f"could not read or create {path}")
 
 
+def _trusted_hosts(public_base_url: str) -> list[str] | None:
+    listed = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+    if listed:
+        return listed
+    if public_base_url:
+        return None  # nothing is built from the Host header
+    return ["localhost", "127.0.0.1", "::1"]
+
+
+def check_production(config) -> None:
+    """Refuse to start in production on settings that are only safe on one's own machine."""
+    if config.get("ENV_NAME", os.environ.get("SCIM_AUTHZ_ENV", "")).lower() != "production":
+        return
+    if not config.get("PUBLIC_BASE_URL") and not os.environ.get("TRUSTED_HOSTS"):
+        raise RuntimeError("SCIM_AUTHZ_ENV=production needs PUBLIC_BASE_URL (the origin IdPs and browsers use) "
+                           "or TRUSTED_HOSTS, so no URL the server gives out is built from an untrusted Host header")
+
+
 def normalise_database_url(url: str) -> str:
     """Accept plain postgres:// URLs and point them at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -91,8 +109,23 @@ class Config:
     SCIM_BULK_MAX_PAYLOAD = _int("SCIM_BULK_MAX_PAYLOAD", 1_048_576)
     SCIM_FILTER_MAX_RESULTS = _int("SCIM_FILTER_MAX_RESULTS", 1000)
     SCIM_MAX_REQUEST_BYTES = _int("SCIM_MAX_REQUEST_BYTES", 16 * 1_048_576)
+    # Request bodies are capped before they are read (chunked ones too) on every surface, and the
+    # URL of any request (scim_authz/web/guard.py); a JSON body nests at most this deep.
+    API_MAX_REQUEST_BYTES = _int("API_MAX_REQUEST_BYTES", 8 * 1_048_576)
+    CONSOLE_MAX_REQUEST_BYTES = _int("CONSOLE_MAX_REQUEST_BYTES", 1_048_576)
+    MAX_URL_BYTES = _int("MAX_URL_BYTES", 65_536)
+    MAX_JSON_DEPTH = _int("MAX_JSON_DEPTH", 64)
+    # A request still running after this many seconds is stopped with a 503 in its protocol's shape
+    # (scim_authz/web/deadline.py), before gunicorn's own timeout (GUNICORN_TIMEOUT) aborts the worker.
+    REQUEST_DEADLINE_SECONDS = float(os.environ.get("REQUEST_DEADLINE_SECONDS",
+                                                    max(1, int(os.environ.get("GUNICORN_TIMEOUT", 30)) - 5)))
+
     # A public base URL (https://idp-facing.example.com) when behind a proxy; else taken from the request.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+    # The Host headers believed (Flask answers any other with 400). Without PUBLIC_BASE_URL the URLs
+    # the server gives out (meta.location, the console's SCIM URL) are built from the Host header, so
+    # only this machine's own names are believed unless TRUSTED_HOSTS (comma-separated) says more.
+    TRUSTED_HOSTS = _trusted_hosts(PUBLIC_BASE_URL)
     # The decision engine.
     AUTHZ_MAX_DEPTH = _int("AUTHZ_MAX_DEPTH", 32)
     # 0: every check reads the tenant's revision (one indexed row), so a write made through any

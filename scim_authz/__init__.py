@@ -8,16 +8,17 @@ from flask import Flask
 
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, error handlers; nothing else."""
-    from scim_authz.config import config_for
-    from scim_authz.config.settings import instance_path, instance_secret_key
     from scim_authz.admin import bp as admin_bp
     from scim_authz.admin.sessions import ConsoleSessions
     from scim_authz.api import check_views, policy_views, users_views
     from scim_authz.cli import register_cli
+    from scim_authz.config import config_for
+    from scim_authz.config.settings import check_production, instance_path, instance_secret_key
     from scim_authz.db import setup as db_setup
     from scim_authz.db.extensions import db, migrate
     from scim_authz.http_errors import register_error_handlers
     from scim_authz.scim.views import bp as scim_bp
+    from scim_authz.web import deadline, guard
     from scim_authz.web.rate_limit import init_app as init_rate_limits
 
     app = Flask(__name__, instance_path=str(instance_path()))
@@ -26,6 +27,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         app.config.update(config)
     else:
         app.config.from_object(config or config_for(None))
+    check_production(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
 
@@ -42,6 +44,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.session_interface = ConsoleSessions()
     register_error_handlers(app)
+    guard.register(app)
+    deadline.register(app)
     init_rate_limits(app)  # before gunicorn forks: every worker shares the counts
     register_cli(app)
     return app

@@ -6,11 +6,14 @@ import logging
 
 from flask import Flask, Response, request
 from markupsafe import escape
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from scim_authz.api.errors import APIError
+from scim_authz.authz.model import StaleRevision
 from scim_authz.policy.errors import Conflict, NotFound, PolicyError
 from scim_authz.scim.errors import SCIMError
+from scim_authz.web.deadline import RequestTimedOut
 
 log = logging.getLogger("scim_authz.http_errors")
 SCIM_CONTENT_TYPE = "application/scim+json"
@@ -55,7 +58,7 @@ def _is_scim_path() -> bool:
     return request.path.startswith("/scim/")
 
 
-def _render(status: int, scim_type: str | None, detail: str) -> Response:
+def _render(status: int, scim_type: str | None, detail: str, code: str | None = None) -> Response:
     if request.path == "/admin" or request.path.startswith("/admin/"):
         # A browser asked: a page, not JSON (the console's own views render theirs in its style).
         page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{status}</title>"
@@ -65,7 +68,7 @@ def _render(status: int, scim_type: str | None, detail: str) -> Response:
         err = SCIMError(detail, status=status)
         err.scim_type = scim_type
         return scim_response(err.body(), status)
-    return json_error(error_body(status, scim_type or _code(status), detail), status)
+    return json_error(error_body(status, code or scim_type or _code(status), detail), status)
 
 
 def json_error(body: dict, status: int) -> Response:
@@ -75,7 +78,16 @@ def json_error(body: dict, status: int) -> Response:
 def _code(status: int) -> str:
     return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
             405: "method_not_allowed", 409: "conflict", 412: "precondition_failed",
-            413: "payload_too_large", 429: "too_many_requests"}.get(status, "error")
+            413: "payload_too_large", 414: "uri_too_long", 429: "too_many_requests",
+            503: "unavailable"}.get(status, "error")
+
+
+def _database_unavailable(err: OperationalError) -> str:
+    """What to tell a client when the database refused to work, without its internals."""
+    text = str(getattr(err, "orig", err)).lower()
+    if "disk is full" in text or "disk full" in text or "no space left" in text or "could not extend" in text:
+        return "the database's disk is full; nothing was written. Try again once space is freed."
+    return "the database is unavailable; nothing was written. Try again shortly."
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -99,12 +111,30 @@ def register_error_handlers(app: Flask) -> None:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="scim-authz"'
         return resp
 
+    @app.errorhandler(StaleRevision)
+    def _stale_revision(err: StaleRevision):
+        # at_least names a revision this server has not seen: the caller's mistake (a revision from
+        # another tenant or made up), or a write not yet visible here; either way nothing is decided.
+        return _render(400, "invalidValue", str(err), code="revision_not_known")
+
+    @app.errorhandler(OperationalError)
+    def _database_error(err: OperationalError):
+        log.error("database error on %s %s: %s", request.method, request.path, getattr(err, "orig", err))
+        resp = _render(503, None, _database_unavailable(err))
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(RequestTimedOut)
+    def _timed_out(err: RequestTimedOut):
+        log.error("%s %s stopped: %s", request.method, request.path, err)
+        return _render(503, None, f"{err}; it was stopped and nothing was written. Try again, or ask for less.")
+
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         detail = err.description or err.name
         if err.code == 404:
             detail = f"No endpoint at {request.path}"
-        resp = _render(err.code or 500, None, detail)
+        resp = _render(err.code or 500, getattr(err, "scim_type", None) if _is_scim_path() else None, detail)
         if err.code == 405 and getattr(err, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(err.valid_methods)
         return resp

@@ -7,6 +7,7 @@ import logging
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from scim_authz import pdp
@@ -18,11 +19,11 @@ from scim_authz.db.models import Admin, Tenant
 from scim_authz.db.txn import transaction
 from scim_authz.policy.errors import NotFound, PolicyError
 from scim_authz.web import rate_limit
+from scim_authz.web.deadline import RequestTimedOut
 
 log = logging.getLogger("scim_authz.admin")
 THROTTLE_KEY = "scim_authz.admin.throttle"
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+# Security headers: on every /admin response, its 404s included, by scim_authz/web/guard.py.
 
 
 def throttle() -> SignInThrottle:
@@ -102,7 +103,7 @@ def error_fields(err: PolicyError, field: str = "form") -> dict[str, list[str]]:
     if isinstance(err.details, dict):
         for name, msgs in err.details.items():
             if isinstance(msgs, dict):
-                out[name] = [f"line {int(i) + 1}: {m}" if str(i).isdigit() else f"{i}: {m}"
+                out[name] = [f"line {int(i) + 1}: {m}" if str(i).isascii() and str(i).isdigit() else f"{i}: {m}"
                              for i, ms in msgs.items() for m in (ms if isinstance(ms, list) else [ms])]
             else:
                 out[name] = [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
@@ -130,17 +131,6 @@ def _template_globals():
             "switchable_tenants": g.get("tenants") or []}
 
 
-@bp.after_request
-def _headers(resp):
-    resp.headers.setdefault("Content-Security-Policy", CSP)
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Referrer-Policy"] = "same-origin"
-    if request.endpoint != "admin.static":
-        resp.headers["Cache-Control"] = "no-store"  # pages may show a secret once; never keep them
-    return resp
-
-
 def _error_page(status: int, title: str, message: str):
     return render_template("admin/error.html", status=status, title=title, message=message), status
 
@@ -156,6 +146,20 @@ def _policy_error(err: PolicyError):
     if isinstance(err, NotFound):
         return _error_page(404, "Not found", err.message)
     return _error_page(400, "The request was refused", err.message)
+
+
+@bp.errorhandler(OperationalError)
+def _database_error(err: OperationalError):
+    log.error("database error on %s %s: %s", request.method, request.path, getattr(err, "orig", err))
+    page = _error_page(503, "The database is unavailable", "Nothing was changed. Try again shortly "
+                       "(if the disk is full, once space is freed).")
+    return page[0], 503, {"Retry-After": "5"}
+
+
+@bp.errorhandler(RequestTimedOut)
+def _timed_out(err: RequestTimedOut):
+    log.error("%s %s stopped: %s", request.method, request.path, err)
+    return _error_page(503, "That took too long", f"{err}; it was stopped and nothing was changed.")
 
 
 @bp.errorhandler(Exception)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 from scim_authz.policy.vocabulary import ACTION, OBJECT, ROLE_KEY, role_problems
+from scim_authz.web.requests import json_problem, no_constant
 
+MAX_CONTEXT_DEPTH = 64
 RESOURCE_HINT = 'Write it as type:id, e.g. document:42, or leave it empty for every resource.'
 
 
@@ -73,7 +75,12 @@ def check_input(form) -> tuple[dict, dict[str, list[str]]]:
     context = {}
     if data["context"]:
         try:
-            context = json.loads(data["context"])
+            context = json.loads(data["context"], parse_constant=no_constant)
+            problem = json_problem(context, MAX_CONTEXT_DEPTH)
+            if problem:
+                raise ValueError(problem)
+        except RecursionError:
+            errors["context"] = [f"Nested too deep: at most {MAX_CONTEXT_DEPTH} levels."]
         except ValueError as e:
             errors["context"] = [f"Not valid JSON: {e}"]
         else:

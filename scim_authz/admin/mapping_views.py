@@ -75,7 +75,8 @@ def _read(values: dict):
         errors["resource"] = [problem]
     replaced = None
     if values["replace"]:
-        replaced = own(db.session.get(GroupRoleMapping, int(values["replace"]) if values["replace"].isdigit()
+        wanted = values["replace"]
+        replaced = own(db.session.get(GroupRoleMapping, int(wanted) if wanted.isascii() and wanted.isdigit()
                                       else 0), "mapping")
     return group, role, scope or ("", ""), replaced, errors
 

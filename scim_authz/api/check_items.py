@@ -4,7 +4,7 @@ rest of /v1 states with marshmallow (scim_authz/api/schemas.py), and errors have
 from __future__ import annotations
 
 from scim_authz.api.errors import InvalidRequest
-from scim_authz.policy.vocabulary import ACTION, NAME, OBJECT
+from scim_authz.policy.vocabulary import ACTION, NAME, OBJECT, OBJECT_ID_MAX, USER_KEY_MAX
 
 FIELDS = {"user", "action", "resource", "context", "consistency", "explain", "schema_version"}
 _NO_ATTRS: dict = {}
@@ -12,25 +12,28 @@ _NO_ATTRS: dict = {}
 UNKNOWN, REQUIRED = "Unknown field.", "Missing data for required field."
 
 
-def _user(v, errors: dict):
-    if type(v) is str and v.strip():
+def parse_user(v, errors: dict):
+    """A check's user, or None with the reason in errors["user"]."""
+    if type(v) is str and v.strip() and len(v.strip()) <= USER_KEY_MAX:
         return {"key": v.strip()}
     if isinstance(v, dict):
         if isinstance(v.get("jwt"), str) and v["jwt"]:
             return {"jwt": v["jwt"]}
         for k in ("id", "userName"):
-            if isinstance(v.get(k), str) and v[k]:
+            if isinstance(v.get(k), str) and v[k] and len(v[k]) <= USER_KEY_MAX:
                 return {"key": v[k]}
-    errors["user"] = ['must be a user id or userName, or {"jwt": "<token>"}']
+    errors["user"] = [f'must be a user id or userName (at most {USER_KEY_MAX} characters), or {{"jwt": "<token>"}}']
     return None
 
 
-def _resource(v, errors: dict):
+def parse_resource(v, errors: dict):
+    """A check's resource, or None with the reason in errors["resource"]."""
     if type(v) is str and OBJECT.match(v):
         t, _, i = v.partition(":")
         return {"type": t, "id": i, "attributes": _NO_ATTRS}
     if isinstance(v, dict) and isinstance(v.get("type"), str) and isinstance(v.get("id"), (str, int)) \
-            and not isinstance(v.get("id"), bool) and NAME.match(v["type"]):
+            and not isinstance(v.get("id"), bool) and NAME.match(v["type"]) \
+            and 0 < len(str(v["id"])) <= OBJECT_ID_MAX:
         attrs = v.get("attributes") or {}
         if isinstance(attrs, dict):
             return {"type": v["type"], "id": str(v["id"]), "attributes": attrs}
@@ -61,7 +64,7 @@ def parse_check(raw, errors: dict) -> dict | None:
         if type(user) is str and type(action) is str and type(resource) is str and ACTION.match(action) \
                 and OBJECT.match(resource):
             key = user.strip()
-            if key:
+            if key and len(key) <= USER_KEY_MAX:
                 t, _, i = resource.partition(":")
                 return {"user": {"key": key}, "action": action,
                         "resource": {"type": t, "id": i, "attributes": _NO_ATTRS}, "context": _NO_ATTRS,
@@ -72,11 +75,11 @@ def parse_check(raw, errors: dict) -> dict | None:
     unknown = raw.keys() - FIELDS
     for k in unknown:
         errors[k] = [UNKNOWN]
-    user = _user(raw.get("user"), errors) if "user" in raw else errors.setdefault("user", [REQUIRED]) and None
+    user = parse_user(raw.get("user"), errors) if "user" in raw else errors.setdefault("user", [REQUIRED]) and None
     action = raw.get("action")
     if type(action) is not str or not ACTION.match(action):
         errors["action"] = [REQUIRED] if "action" not in raw else ["must be a name such as edit"]
-    resource = _resource(raw.get("resource"), errors) if "resource" in raw else \
+    resource = parse_resource(raw.get("resource"), errors) if "resource" in raw else \
         errors.setdefault("resource", [REQUIRED]) and None
     context = raw.get("context")
     if context is None:

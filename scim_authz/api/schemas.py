@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from scim_authz.api import check_items
 from scim_authz.api.errors import InvalidRequest
 from scim_authz.policy.vocabulary import (
     ACTION,
@@ -23,32 +24,23 @@ class UserRef(fields.Field):
     """A user: an id or userName string, or {"jwt": "<token>"}, or {"id": …} / {"userName": …}."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and value.strip():
-            return {"key": value.strip()}
-        if isinstance(value, dict):
-            if isinstance(value.get("jwt"), str) and value["jwt"]:
-                return {"jwt": value["jwt"]}
-            for k in ("id", "userName"):
-                if isinstance(value.get(k), str) and value[k]:
-                    return {"key": value[k]}
-        raise ValidationError('must be a user id or userName, or {"jwt": "<token>"}')
+        return _by_hand(check_items.parse_user, value)
 
 
 class ResourceRef(fields.Field):
     """A resource: "type:id", or {"type", "id", "attributes"?}."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and OBJECT.match(value):
-            t, _, i = value.partition(":")
-            return {"type": t, "id": i, "attributes": {}}
-        if isinstance(value, dict) and isinstance(value.get("type"), str) and isinstance(value.get("id"), (str, int)):
-            attrs = value.get("attributes") or {}
-            if not isinstance(attrs, dict):
-                raise ValidationError("attributes must be an object")
-            if not NAME.match(value["type"]):
-                raise ValidationError("type must be a name such as document")
-            return {"type": value["type"], "id": str(value["id"]), "attributes": attrs}
-        raise ValidationError('must be "type:id" or {"type": …, "id": …, "attributes": {…}}')
+        return _by_hand(check_items.parse_resource, value)
+
+
+def _by_hand(parse, value):
+    """A field the check path validates by hand (api/check_items.py): the same rules, one place."""
+    errors: dict = {}
+    out = parse(value, errors)
+    if out is None:
+        raise ValidationError(next(iter(errors.values())))
+    return out
 
 
 class Consistency(Schema):

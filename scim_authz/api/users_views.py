@@ -79,7 +79,7 @@ def _when(name: str) -> datetime | None:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         # Stored times are naive UTC: convert an offset to UTC, and read a naive time as UTC.
         return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
-    except ValueError as e:
+    except (ValueError, OverflowError) as e:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise InvalidRequest(f"{name} must be an ISO 8601 time", details={name: ["not a time"]}) from e
 
 

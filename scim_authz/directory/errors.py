@@ -13,6 +13,10 @@ class Conflict(DirectoryError):
     """A unique value (userName) is already taken in the tenant."""
 
 
+class ValueTooLong(DirectoryError):
+    """A value is longer than the directory keeps (userName, externalId, displayName: 256)."""
+
+
 class UnknownMembers(DirectoryError):
     """A membership names ids that are neither users nor groups of the tenant."""
 

@@ -13,7 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from scim_authz.authz.changes import GROUP, MEMBER, MEMBERS, USER, member_ref
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupMember, User, utcnow
-from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
+from scim_authz.directory.errors import (
+    Conflict,
+    InvalidMembership,
+    ResourceNotFound,
+    UnknownMembers,
+    ValueTooLong,
+)
 from scim_authz.pdp.changes import record
 
 # Nested groups deeper than this are refused; it also bounds the transitive-groups walk.
@@ -31,7 +37,19 @@ def get_user(tenant_id: int, user_id: str, *, for_update: bool = False) -> User:
     return user
 
 
+# The longest value each indexed column keeps (db/models.py); the whole document is kept as JSON.
+MAX_LENGTH = 256
+
+
+def _fits(doc: dict, *names: str) -> None:
+    for name in names:
+        value = doc.get(name)
+        if isinstance(value, str) and len(value) > MAX_LENGTH:
+            raise ValueTooLong(f"{name} is {len(value)} characters long; at most {MAX_LENGTH} are kept")
+
+
 def _user_columns(doc: dict) -> dict:
+    _fits(doc, "userName", "externalId", "displayName")
     name = doc["userName"]
     return {"user_name": name, "user_name_ci": name.lower(), "external_id": doc.get("externalId"),
             "active": doc.get("active", True) is not False, "display_name": doc.get("displayName"), "doc": doc}
@@ -153,6 +171,7 @@ def get_group(tenant_id: int, group_id: str, *, for_update: bool = False) -> Gro
 
 
 def _group_columns(doc: dict) -> dict:
+    _fits(doc, "displayName", "externalId")
     return {"display_name": doc["displayName"], "display_name_ci": doc["displayName"].lower(),
             "external_id": doc.get("externalId"), "doc": doc}
 

@@ -12,7 +12,10 @@ from scim_authz.authz.model import ROLE_MODES
 __all__ = ["ACTION", "NAME", "OBJECT", "PERMISSION", "ROLE_KEY", "ROLE_MODES", "SUBJECT", "permission_problem",
            "role_problems"]
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# Names and ids are bounded by the columns that keep them (and the decision log keeps every check's).
+_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,99}"
+OBJECT_ID_MAX = 300  # a resource's or subject's id
+USER_KEY_MAX = 300  # how a check names its user: an id, externalId or userName
 # A resource type, a relation, an entity or a schema permission.
 NAME = re.compile(rf"^{_NAME}$")
 # What a check asks: the same words as names, so every permission a role holds can be asked about.
@@ -20,8 +23,8 @@ ACTION = NAME
 ROLE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
 # "resource_type:action", "resource_type:*" or "*": the action part is an ACTION or *.
 PERMISSION = re.compile(rf"^(\*|{_NAME}:(\*|{_NAME}))$")
-OBJECT = re.compile(rf"^{_NAME}:[^\s#]{{1,300}}$")
-SUBJECT = re.compile(rf"^{_NAME}:[^\s#]{{1,300}}(#{_NAME})?$")
+OBJECT = re.compile(rf"^{_NAME}:[^\s#]{{1,{OBJECT_ID_MAX}}}$")
+SUBJECT = re.compile(rf"^{_NAME}:[^\s#]{{1,{OBJECT_ID_MAX}}}(#{_NAME})?$")
 
 _DASHED = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PERMISSION_HINT = 'must be "resource_type:action", "resource_type:*" or "*"'

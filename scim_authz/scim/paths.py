@@ -14,6 +14,7 @@ from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 
 from .errors import InvalidPath
+from .filter_parse import MAX_LENGTH
 from .schema_defs import ResourceSchema
 
 # RFC 7643 §2.1: ATTRNAME = ALPHA *(nameChar); "$ref" is the one name starting with "$".
@@ -52,6 +53,8 @@ def parse_path(schema: ResourceSchema, path: str) -> Path:
     """Parse `PATH = attrPath / valuePath [subAttr]` (RFC 7644 §3.5.2), attribute names case-insensitive."""
     if not isinstance(path, str) or not path.strip():
         raise InvalidPath("The path is empty.")
+    if len(path) > MAX_LENGTH:
+        raise InvalidPath(f"The path is {len(path)} characters long; at most {MAX_LENGTH} are read.")
     text = path.strip()
     urn, rest = schema.split_urn(text)
     if urn == schema.core:
@@ -207,7 +210,7 @@ def literal(comp_value: ast.CompValue | None):
     v = comp_value.value
     if isinstance(v, _Quoted):
         return str(v)
-    return {"true": True, "false": False, "null": None}.get(v, int(v) if str(v).isdigit() else v)
+    return {"true": True, "false": False, "null": None}.get(v, int(v) if str(v).isascii() and str(v).isdigit() else v)
 
 
 def equalities(tree, attr_def: dict) -> dict | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from scim_authz.db.models import Group, User
 from scim_authz.directory import service as directory
-from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers
+from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers, ValueTooLong
 from scim_authz.scim import schemas
 from scim_authz.scim.errors import InvalidValue, Mutability, NotFound, PreconditionFailed, Uniqueness
 from scim_authz.scim.patch import apply_patch
@@ -37,7 +37,7 @@ def directory_errors():
         raise NotFound(str(e)) from e
     except Conflict as e:
         raise Uniqueness(str(e)) from e
-    except (UnknownMembers, InvalidMembership) as e:
+    except (UnknownMembers, InvalidMembership, ValueTooLong) as e:
         raise InvalidValue(str(e)) from e
 
 

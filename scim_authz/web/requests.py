@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 
 from flask import current_app, has_request_context, request
 
+from scim_authz.web.guard import INT64, refuse_what_is_past_the_cap, unstorable
+
 SCIM_PATH = "/scim/v2"
+# Only a body with a \u escape can hold NUL or a lone surrogate once parsed, and only one with 19 or
+# more digits in a row an integer past 64 bits: the rest (nearly every body) is not walked for them.
+_NEEDS_WALK = re.compile(rb"\\u|[0-9]{19}")
 
 
 def json_body(invalid: Callable[[str], Exception], *, limit: int | None = None,
@@ -19,15 +25,56 @@ def json_body(invalid: Callable[[str], Exception], *, limit: int | None = None,
     if limit is not None and request.content_length is not None and request.content_length > limit:
         raise (too_large or invalid)(f"the request body is larger than {limit} bytes")
     raw = request.get_data(cache=True)
+    refuse_what_is_past_the_cap()
     if not raw.strip():
         raise invalid("the request needs a JSON body")
     try:
-        data = json.loads(raw)
+        # Strict UTF-8 (RFC 8259 §8.1): json.loads(bytes) would let the bytes of a lone surrogate
+        # (ED A0 80) through as text that no database stores.
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=no_constant)
+    except RecursionError as e:
+        raise invalid("the body nests too deep") from e
     except (ValueError, UnicodeDecodeError) as e:
         raise invalid(f"the body is not valid JSON: {e}") from e
+    max_depth = current_app.config["MAX_JSON_DEPTH"]
+    if raw.count(b"[") + raw.count(b"{") > max_depth or _NEEDS_WALK.search(raw):
+        problem = json_problem(data, max_depth)
+        if problem:
+            raise invalid(problem)
     if want_object and not isinstance(data, dict):
         raise invalid("the body must be a JSON object")
     return data
+
+
+def no_constant(name: str):
+    """json.loads's parse_constant: NaN and Infinity are not JSON numbers (RFC 8259 §6)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def json_problem(data, max_depth: int) -> str | None:
+    """Why parsed JSON cannot be taken in, or None: nesting deeper than `max_depth`, text with NUL
+    or a lone surrogate (no database stores them), an integer past 64 bits (no column holds it)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is dict or kind is list:
+            if depth > max_depth:
+                return f"the body nests deeper than {max_depth} levels"
+            if kind is dict:
+                for key in value:
+                    if unstorable(key):
+                        return "a key holds a NUL or an unpaired surrogate, which nothing can store"
+                items = value.values()
+            else:
+                items = value
+            stack.extend((v, depth + 1) for v in items if type(v) in (dict, list, str, int))
+        elif kind is str:
+            if unstorable(value):
+                return "a string holds a NUL or an unpaired surrogate, which nothing can store"
+        elif kind is int and not -INT64 - 1 <= value <= INT64:
+            return f"a number is out of range (integers are at most {INT64})"
+    return None
 
 
 def public_origin() -> str:
