@@ -44,3 +44,27 @@ def transaction(write: bool):
 def read_only():
     """A read: never take SQLite's write lock (used by the engine's own short reads)."""
     return intent(False)
+
+
+def insert_unique(row, find):
+    """Add `row`, or, when a concurrent transaction committed the same unique row first, return
+    `find()`'s row instead: (row, True) when this one was inserted, (theirs, False) otherwise.
+
+    On PostgreSQL two writers can both see no row and both insert; the second waits on the unique
+    index for the first to commit, then fails. A savepoint keeps that failure from aborting the
+    request's transaction, and the sequential answer (the row exists) is given, not a 500. `find`
+    returns None when the failure was something else, which is then raised."""
+    from sqlalchemy.exc import IntegrityError
+
+    from scim_authz.db.extensions import db
+
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+        return row, True
+    except IntegrityError:
+        theirs = find()
+        if theirs is None:
+            raise
+        return theirs, False

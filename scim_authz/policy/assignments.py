@@ -7,6 +7,7 @@ from sqlalchemy import select
 from scim_authz.authz.changes import ASSIGNMENT
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Role, RoleAssignment, User
+from scim_authz.db.txn import insert_unique
 from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy.errors import InvalidInput, NotFound
 from scim_authz.policy.lookup import role_or_404, user_or_404
@@ -24,16 +25,20 @@ def assign(tenant_id: int, user_key: str, role_key: str, resource: str | None, a
     user = user_or_404(tenant_id, user_key)
     role = role_or_404(tenant_id, role_key)
     rt, ri = scope_of(resource)
-    existing = db.session.execute(select(RoleAssignment).where(
-        RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user.id, RoleAssignment.role_id == role.id,
-        RoleAssignment.resource_type == rt, RoleAssignment.resource_id == ri)).scalar_one_or_none()
-    if existing is not None:
-        return assignment_dict(existing, role.key, user), current_revision(tenant_id), False
-    a = RoleAssignment(tenant_id=tenant_id, user_id=user.id, role_id=role.id, resource_type=rt, resource_id=ri,
-                       assigned_by=actor)
-    db.session.add(a)
-    db.session.flush()
-    return assignment_dict(a, role.key, user), record(tenant_id, ASSIGNMENT, [user.id]), True
+
+    def find() -> RoleAssignment | None:
+        return db.session.execute(select(RoleAssignment).where(
+            RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user.id,
+            RoleAssignment.role_id == role.id, RoleAssignment.resource_type == rt,
+            RoleAssignment.resource_id == ri)).scalar_one_or_none()
+
+    a = find()
+    if a is None:
+        a, created = insert_unique(RoleAssignment(tenant_id=tenant_id, user_id=user.id, role_id=role.id,
+                                                  resource_type=rt, resource_id=ri, assigned_by=actor), find)
+        if created:
+            return assignment_dict(a, role.key, user), record(tenant_id, ASSIGNMENT, [user.id]), True
+    return assignment_dict(a, role.key, user), current_revision(tenant_id), False
 
 
 def unassign(tenant_id: int, assignment_id: int) -> int:

@@ -40,8 +40,13 @@ def group_or_404(tenant_id: int, key: str) -> Group:
     raise NotFound(f"no group {key!r} in this tenant")
 
 
+def role_or_none(tenant_id: int, key: str) -> Role | None:
+    """The tenant's role with this key, or None."""
+    return db.session.execute(select(Role).where(Role.tenant_id == tenant_id, Role.key == key)).scalar_one_or_none()
+
+
 def role_or_404(tenant_id: int, key: str) -> Role:
-    role = db.session.execute(select(Role).where(Role.tenant_id == tenant_id, Role.key == key)).scalar_one_or_none()
+    role = role_or_none(tenant_id, key)
     if role is None:
         raise NotFound(f"no role {key!r} in this tenant")
     return role

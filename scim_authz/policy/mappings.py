@@ -7,6 +7,7 @@ from sqlalchemy import select
 from scim_authz.authz.changes import MAPPING
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role
+from scim_authz.db.txn import insert_unique
 from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy.errors import NotFound
 from scim_authz.policy.lookup import group_or_404, role_or_404
@@ -25,17 +26,20 @@ def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | Non
     group = group_or_404(tenant_id, group_key)
     role = role_or_404(tenant_id, role_key)
     rt, ri = scope_of(resource)
-    existing = db.session.execute(select(GroupRoleMapping).where(
-        GroupRoleMapping.tenant_id == tenant_id, GroupRoleMapping.group_id == group.id,
-        GroupRoleMapping.role_id == role.id, GroupRoleMapping.resource_type == rt,
-        GroupRoleMapping.resource_id == ri)).scalar_one_or_none()
-    if existing is not None:
-        return mapping_dict(existing, role.key, group), current_revision(tenant_id), False
-    m = GroupRoleMapping(tenant_id=tenant_id, group_id=group.id, role_id=role.id, resource_type=rt, resource_id=ri,
-                         created_by=actor)
-    db.session.add(m)
-    db.session.flush()
-    return mapping_dict(m, role.key, group), record(tenant_id, MAPPING, [group.id]), True
+
+    def find() -> GroupRoleMapping | None:
+        return db.session.execute(select(GroupRoleMapping).where(
+            GroupRoleMapping.tenant_id == tenant_id, GroupRoleMapping.group_id == group.id,
+            GroupRoleMapping.role_id == role.id, GroupRoleMapping.resource_type == rt,
+            GroupRoleMapping.resource_id == ri)).scalar_one_or_none()
+
+    m = find()
+    if m is None:
+        m, created = insert_unique(GroupRoleMapping(tenant_id=tenant_id, group_id=group.id, role_id=role.id,
+                                                    resource_type=rt, resource_id=ri, created_by=actor), find)
+        if created:
+            return mapping_dict(m, role.key, group), record(tenant_id, MAPPING, [group.id]), True
+    return mapping_dict(m, role.key, group), current_revision(tenant_id), False
 
 
 def unmap(tenant_id: int, mapping_id: int) -> int:

@@ -8,9 +8,10 @@ from scim_authz.authz.changes import ROLE
 from scim_authz.authz.conditions import validate_condition
 from scim_authz.db.extensions import db
 from scim_authz.db.models import GroupRoleMapping, Role, RoleAssignment, Tenant, utcnow
+from scim_authz.db.txn import insert_unique
 from scim_authz.pdp.changes import record
 from scim_authz.policy.errors import Conflict, InvalidInput
-from scim_authz.policy.lookup import role_or_404
+from scim_authz.policy.lookup import role_or_404, role_or_none
 from scim_authz.policy.vocabulary import permission_problem
 
 
@@ -73,8 +74,9 @@ def create_role(tenant_id: int, data: dict) -> tuple[dict, int]:
     role = Role(tenant_id=tenant_id, key=data["key"], name=data.get("name") or data["key"],
                 description=data.get("description") or "", permissions=sorted(set(data.get("permissions") or [])),
                 extends=list(dict.fromkeys(data.get("extends") or [])), condition=data.get("condition") or None)
-    db.session.add(role)
-    db.session.flush()
+    _, created = insert_unique(role, lambda: role_or_none(tenant_id, data["key"]))
+    if not created:  # a concurrent request made it first: what a second, sequential create gets
+        raise Conflict(f"a role {data['key']!r} already exists")
     return role_dict(role), record(tenant_id, ROLE, [role.key])
 
 

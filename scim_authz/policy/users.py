@@ -6,9 +6,10 @@ from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant, User
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict as DirectoryConflict
+from scim_authz.directory.errors import ValueTooLong
 from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy import assignments
-from scim_authz.policy.errors import Conflict, PolicyError
+from scim_authz.policy.errors import Conflict, InvalidInput, PolicyError
 from scim_authz.policy.lookup import find_user, role_exists
 
 
@@ -48,11 +49,22 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
             doc = _doc(None, key, data)
             if data.get("externalId") is None and data.get("userName") and key != data["userName"]:
                 doc["externalId"] = key
-            user = directory.create_user(tenant_id, doc)
-        else:
+            try:
+                with db.session.begin_nested():
+                    user = directory.create_user(tenant_id, doc)
+            except DirectoryConflict:
+                # On PostgreSQL a concurrent sync of the same user may have committed it first;
+                # then this is the update a sequential second sync would have been.
+                user = find_user(tenant_id, doc["userName"])
+                if user is None:
+                    raise
+                created = False
+        if not created:
             directory.replace_user(user, _doc(user.doc, key, data))
     except DirectoryConflict as e:
         raise Conflict(str(e)) from e
+    except ValueTooLong as e:
+        raise InvalidInput(str(e)) from e
     if data.get("attributes") is not None and dict(data["attributes"]) != (user.app_attributes or {}):
         user.app_attributes = dict(data["attributes"])
         record(tenant_id, USER, [user.id])
