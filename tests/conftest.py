@@ -101,8 +101,12 @@ def runner(app):
 
 
 def make_tenant(app, key: str) -> tuple[int, str]:
-    """Create a tenant with a SCIM token; returns (tenant id, token)."""
-    with app.app_context():
+    """Create a tenant with a SCIM token; returns (tenant id, token). A write from its first
+    statement, as a request's would be: on SQLite a read that turns into a write fails at once when
+    another connection (the decision log's) committed in between."""
+    from scim_authz.db.txn import intent
+
+    with app.app_context(), intent(True):
         tenant = create_tenant(key)
         issued = issue_credential(tenant, "scim", "tests")
         db.session.commit()
@@ -201,7 +205,8 @@ class APIClient:
 
 def issue_app_key(app, tenant_id: int) -> str:
     from scim_authz.db.models import Tenant
-    with app.app_context():
+    from scim_authz.db.txn import intent
+    with app.app_context(), intent(True):  # a write from the start (see make_tenant)
         issued = issue_credential(db.session.get(Tenant, tenant_id), "app", "tests")
         db.session.commit()
         return issued.secret

@@ -15,9 +15,10 @@ PASSWORD = "correct horse battery staple"
 def create_admin(app, email: str, tenant_key: str | None) -> None:
     """An admin of tenant `tenant_key`, or a super-admin when None."""
     from scim_authz.credentials.admins import create_admin as create
+    from scim_authz.db.txn import intent
     from scim_authz.policy.tenants import find_tenant
 
-    with app.app_context():
+    with app.app_context(), intent(True):  # a write from the start (see tests/conftest.make_tenant)
         tenant = find_tenant(tenant_key) if tenant_key else None
         create(email, PASSWORD, tenant.id if tenant else None)
         db.session.commit()
