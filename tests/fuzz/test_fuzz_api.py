@@ -1,0 +1,31 @@
+"""/v1 under hostile input: mutated check, role, assignment, mapping, user, tenant, relationship, schema
+and lookup bodies, and mutated queries of the decision log, usage and listings, are answered with
+{"error": {status, code, message}} (never a 5xx), and a refused request writes nothing."""
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.fuzz._mutate import content_type, mutated_json, mutated_pairs
+from tests.fuzz._seeds import api_query_seeds, api_seeds
+from tests.fuzz._world import report
+from tests.fuzz.conftest import FUZZ
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_api_bodies(world, data):
+    seed = data.draw(st.sampled_from(api_seeds(world)), label="seed")
+    req = seed.request(body=data.draw(mutated_json(seed.json), label="body"),
+                       content_type=content_type(data, seed.content_type))
+    _, problems = world.probe(world.client, req, world.api_key)
+    assert not problems, report([(req, problems)])
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_api_queries(world, data):
+    seed = data.draw(st.sampled_from(api_query_seeds(world)), label="seed")
+    req = seed.request(query=data.draw(mutated_pairs(seed.query), label="query"))
+    _, problems = world.probe(world.client, req, world.api_key)
+    assert not problems, report([(req, problems)])
