@@ -22,9 +22,7 @@ taken back by `succeeded`; parallel requests cannot all pass through one opening
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from scim_authz.web.rate_limit import Limit, charge, parse_limit, take
@@ -108,42 +106,3 @@ class SignInThrottle:
                 slot, tokens, stamp = self.table.find(key)
                 if tokens is not None:
                     self.table.store(slot, key, min(burst, tokens + max(0.0, now - stamp) * rate + 1.0), now)
-
-
-class LoginThrottle:
-    """The per-process counter the console used before SignInThrottle: at most `limit` failures per
-    key within `window` seconds. Nothing in the console uses it now; kept for its unit tests."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0, clock=time.monotonic, max_keys: int = 10_000):
-        self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.get(key)
-        if q is None:
-            return deque()
-        while q and now - q[0] >= self.window:
-            q.popleft()
-        if not q:
-            del self._failures[key]
-        return q
-
-    def blocked(self, key: str) -> bool:
-        """Whether `key` has used up its failures for now."""
-        with self._lock:
-            return len(self._recent(key, self.clock())) >= self.limit
-
-    def failed(self, key: str) -> None:
-        """Count one failure of `key`."""
-        with self._lock:
-            now = self.clock()
-            if len(self._failures) >= self.max_keys:  # bounded memory: forget expired keys first
-                for k in list(self._failures):
-                    self._recent(k, now)
-            self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, key: str) -> None:
-        """Forget `key`'s failures after a successful sign-in."""
-        with self._lock:
-            self._failures.pop(key, None)

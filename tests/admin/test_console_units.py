@@ -6,45 +6,9 @@ from werkzeug.datastructures import MultiDict
 
 from scim_authz.admin import forms
 from scim_authz.admin.charts import bar_chart, nice_top
-from scim_authz.admin.throttle import LoginThrottle
 from scim_authz.db.models import Admin
 from tests.admin.conftest import PASSWORD, Console
 from tests.api._api_helpers import count, rows
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_throttle_blocks_after_the_limit_and_forgets_after_the_window():
-    clock = Clock()
-    t = LoginThrottle(limit=3, window=60, clock=clock)
-    for _ in range(2):
-        t.failed("a@x")
-    assert not t.blocked("a@x")
-    t.failed("a@x")
-    assert t.blocked("a@x") and not t.blocked("b@x")
-    clock.now += 59
-    assert t.blocked("a@x")
-    clock.now += 2
-    assert not t.blocked("a@x")
-
-
-def test_throttle_success_resets_and_memory_is_bounded():
-    clock = Clock()
-    t = LoginThrottle(limit=2, window=10, clock=clock, max_keys=5)
-    t.failed("a@x")
-    t.succeeded("a@x")
-    t.failed("a@x")
-    assert not t.blocked("a@x")
-    for n in range(20):
-        clock.now += 11  # each earlier failure has expired by the next one
-        t.failed(f"user{n}@x")
-    assert len(t._failures) <= 5
 
 
 @pytest.mark.parametrize("n, top", [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (11, 20), (499, 500), (501, 1000)])
