@@ -7,11 +7,10 @@ from sqlalchemy import select
 from scim_authz.authz.changes import ASSIGNMENT
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Role, RoleAssignment, User
-from scim_authz.db.txn import insert_unique
-from scim_authz.pdp.changes import current_revision, record
+from scim_authz.pdp.changes import record
 from scim_authz.policy.errors import InvalidInput, NotFound
 from scim_authz.policy.lookup import role_or_404, user_or_404
-from scim_authz.policy.roles import iso, scope_of
+from scim_authz.policy.roles import grant_once, iso
 
 
 def assignment_dict(a: RoleAssignment, role_key: str, user: User | None = None) -> dict:
@@ -24,21 +23,9 @@ def assign(tenant_id: int, user_key: str, role_key: str, resource: str | None, a
     """Assign a role (idempotent: an identical assignment is returned, not duplicated)."""
     user = user_or_404(tenant_id, user_key)
     role = role_or_404(tenant_id, role_key)
-    rt, ri = scope_of(resource)
-
-    def find() -> RoleAssignment | None:
-        return db.session.execute(select(RoleAssignment).where(
-            RoleAssignment.tenant_id == tenant_id, RoleAssignment.user_id == user.id,
-            RoleAssignment.role_id == role.id, RoleAssignment.resource_type == rt,
-            RoleAssignment.resource_id == ri)).scalar_one_or_none()
-
-    a = find()
-    if a is None:
-        a, created = insert_unique(RoleAssignment(tenant_id=tenant_id, user_id=user.id, role_id=role.id,
-                                                  resource_type=rt, resource_id=ri, assigned_by=actor), find)
-        if created:
-            return assignment_dict(a, role.key, user), record(tenant_id, ASSIGNMENT, [user.id]), True
-    return assignment_dict(a, role.key, user), current_revision(tenant_id), False
+    a, revision, created = grant_once(tenant_id, RoleAssignment, {"user_id": user.id}, role, resource,
+                                      {"assigned_by": actor}, ASSIGNMENT, user.id)
+    return assignment_dict(a, role.key, user), revision, created
 
 
 def unassign(tenant_id: int, assignment_id: int) -> int:

@@ -7,11 +7,10 @@ from sqlalchemy import select
 from scim_authz.authz.changes import MAPPING
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role
-from scim_authz.db.txn import insert_unique
-from scim_authz.pdp.changes import current_revision, record
+from scim_authz.pdp.changes import record
 from scim_authz.policy.errors import NotFound
 from scim_authz.policy.lookup import group_or_404, role_or_404
-from scim_authz.policy.roles import iso, scope_of
+from scim_authz.policy.roles import grant_once, iso
 
 
 def mapping_dict(m: GroupRoleMapping, role_key: str, group: Group) -> dict:
@@ -25,21 +24,9 @@ def map_group(tenant_id: int, group_key: str, role_key: str, resource: str | Non
     """Map a pushed group to a role (idempotent)."""
     group = group_or_404(tenant_id, group_key)
     role = role_or_404(tenant_id, role_key)
-    rt, ri = scope_of(resource)
-
-    def find() -> GroupRoleMapping | None:
-        return db.session.execute(select(GroupRoleMapping).where(
-            GroupRoleMapping.tenant_id == tenant_id, GroupRoleMapping.group_id == group.id,
-            GroupRoleMapping.role_id == role.id, GroupRoleMapping.resource_type == rt,
-            GroupRoleMapping.resource_id == ri)).scalar_one_or_none()
-
-    m = find()
-    if m is None:
-        m, created = insert_unique(GroupRoleMapping(tenant_id=tenant_id, group_id=group.id, role_id=role.id,
-                                                    resource_type=rt, resource_id=ri, created_by=actor), find)
-        if created:
-            return mapping_dict(m, role.key, group), record(tenant_id, MAPPING, [group.id]), True
-    return mapping_dict(m, role.key, group), current_revision(tenant_id), False
+    m, revision, created = grant_once(tenant_id, GroupRoleMapping, {"group_id": group.id}, role, resource,
+                                      {"created_by": actor}, MAPPING, group.id)
+    return mapping_dict(m, role.key, group), revision, created
 
 
 def unmap(tenant_id: int, mapping_id: int) -> int:

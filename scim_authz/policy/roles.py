@@ -9,7 +9,7 @@ from scim_authz.authz.conditions import validate_condition
 from scim_authz.db.extensions import db
 from scim_authz.db.models import GroupRoleMapping, Role, RoleAssignment, Tenant, utcnow
 from scim_authz.db.txn import insert_unique
-from scim_authz.pdp.changes import record
+from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy.errors import Conflict, InvalidInput
 from scim_authz.policy.lookup import role_or_404, role_or_none
 from scim_authz.policy.vocabulary import permission_problem
@@ -26,6 +26,25 @@ def scope_of(resource: str | None) -> tuple[str, str]:
         return "", ""
     t, _, i = resource.partition(":")
     return t, i
+
+
+def grant_once(tenant_id: int, model, holder: dict, role: Role, resource: str | None, extra: dict, kind: str,
+               ref: str):
+    """Give `holder` (a user's or a group's id column) `role` on `resource` through a row of `model`
+    (an assignment or a mapping) unless an identical one exists: (row, revision, created). A
+    concurrent identical grant that commits first is returned as if it had been there before."""
+    rt, ri = scope_of(resource)
+    where = {"tenant_id": tenant_id, **holder, "role_id": role.id, "resource_type": rt, "resource_id": ri}
+
+    def find():
+        return db.session.execute(select(model).filter_by(**where)).scalar_one_or_none()
+
+    row = find()
+    if row is None:
+        row, created = insert_unique(model(**where, **extra), find)
+        if created:
+            return row, record(tenant_id, kind, [ref]), True
+    return row, current_revision(tenant_id), False
 
 
 def role_dict(r: Role) -> dict:
