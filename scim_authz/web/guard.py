@@ -40,24 +40,29 @@ def unstorable(text: str) -> bool:
 
 def check_request() -> None:
     """Cap the body, and refuse unstorable text and out-of-range integers, before any view runs."""
-    path = request.path
+    # This runs before every check: it reads the WSGI environ's strings rather than request
+    # properties that build URLs, and parses a query string only when there is one.
+    req = request._get_current_object()  # once: each use of the proxy costs a look-up
+    environ = req.environ
+    path, query = environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
     cfg = current_app.config
     for prefix, setting in SURFACES:
         if path.startswith(prefix):
-            request.max_content_length = cfg[setting]
+            req.max_content_length = cfg[setting]
             break
-    if len(request.full_path) > cfg["MAX_URL_BYTES"]:
+    if len(path) + len(query) > cfg["MAX_URL_BYTES"]:
         raise RequestURITooLarge(f"the URL is longer than {cfg['MAX_URL_BYTES']} bytes; send a long filter "
                                  "with POST /.search")
-    if unstorable(path):
+    if "\x00" in path or (not path.isascii() and unstorable(req.path)):
         raise InputRefused("the path holds a NUL or an unpaired surrogate, which nothing can store")
-    for name, value in request.args.items(multi=True):
-        _check_value(name, value, "query parameter")
-    for name, value in (request.view_args or {}).items():
+    if query:
+        for name, value in req.args.items(multi=True):
+            _check_value(name, value, "query parameter")
+    for name, value in (req.view_args or {}).items():
         if type(value) is int and not 0 <= value <= INT64:
             raise InputRefused(f"{name} is out of range")
-    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for name, value in request.form.items(multi=True):
+    if req.method == "POST" and req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in req.form.items(multi=True):
             _check_value(name, value, "form field")
         refuse_what_is_past_the_cap()
 
@@ -82,7 +87,8 @@ def _check_value(name: str, value: str, where: str) -> None:
 def secure_headers(resp):
     """nosniff on every response; the console's headers on every /admin response, its 404s included."""
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    if request.path == "/admin" or request.path.startswith("/admin/"):
+    path = request.environ.get("PATH_INFO", "")
+    if path == "/admin" or path.startswith("/admin/"):
         resp.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["Referrer-Policy"] = "same-origin"
