@@ -16,10 +16,11 @@ worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 keepalive = 5
-# No request-line cap of gunicorn's own (its 414 is an HTML page): the app caps the URL at
-# MAX_URL_BYTES and answers with the protocol's 414 (an IdP's long SCIM filter in a GET gets a SCIM
-# error). Headers keep gunicorn's limits; a buffering proxy in front caps both anyway.
-limit_request_line = 0
+# No request-line cap of gunicorn's own by default (its 414 is an HTML page; GUNICORN_LIMIT_REQUEST_LINE
+# sets one): the app caps the URL at MAX_URL_BYTES and answers with the protocol's 414, so an IdP's
+# long SCIM filter in a GET gets a SCIM error. Headers keep gunicorn's limits; a buffering proxy in
+# front caps both anyway.
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", 0))
 # The master loads every tenant's policy once, then forks: the workers share it copy-on-write
 # and none of them pays for a build on its first check.
 preload_app = True

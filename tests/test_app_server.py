@@ -100,3 +100,16 @@ def test_finding_12_a_request_past_its_deadline_gets_a_503_in_its_protocol_not_a
     r = httpx.post(f"{origin}/v1/check", json={"user": "a", "action": "view", "resource": "document:1"},
                    headers={"Authorization": "Bearer x"}, timeout=30)
     assert r.status_code == 503 and r.json()["error"]["status"] == 503
+
+
+def test_finding_6_the_default_binding_is_loopback_and_the_proxy_is_part_of_the_topology(monkeypatch):
+    """Sync workers are held by slow clients; the answer is a buffering proxy in front, so the
+    server listens on loopback unless told otherwise and the deployment notes put the proxy in."""
+    import runpy
+
+    monkeypatch.delenv("BIND", raising=False)
+    conf = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+    assert conf["bind"].startswith("127.0.0.1:") and conf["worker_class"] == "sync"
+    security = (ROOT / "docs" / "security.md").read_text()
+    assert "## A proxy in front" in security and "proxy_request_buffering on" in security
+    assert "never to a public" in security
