@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
 from scim_authz import pdp
@@ -67,7 +67,11 @@ def get_tenant():
 @bp.patch("/tenant")
 @api_endpoint(write=True)
 def patch_tenant():
-    settings, revision = tenant.update_settings(g.caller.tenant_id, load(TENANT_SETTINGS, json_body(), partial=True))
+    cfg = current_app.config
+    settings, revision = tenant.update_settings(
+        g.caller.tenant_id, load(TENANT_SETTINGS, json_body(), partial=True),
+        jwks_require_https=bool(cfg.get("AUTHZ_JWKS_REQUIRE_HTTPS")),
+        jwks_allow_private=bool(cfg.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS")))
     return {"tenant": settings, "revision": revision}
 
 

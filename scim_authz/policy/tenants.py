@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
 from sqlalchemy import select
 
 from scim_authz.authz.changes import TENANT
@@ -55,7 +54,8 @@ def settings_dict(t: Tenant) -> dict:
             "default_role": s.get("default_role"), "jwt": jwt or None, "revision": t.revision}
 
 
-def update_settings(tenant_id: int, data: dict) -> tuple[dict, int]:
+def update_settings(tenant_id: int, data: dict, *, jwks_require_https: bool = True,
+                    jwks_allow_private: bool = False) -> tuple[dict, int]:
     """Change the name, the role mode, the default role, or the JWT configuration."""
     t = db.session.get(Tenant, tenant_id)
     settings = dict(t.settings or {})
@@ -80,21 +80,20 @@ def update_settings(tenant_id: int, data: dict) -> tuple[dict, int]:
             raise InvalidInput("JWT verification needs an issuer and an audience",
                                details={"jwt": ["issuer and audience are required"]})
         if jwt and jwt.get("jwks_url"):
-            _check_jwks_url(jwt["jwks_url"])
+            _check_jwks_url(jwt["jwks_url"], jwks_require_https, jwks_allow_private)
         settings["jwt"] = jwt
     t.settings = settings
     db.session.flush()
     return settings_dict(t), record(tenant_id, TENANT, [str(tenant_id)])
 
 
-def _check_jwks_url(url: str) -> None:
+def _check_jwks_url(url: str, require_https: bool, allow_private: bool) -> None:
     """Refuse a jwks_url the server would not fetch, when it is written rather than at the first check.
 
-    Whether https is required and private addresses allowed are the operator's settings
-    (AUTHZ_JWKS_REQUIRE_HTTPS, on in production; AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS)."""
-    config = current_app.config
-    problem = safe_fetch.url_problem(url, require_https=bool(config.get("AUTHZ_JWKS_REQUIRE_HTTPS")),
-                                     allow_private=bool(config.get("AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS")))
+    Whether https is required and private addresses allowed are the operator's settings, which the
+    edge passes in (AUTHZ_JWKS_REQUIRE_HTTPS, on in production; AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS);
+    a caller that passes nothing gets the strict default."""
+    problem = safe_fetch.url_problem(url, require_https=require_https, allow_private=allow_private)
     if problem:
         # Shaped like the schema's own errors for this field: {"jwt": {"jwks_url": [...]}}.
         raise InvalidInput(f"jwks_url {problem}", details={"jwt": {"jwks_url": [problem]}})
