@@ -1,9 +1,13 @@
-"""Transactions: the intent a unit of work declares (read by the storage layer, without Flask), and
+"""Transactions: the intent a unit of work declares (read by the storage layer's SQLite set-up), and
 the one transaction every request runs in."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+from sqlalchemy.exc import IntegrityError
+
+from scim_authz.db.extensions import db
 
 # True while the current unit of work will write, so SQLite takes its write lock up front.
 WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
@@ -24,8 +28,6 @@ def transaction(write: bool):
     """One request's unit of work: SQLite's write lock taken up front when it writes; committed
     when the block ends if it writes, rolled back if it only read or if it raised. A read that never
     touched the database (a check answered from memory) does not pay for making a session."""
-    from scim_authz.db.extensions import db
-
     token = WRITE_INTENT.set(write)
     try:
         yield
@@ -54,10 +56,6 @@ def insert_unique(row, find):
     index for the first to commit, then fails. A savepoint keeps that failure from aborting the
     request's transaction, and the sequential answer (the row exists) is given, not a 500. `find`
     returns None when the failure was something else, which is then raised."""
-    from sqlalchemy.exc import IntegrityError
-
-    from scim_authz.db.extensions import db
-
     try:
         with db.session.begin_nested():
             db.session.add(row)
