@@ -31,11 +31,26 @@ class Engine:
     """Holds every tenant's store, keeps it at the newest revision, and answers questions."""
 
     def __init__(self, reader: Reader, *, max_depth: int = 32, full_reload_after: int = 50_000,
-                 revision_poll_seconds: float = 0.0, signal=None):
-        """`signal`, when given, has a `token()` that changes whenever any change is committed
-        (see scim_authz/pdp/revision_signal.py): the revision is read again only when it has moved."""
+                 revision_poll_seconds: float = 0.0, signal=None, feed=None, retry_seconds: float = 1.0):
+        """How a check learns that a tenant changed, cheapest first:
+
+        `feed`: a `newest(tenant_id)` answering the newest committed revision heard, or None when it
+        is not listening (scim_authz/pdp/revision_feed.py, PostgreSQL's notifications);
+        `signal`: a `token()` that changes whenever any change is committed (scim_authz/pdp/
+        revision_signal.py, SQLite's shared file): the revision is read again only when it moved;
+        neither: the revision is read every `revision_poll_seconds` (0: on every check).
+
+        When the revision cannot be read (the database is down) a tenant already in memory is
+        served as it is, and named in `unconfirmed` until a read succeeds again; reads are tried
+        again every `retry_seconds`, not on every check."""
         self.reader = reader
         self.signal = signal
+        self.feed = feed
+        self.observer = None  # catch-ups and reloads are reported to it (scim_authz/ops/metrics.py)
+        self.loaded = False  # every tenant loaded (load_all ran)
+        self.unconfirmed: set[int] = set()
+        self.retry_seconds = retry_seconds
+        self._read_failed_at = -1e9
         self._seen: dict[int, bytes] = {}  # tenant -> the signal's token when its revision was last read
         self.max_depth = max_depth
         self.full_reload_after = full_reload_after
@@ -48,11 +63,12 @@ class Engine:
     # ---- keeping up with the store ---------------------------------------------------------
 
     def load_all(self) -> int:
-        """Load every tenant now (at start-up), so no check pays for a build; returns facts loaded."""
+        """Load every tenant now (at start-up), so no check pays for a build; returns tenants loaded."""
         for tid in self.reader.tenant_ids():
             st = TenantStore(self.reader.snapshot(tid), compile_condition)
             grants_mod.warm(st)
             self.stores[tid] = st
+        self.loaded = True
         return len(self.stores)
 
     def store(self, tenant_id: int, at_least: int | None = None) -> TenantStore:
@@ -65,6 +81,16 @@ class Engine:
                     st = TenantStore(self.reader.snapshot(tenant_id), compile_condition)
                     self.stores[tenant_id] = st
                     self._polled[tenant_id] = time.monotonic()
+        feed = self.feed
+        if feed is not None:
+            heard = feed.newest(tenant_id)
+            if heard is not None and (at_least is None or at_least <= heard or at_least <= st.revision):
+                if heard > st.revision:
+                    st = self._catch_up(st, heard)
+                if self.unconfirmed:
+                    self.unconfirmed.discard(tenant_id)
+                return self._at_least(st, at_least)
+            return self._at_least(self._read_revision(st, at_least), at_least)
         signal = self.signal
         if signal is not None:
             token = signal.token()  # (before the revision: a change announced after it is read again)
@@ -75,27 +101,65 @@ class Engine:
         if due or (at_least is not None and at_least > st.revision):
             if signal is None:
                 self._polled[tenant_id] = now
-            newest = self.reader.revision(tenant_id)
-            if newest > st.revision:
-                st = self._catch_up(st, newest)
-            if signal is not None:
+            st = self._read_revision(st, at_least)
+            if signal is not None and tenant_id not in self.unconfirmed:
                 self._seen[tenant_id] = token
+        return self._at_least(st, at_least)
+
+    @staticmethod
+    def _at_least(st: TenantStore, at_least: int | None) -> TenantStore:
         if at_least is not None and st.revision < at_least:
             raise StaleRevision(f"revision {at_least} is not known yet (newest is {st.revision})")
         return st
+
+    def _read_revision(self, st: TenantStore, at_least: int | None) -> TenantStore:
+        """Read the tenant's revision and catch up to it. When the database cannot be reached, the
+        store is served as it is (named in `unconfirmed`), unless `at_least` asks for more."""
+        tid = st.tenant_id
+        if tid in self.unconfirmed and at_least is None and \
+                time.monotonic() - self._read_failed_at < self.retry_seconds:
+            return st  # the database was just found down: do not wait on it again per check
+        try:
+            newest = self.reader.revision(tid)
+        except Exception as e:
+            if at_least is not None and at_least > st.revision:
+                raise
+            self._read_failed_at = time.monotonic()
+            if tid not in self.unconfirmed:
+                log.warning("tenant %s served from memory at revision %s: its revision cannot be read: %s",
+                            tid, st.revision, e)
+                self.unconfirmed.add(tid)
+            return st
+        if self.unconfirmed:
+            self.unconfirmed.discard(tid)
+        if newest > st.revision:
+            st = self._catch_up(st, newest)
+        return st
+
+    def newest_known(self, tenant_id: int) -> int | None:
+        """The newest revision of the tenant this instance knows of without reading the database."""
+        heard = self.feed.newest(tenant_id) if self.feed is not None else None
+        st = self.stores.get(tenant_id)
+        held = st.revision if st is not None else None
+        return max(heard, held) if heard is not None and held is not None else (heard if held is None else held)
 
     def _catch_up(self, st: TenantStore, newest: int) -> TenantStore:
         with st.lock:
             if st.revision >= newest:
                 return st
+            held = st.revision
             changes = self.reader.changes_since(st.tenant_id, st.revision, self.full_reload_after)
             # Revisions are consecutive; a gap means the log was pruned past us: start afresh.
             gap = not changes or changes[0][0] != st.revision + 1
             if gap or len(changes) >= self.full_reload_after:
                 fresh = TenantStore(self.reader.snapshot(st.tenant_id), compile_condition)
                 self.stores[st.tenant_id] = fresh
+                if self.observer is not None:
+                    self.observer.reloaded(st.tenant_id)
                 return fresh
             st.apply(changes, self.reader)
+            if self.observer is not None:
+                self.observer.caught_up(st.tenant_id, st.revision - held)
             return st
 
     def schema_for(self, st: TenantStore, version: int | None):

@@ -24,6 +24,22 @@ def sqlite_sidecar(engine, suffix: str) -> str | None:
     return str(Path(url.database).resolve()) + suffix
 
 
+# A PostgreSQL connection that cannot be made fails after a few seconds, and one whose peer went
+# silent is found dead by TCP keepalives, so no request (or revision feed) waits on a lost server
+# for longer than the request deadline. Settings in SQLALCHEMY_ENGINE_OPTIONS["connect_args"] win.
+PG_CONNECT_DEFAULTS = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
+                       "keepalives_count": 3}
+
+
+def engine_defaults(config) -> None:
+    """Fill in the engine options that depend on the backend (before the engine is made)."""
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options["connect_args"] = {**PG_CONNECT_DEFAULTS, **options.get("connect_args", {})}
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def configure_engine(app: Flask) -> None:
     """Make SQLite behave: WAL, foreign keys, a busy timeout, and the configured durability."""
     uri = app.config["SQLALCHEMY_DATABASE_URI"]

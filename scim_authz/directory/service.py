@@ -20,7 +20,7 @@ from scim_authz.directory.errors import (
     UnknownMembers,
     ValueTooLong,
 )
-from scim_authz.pdp.changes import record
+from scim_authz.pdp.changes import note
 
 # Nested groups deeper than this are refused; it also bounds the transitive-groups walk.
 MAX_GROUP_DEPTH = 32
@@ -78,7 +78,7 @@ def create_user(tenant_id: int, doc: dict) -> User:
     user = User(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_user_columns(doc))
     db.session.add(user)
     _flush_unique()
-    record(tenant_id, USER, [user.id])
+    note(tenant_id, USER, [user.id])
     return user
 
 
@@ -93,7 +93,7 @@ def replace_user(user: User, doc: dict) -> bool:
     user.version += 1
     user.last_modified = utcnow()
     _flush_unique()
-    record(user.tenant_id, USER, [user.id])
+    note(user.tenant_id, USER, [user.id])
     return True
 
 
@@ -102,7 +102,7 @@ def delete_user(user: User) -> None:
     db.session.execute(delete(GroupMember).where(GroupMember.member_id == user.id))
     db.session.delete(user)
     db.session.flush()
-    record(user.tenant_id, USER, [user.id])
+    note(user.tenant_id, USER, [user.id])
 
 
 def groups_of_users(tenant_id: int, user_ids: list[str]) -> dict[str, list[dict]]:
@@ -182,7 +182,7 @@ def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -
     group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_group_columns(doc))
     db.session.add(group)
     db.session.flush()
-    record(tenant_id, GROUP, [group.id])
+    note(tenant_id, GROUP, [group.id])
     if members:
         _insert_members(group, members)
     return group
@@ -194,7 +194,7 @@ def replace_group(group: Group, doc: dict, members: list[dict] | None) -> bool:
     if doc != group.doc:
         for k, v in _group_columns(doc).items():
             setattr(group, k, v)
-        record(group.tenant_id, GROUP, [group.id])
+        note(group.tenant_id, GROUP, [group.id])
         changed = True
     if members is not None:
         changed = replace_members(group, members, touch=False) or changed
@@ -209,7 +209,7 @@ def delete_group(group: Group) -> None:
     db.session.execute(delete(GroupMember).where(GroupMember.member_id == group.id))
     db.session.delete(group)
     db.session.flush()
-    record(group.tenant_id, GROUP, [group.id])
+    note(group.tenant_id, GROUP, [group.id])
 
 
 def touch_group(group: Group) -> None:
@@ -262,7 +262,7 @@ def _insert_members(group: Group, members: list[dict]) -> int:
             "added": now} for i in sorted(ids - existing)]
     if new:
         db.session.execute(GroupMember.__table__.insert(), new)
-        record(group.tenant_id, MEMBER, [member_ref(group.id, m['member_id']) for m in new])
+        note(group.tenant_id, MEMBER, [member_ref(group.id, m['member_id']) for m in new])
     return len(new)
 
 
@@ -282,7 +282,7 @@ def remove_members(group: Group, ids: Iterable[str], *, touch: bool = True) -> b
     n = db.session.execute(
         delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(ids))).rowcount
     if n:
-        record(group.tenant_id, MEMBER, [member_ref(group.id, i) for i in sorted(ids)])
+        note(group.tenant_id, MEMBER, [member_ref(group.id, i) for i in sorted(ids)])
     if n and touch:
         touch_group(group)
     return bool(n)
@@ -292,7 +292,7 @@ def remove_all_members(group: Group, *, touch: bool = True) -> bool:
     """Empty the group."""
     n = db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id)).rowcount
     if n:
-        record(group.tenant_id, MEMBERS, [group.id])
+        note(group.tenant_id, MEMBERS, [group.id])
     if n and touch:
         touch_group(group)
     return bool(n)

@@ -1,42 +1,143 @@
 """The change log: every write that can change a decision advances the tenant's revision and says
-what it touched, in the same transaction, so each instance's engine can catch up incrementally."""
+what it touched, in the same transaction, so each instance's engine can catch up incrementally.
+
+Advancing a revision locks the tenant's row until the transaction ends: that lock is what keeps
+revisions in commit order (an instance that has read revision n has every change up to n), so it
+is taken as late as a write allows. SCIM writes `note` what they touched and the revision
+advances once, just before the commit, for all of the transaction's changes of that tenant (a
+1,000-operation /Bulk is one revision, and other writers of the tenant wait for its commit, not
+for its whole run). Writes that answer with the revision they made `record` it at once.
+
+On PostgreSQL the statement that advances the revision also calls `pg_notify`, which PostgreSQL
+delivers to every listening instance when, and only if, the transaction commits
+(scim_authz/pdp/revision_feed.py).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import contextmanager
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from scim_authz.authz.changes import KINDS
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Change, Tenant
 from scim_authz.pdp import revision_signal
+from scim_authz.pdp.revision_feed import CHANNEL
+
+PENDING = "scim_authz.pending_changes"  # session.info: [(tenant_id, kind, refs)] not yet written
+MADE = "scim_authz.revisions_made"  # session.info: {tenant_id: revision} advanced in this transaction
+COMMITTED = "scim_authz.revisions_committed"  # session.info: the same, once committed
+
+_ADVANCE_PG = text(
+    "UPDATE tenants SET revision = revision + 1 WHERE id = :t "
+    f"RETURNING revision, pg_notify('{CHANNEL}', current_schema() || ':' || id || ':' || revision)")
+
+
+def note(tenant_id: int, kind: str, refs: Iterable[str]) -> None:
+    """Say that this transaction changed `refs`; the revision advances just before it commits."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown change kind {kind!r}")
+    db.session.info.setdefault(PENDING, []).append((tenant_id, kind, list(refs)))
 
 
 def record(tenant_id: int, kind: str, refs: Iterable[str]) -> int:
-    """Advance the tenant's revision and log what changed; returns the new revision."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown change kind {kind!r}")
-    revision = db.session.execute(
-        update(Tenant).where(Tenant.id == tenant_id).values(revision=Tenant.revision + 1)
-        .returning(Tenant.revision)
-    ).scalar_one()
-    revision_signal.mark_advanced(db.session)
-    rows = [{"tenant_id": tenant_id, "revision": revision, "kind": kind, "ref": ref} for ref in refs]
-    if rows:
-        db.session.execute(insert(Change), rows)
-    return revision
+    """Advance the tenant's revision now and log what changed (with anything noted before);
+    returns the new revision."""
+    note(tenant_id, kind, refs)
+    return _write_pending(db.session, tenant_id)[tenant_id]
 
 
 def current_revision(tenant_id: int) -> int:
-    """The tenant's revision as this transaction sees it."""
+    """The tenant's revision as this transaction sees it, its noted changes included."""
+    made = _write_pending(db.session, tenant_id)
+    if tenant_id in made:
+        return made[tenant_id]
     return db.session.get(Tenant, tenant_id).revision
+
+
+def committed_revisions(session: Session | None = None) -> dict[int, int]:
+    """The revisions the last commit of this session made, per tenant (read once)."""
+    return (session or db.session).info.pop(COMMITTED, None) or {}
+
+
+def revision_header(response, tenant_id: int) -> None:
+    """Put the revision a committed write made for the tenant in `X-Authz-Revision`, so a client
+    can ask any instance for a check `at_least` at it."""
+    made = committed_revisions().get(tenant_id)
+    if made is not None and response is not None:
+        response.headers["X-Authz-Revision"] = str(made)
+
+
+@contextmanager
+def savepoint():
+    """A savepoint whose failure also forgets the changes noted or made inside it."""
+    session = db.session
+    pending = list(session.info.get(PENDING, ()))
+    made = dict(session.info.get(MADE, {}))
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        session.info[PENDING], session.info[MADE] = pending, made
+        raise
+
+
+def _write_pending(session: Session, only: int | None = None) -> dict[int, int]:
+    """Advance the revision of each tenant with noted changes (or only `only`'s), once each, and
+    write the changes; returns {tenant_id: new revision}."""
+    queue = session.info.get(PENDING)
+    if not queue:
+        return {}
+    tenants = [only] if only is not None else list(dict.fromkeys(t for t, _, _ in queue))
+    session.flush()  # the transaction's own rows first: the tenant's row is locked from here to commit
+    made = {}
+    for tid in tenants:
+        mine = [(kind, refs) for t, kind, refs in queue if t == tid]
+        if not mine:
+            continue
+        made[tid] = revision = _advance(session, tid)
+        rows = [{"tenant_id": tid, "revision": revision, "kind": kind, "ref": ref}
+                for kind, refs in mine for ref in refs]
+        if rows:
+            session.execute(insert(Change), rows)
+    session.info[PENDING] = [e for e in queue if e[0] not in made]
+    session.info.setdefault(MADE, {}).update(made)
+    return made
+
+
+def _advance(session: Session, tenant_id: int) -> int:
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(_ADVANCE_PG, {"t": tenant_id}).first()[0]
+    return session.execute(update(Tenant).where(Tenant.id == tenant_id)
+                           .values(revision=Tenant.revision + 1).returning(Tenant.revision)).scalar_one()
+
+
+@event.listens_for(Session, "before_commit")
+def _advance_before_commit(session: Session) -> None:
+    _write_pending(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    made = session.info.pop(MADE, None)
+    if made:
+        session.info[COMMITTED] = made
+        revision_signal.committed(session, made)
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: savepoint() puts back what it had noted
+    session.info.pop(PENDING, None)
+    session.info.pop(MADE, None)
 
 
 def prune(tenant_id: int | None, keep: int) -> int:
     """Delete all but the newest `keep` revisions' changes (per tenant); returns rows deleted.
     An instance further behind than what is kept reloads its tenant whole."""
-    from sqlalchemy import delete, select
-
     deleted = 0
     tenants = [tenant_id] if tenant_id is not None else list(db.session.execute(select(Tenant.id)).scalars())
     for tid in tenants:

@@ -2,14 +2,15 @@
 of a microsecond that nothing was written since it last read the tenant's revision.
 
 SQLite lives on one machine, and every process that writes to it goes through this code, which
-rewrites the signal after each commit that advanced a revision (`changes.record` marks the
-session; the after-commit hook below announces it). A check reads the signal first and the
+rewrites the signal after each commit that advanced a revision (`committed`, called by the
+after-commit hook of scim_authz/pdp/changes.py). A check reads the signal first and the
 database revision only when the signal moved: the same answer as reading the revision on every
 check, since a change is announced after its commit and before its response goes out, so any
 check that starts after a writer was answered sees it.
 
-PostgreSQL can be shared by instances on several machines, which a file cannot reach: there
-every check reads the revision. AUTHZ_REVISION_SIGNAL=none does that on SQLite too.
+PostgreSQL can be shared by instances on several machines, which a file cannot reach: there each
+process listens for the revisions PostgreSQL announces (scim_authz/pdp/revision_feed.py).
+AUTHZ_REVISION_SIGNAL=none reads the revision on every check instead, on either database.
 """
 from __future__ import annotations
 
@@ -17,18 +18,20 @@ import logging
 import mmap
 import os
 import threading
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session
 
 from scim_authz.db.setup import sqlite_sidecar
+from scim_authz.pdp import revision_feed
+from scim_authz.pdp.revision_feed import RevisionFeed
 
 log = logging.getLogger("scim_authz.pdp.revision_signal")
-SESSION_FLAG = "scim_authz.revision_advanced"
 SIZE = 8
 
 _signals: dict[str, FileSignal] = {}
+_feeds: WeakKeyDictionary[SAEngine, RevisionFeed] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -66,22 +69,34 @@ def for_engine(engine: SAEngine, enabled: bool = True) -> FileSignal | None:
         return sig
 
 
-def mark_advanced(session: Session) -> None:
-    """Called where a revision advances: announce it when this transaction commits."""
-    session.info[SESSION_FLAG] = True
+def feed_for(engine: SAEngine, enabled: bool = True) -> RevisionFeed | None:
+    """The engine's revision feed (one per database and process) on PostgreSQL, or None."""
+    if not enabled or engine.dialect.name != "postgresql":
+        return None
+    with _lock:
+        feed = _feeds.get(engine)
+        if feed is None:
+            feed = _feeds[engine] = revision_feed.for_engine(engine)
+        return feed
 
 
-@event.listens_for(Session, "after_commit")
-def _announce(session: Session) -> None:
-    if not session.info.pop(SESSION_FLAG, False):
-        return
+def forget(engine: SAEngine) -> None:
+    """Stop and drop the engine's feed (when an app is closed)."""
+    with _lock:
+        feed = _feeds.pop(engine, None)
+    if feed is not None:
+        feed.close()
+
+
+def committed(session: Session, made: dict[int, int]) -> None:
+    """A transaction that advanced revisions (`made`: tenant -> revision) has committed: say so to
+    this process's checks (the feed) and to every process on this machine (the file)."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, SAEngine) else bind.engine
+    feed = _feeds.get(engine)
+    if feed is not None:
+        for tenant_id, revision in made.items():
+            feed.heard(tenant_id, revision)
     sig = for_engine(engine)
     if sig is not None:
         sig.announce()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(SESSION_FLAG, None)

@@ -7,7 +7,7 @@ from scim_authz.db.models import Tenant, User
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict as DirectoryConflict
 from scim_authz.directory.errors import ValueTooLong
-from scim_authz.pdp.changes import current_revision, record
+from scim_authz.pdp.changes import current_revision, record, savepoint
 from scim_authz.policy import assignments
 from scim_authz.policy.errors import Conflict, InvalidInput, PolicyError
 from scim_authz.policy.lookup import find_user, role_exists
@@ -50,7 +50,7 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
             if data.get("externalId") is None and data.get("userName") and key != data["userName"]:
                 doc["externalId"] = key
             try:
-                with db.session.begin_nested():
+                with savepoint():
                     user = directory.create_user(tenant_id, doc)
             except DirectoryConflict:
                 # On PostgreSQL a concurrent sync of the same user may have committed it first;
@@ -86,7 +86,7 @@ def bulk_sync(tenant_id: int, items: list, actor: str, load_item) -> tuple[list[
     for n, raw in enumerate(items):
         try:
             item = load_item(raw)
-            with db.session.begin_nested():
+            with savepoint():
                 user, created, _ = sync_user(tenant_id, item["key"], item, actor)
             results.append({"index": n, "key": item["key"], "created": created, "user": user})
         except PolicyError as e:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from scim_authz.db.extensions import db
+from scim_authz.pdp.changes import savepoint
 from scim_authz.scim import schemas, service
 from scim_authz.scim.errors import InvalidSyntax, InvalidValue, NotFound, PayloadTooLarge, SCIMError
 from scim_authz.scim.schema_defs import BULK_RESPONSE
@@ -91,7 +91,7 @@ def run(ctx, body, max_operations: int) -> dict:
             if fail_on and errors >= fail_on:
                 break
             try:
-                with db.session.begin_nested():
+                with savepoint():
                     results[i] = _run_one(ctx, ops[i], ids)
                 progressed = True
             except _Unresolved:

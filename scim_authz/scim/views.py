@@ -10,6 +10,7 @@ from scim_authz.credentials import cache as auth_cache
 from scim_authz.credentials.keys import InvalidCredential
 from scim_authz.db.txn import transaction
 from scim_authz.http_errors import empty_response, scim_response
+from scim_authz.pdp.changes import revision_header
 from scim_authz.scim import bulk, discovery, listing, service
 from scim_authz.scim.errors import (
     InvalidSyntax,
@@ -49,7 +50,10 @@ def scim_endpoint(write: bool):
             # The absolute base URL, for meta.location (RFC 7643 §3.1).
             g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=scim_base_url())
             with transaction(write):
-                return view(*args, **kwargs)
+                resp = view(*args, **kwargs)
+            if write:
+                revision_header(resp, g.ctx.tenant_id)
+            return resp
         return wrapper
     return decorate
 

@@ -73,3 +73,15 @@ def error(r, status: int, code: str | None = None) -> dict:
         assert err["code"] == code, err
     assert isinstance(err["message"], str) and err["message"]
     return err
+
+
+def eventually(probe, timeout: float = 2.0):
+    """`probe()` once it is truthy, polled for up to `timeout` seconds (another instance hears of a
+    write within milliseconds, not at once); its last value otherwise."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.005)

@@ -1,0 +1,147 @@
+"""Committed revisions heard from PostgreSQL, so a check on any instance skips the revision read
+while nothing has changed.
+
+Every write advances its tenant's revision in one statement that also calls `pg_notify` (see
+`scim_authz/pdp/changes.py`); PostgreSQL delivers the notification when, and only when, that
+transaction commits, to every session that listens on the channel, on every instance. Each
+process keeps one listening connection of its own, on a thread of its own, and remembers the
+newest revision it heard per tenant. A check compares that with the revision its store holds:
+equal means no database read at all; higher means catch up now.
+
+A notification sent while the listening connection is down is lost to it. So the feed says it is
+live only after it has, in this order, connected, run LISTEN, and read every tenant's revision:
+a commit before that read is in the read, a commit after it is heard. Until then (at start-up,
+and from the moment a connection breaks until it is back) `newest()` answers None and the engine
+reads the revision per check, as it would with no feed at all.
+
+A commit made by this process is known here before its response goes out (`heard`, from the
+after-commit hook), so a client reads its own writes on the instance that took them; other
+instances hear of it a few milliseconds later, and a check that passes `at_least` the revision
+the write returned reads the database when it has not heard of it yet.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+log = logging.getLogger("scim_authz.pdp.revision_feed")
+CHANNEL = "scim_authz_revision"
+
+
+class RevisionFeed:
+    """The newest committed revision of each tenant, as heard on CHANNEL by this process."""
+
+    def __init__(self, connect, *, ping_seconds: float = 2.0, retry_seconds: float = 0.5):
+        """`connect()` returns a new DBAPI (psycopg) connection to the database, in autocommit."""
+        self._connect = connect
+        self.ping_seconds = ping_seconds
+        self.retry_seconds = retry_seconds
+        self.known: dict[int, int] = {}
+        self.live = False
+        self.connects = 0  # connections made (so reconnections), for tests and metrics
+        self.last_error = ""
+        self.backend_pid = 0  # the listening session's server process
+        self._schema = ""
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._start_lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget_thread)
+
+    # ---- read by checks ------------------------------------------------------------------
+
+    def newest(self, tenant_id: int) -> int | None:
+        """The newest revision committed for the tenant (0 when none was heard), or None while
+        this process is not listening: then only the database knows."""
+        if self.live:
+            return self.known.get(tenant_id, 0)
+        if self._thread is None:
+            self.start()
+        return None
+
+    def heard(self, tenant_id: int, revision: int) -> None:
+        """Note that `revision` of the tenant is committed (from a notification or a local commit)."""
+        if revision > self.known.get(tenant_id, 0):
+            self.known[tenant_id] = revision
+
+    # ---- the listening thread ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start listening (once per process; a forked child starts its own)."""
+        with self._start_lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name="scim-authz-revision-feed", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop listening; the thread ends within `ping_seconds`."""
+        self._stop.set()
+        self.live = False
+
+    def _forget_thread(self) -> None:
+        # A forked child has no thread and no connection: it hears nothing until it listens itself.
+        self._thread, self.live = None, False
+        self._start_lock = threading.Lock()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            conn = None
+            try:
+                conn = self._connect()
+                self.connects += 1
+                self._listen(conn)
+            except Exception as e:  # noqa: BLE001 - any failure: not live, reconnect
+                if self.live or not self.last_error:
+                    log.warning("revision feed lost its connection, checks read the database until it is back: %s",
+                                e)
+                self.last_error = str(e) or type(e).__name__
+            finally:
+                self.live = False
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:  # noqa: BLE001 - it is being thrown away
+                        pass
+            self._stop.wait(self.retry_seconds)
+
+    def _listen(self, conn) -> None:
+        self.backend_pid = conn.info.backend_pid
+        conn.execute(f"LISTEN {CHANNEL}")
+        self._schema = conn.execute("SELECT current_schema()").fetchone()[0] or ""
+        for tenant_id, revision in conn.execute("SELECT id, revision FROM tenants").fetchall():
+            self.heard(tenant_id, revision)
+        if self.last_error:
+            log.info("revision feed listening again; every tenant's revision re-read")
+        self.last_error = ""
+        self.live = True
+        prefix = self._schema + ":"
+        while not self._stop.is_set():
+            for note in conn.notifies(timeout=self.ping_seconds):
+                payload = note.payload
+                if payload.startswith(prefix):  # (other schemas of the same database: not ours)
+                    tenant, _, revision = payload[len(prefix):].partition(":")
+                    self.heard(int(tenant), int(revision))
+                if self._stop.is_set():
+                    return
+            started = time.monotonic()
+            conn.execute("SELECT 1")  # the connection is still there (a silent network loss shows here)
+            if time.monotonic() - started > self.ping_seconds:
+                raise TimeoutError("the database answered the feed's ping too slowly")
+
+
+def for_engine(engine) -> RevisionFeed | None:
+    """A feed for a PostgreSQL SQLAlchemy engine (None for another backend). Its connections are the
+    engine's own kind (same URL and connect arguments), detached from the pool."""
+    if engine.dialect.name != "postgresql":
+        return None
+
+    def connect():
+        raw = engine.raw_connection()
+        conn = raw.driver_connection
+        raw.detach()  # ours alone: its autocommit setting must never reach the pool
+        conn.autocommit = True
+        return conn
+
+    return RevisionFeed(connect)
