@@ -30,9 +30,14 @@ PENDING = "scim_authz.pending_changes"  # session.info: [(tenant_id, kind, refs)
 MADE = "scim_authz.revisions_made"  # session.info: {tenant_id: revision} advanced in this transaction
 COMMITTED = "scim_authz.revisions_committed"  # session.info: the same, once committed
 
-_ADVANCE_PG = text(
-    "UPDATE tenants SET revision = revision + 1 WHERE id = :t "
-    f"RETURNING revision, pg_notify('{CHANNEL}', current_schema() || ':' || id || ':' || revision)")
+_ADVANCE = ("UPDATE tenants SET revision = revision + 1 WHERE id = :t "
+            f"RETURNING revision, pg_notify('{CHANNEL}', current_schema() || ':' || id || ':' || revision)")
+_ADVANCE_PG = text(_ADVANCE)
+_ADVANCE_AND_LOG_PG = text(
+    f"WITH advanced AS ({_ADVANCE}) INSERT INTO changes (tenant_id, revision, kind, ref) "
+    "SELECT :t, advanced.revision, c.kind, c.ref FROM advanced, "
+    "unnest(CAST(:kinds AS varchar[]), CAST(:refs AS varchar[])) WITH ORDINALITY AS c(kind, ref, n) "
+    "ORDER BY c.n RETURNING revision")
 
 
 def note(tenant_id: int, kind: str, refs: Iterable[str]) -> None:
@@ -97,21 +102,26 @@ def _write_pending(session: Session, only: int | None = None) -> dict[int, int]:
         mine = [(kind, refs) for t, kind, refs in queue if t == tid]
         if not mine:
             continue
-        made[tid] = revision = _advance(session, tid)
-        rows = [{"tenant_id": tid, "revision": revision, "kind": kind, "ref": ref}
-                for kind, refs in mine for ref in refs]
-        if rows:
-            session.execute(insert(Change), rows)
+        made[tid] = _advance(session, tid, [(kind, ref) for kind, refs in mine for ref in refs])
     session.info[PENDING] = [e for e in queue if e[0] not in made]
     session.info.setdefault(MADE, {}).update(made)
     return made
 
 
-def _advance(session: Session, tenant_id: int) -> int:
+def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]]) -> int:
+    """Advance the revision and log `changed` (kind, ref) under it: on PostgreSQL one round trip,
+    which also notifies every listening instance when the transaction commits."""
     if session.get_bind().dialect.name == "postgresql":
-        return session.execute(_ADVANCE_PG, {"t": tenant_id}).first()[0]
-    return session.execute(update(Tenant).where(Tenant.id == tenant_id)
-                           .values(revision=Tenant.revision + 1).returning(Tenant.revision)).scalar_one()
+        if not changed:
+            return session.execute(_ADVANCE_PG, {"t": tenant_id}).first()[0]
+        return session.execute(_ADVANCE_AND_LOG_PG, {
+            "t": tenant_id, "kinds": [k for k, _ in changed], "refs": [r for _, r in changed]}).first()[0]
+    revision = session.execute(update(Tenant).where(Tenant.id == tenant_id)
+                               .values(revision=Tenant.revision + 1).returning(Tenant.revision)).scalar_one()
+    if changed:
+        session.execute(insert(Change), [{"tenant_id": tenant_id, "revision": revision, "kind": k, "ref": r}
+                                         for k, r in changed])
+    return revision
 
 
 @event.listens_for(Session, "before_commit")
