@@ -82,10 +82,8 @@ def live_app(app):
 def close_app(app) -> None:
     """Stop what an app started (the decision log writer) and release its connections."""
     from scim_authz import pdp
+    pdp.close(app)
     with app.app_context():
-        writer = app.extensions.get(pdp.AUDIT_KEY)
-        if writer is not None:
-            writer.close()
         db.session.remove()
         db.engine.dispose()
 

@@ -28,14 +28,15 @@ def engine(app: Flask | None = None) -> Engine:
         with _lock:
             eng = app.extensions.get(ENGINE_KEY)
             if eng is None:
-                if app.config["AUTHZ_REVISION_SIGNAL"] not in ("file", "none"):
-                    raise ValueError("AUTHZ_REVISION_SIGNAL must be file or none, "
-                                     f"not {app.config['AUTHZ_REVISION_SIGNAL']!r}")
+                how = app.config["AUTHZ_REVISION_SIGNAL"]
+                if how not in ("auto", "file", "listen", "none"):
+                    raise ValueError(f"AUTHZ_REVISION_SIGNAL must be auto, file, listen or none, not {how!r}")
                 eng = Engine(SQLReader(db.engine, read_guard=read_only),
                              max_depth=app.config["AUTHZ_MAX_DEPTH"],
                              revision_poll_seconds=app.config["AUTHZ_REVISION_POLL_SECONDS"],
-                             signal=revision_signal.for_engine(
-                                 db.engine, app.config["AUTHZ_REVISION_SIGNAL"] != "none"))
+                             signal=revision_signal.for_engine(db.engine, how in ("auto", "file")),
+                             feed=revision_signal.feed_for(db.engine, how in ("auto", "listen")))
+                eng.observer = app.extensions.get("scim_authz.metrics")  # ops/metrics.py, when metrics are on
                 app.extensions[ENGINE_KEY] = eng
     return eng
 
@@ -51,6 +52,16 @@ def audit(app: Flask | None = None) -> AuditLog:
                 log_ = AuditLog(db.engine, app.config["AUTHZ_AUDIT_FLUSH_SECONDS"])
                 app.extensions[AUDIT_KEY] = log_
     return log_
+
+
+def close(app: Flask) -> None:
+    """Stop what the decision point started for this app: the decision log writer (flushed) and
+    the revision feed's listener."""
+    writer = app.extensions.get(AUDIT_KEY)
+    if writer is not None:
+        writer.close()
+    with app.app_context():
+        revision_signal.forget(db.engine)
 
 
 def warm_up(app: Flask) -> None:
