@@ -75,10 +75,13 @@ class RevisionFeed:
             self._thread = threading.Thread(target=self._run, name="scim-authz-revision-feed", daemon=True)
             self._thread.start()
 
-    def close(self) -> None:
-        """Stop listening; the thread ends within `ping_seconds`."""
+    def close(self, wait: bool = False) -> None:
+        """Stop listening; the thread ends within `ping_seconds` (waited for when `wait`)."""
         self._stop.set()
         self.live = False
+        thread = self._thread
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join(self.ping_seconds + 5)
 
     def _forget_thread(self) -> None:
         # A forked child has no thread and no connection: it hears nothing until it listens itself.
