@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from flask import current_app, g
+from sqlalchemy.exc import OperationalError
 
 from scim_authz import pdp
 from scim_authz.credentials import keys as auth
@@ -40,6 +41,14 @@ def authenticate(header: str | None, kind: str) -> auth.Caller:
         tenant, cred = auth.authenticate(header, kind)
     except auth.InvalidCredential:
         cache.pop((kind, digest), None)
+        raise
+    except OperationalError:
+        # The database is out of reach: a secret this instance verified, and which no revocation
+        # it has heard of touched since, stays trusted while its tenant is served from memory
+        # (a revocation needs the database too). Anything else waits for the database.
+        if hit is not None and st.credentials_epoch == epoch and caller.tenant_id in eng.unconfirmed:
+            g.store = st
+            return caller
         raise
     label = f"key {cred.prefix}… ({cred.name})" if cred.name else f"key {cred.prefix}…"
     caller = auth.Caller(tenant.id, cred.id, label)

@@ -37,7 +37,12 @@ def transaction(write: bool):
             db.session.rollback()
     except BaseException:
         if db.session.registry.has():
-            db.session.rollback()
+            try:
+                db.session.rollback()
+            except Exception:  # noqa: BLE001 - the request's own error is the one to raise
+                # The connection cannot even roll back (a statement interrupted half-sent by the
+                # request deadline, a connection lost): throw it away rather than pool it again.
+                db.session.invalidate()
         raise
     finally:
         WRITE_INTENT.reset(token)
