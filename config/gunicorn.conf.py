@@ -2,6 +2,14 @@
 import multiprocessing
 import os
 
+from scim_authz.ops import multiproc
+from scim_authz.ops.logs import logging_config
+
+# Metrics under pre-forked workers: prometheus_client's multiprocess mode needs PROMETHEUS_MULTIPROC_DIR
+# set before the app (and prometheus_client with it) is loaded, and gunicorn runs this file first.
+# Unset, a fresh directory is made and removed on exit; set, files of an earlier run are cleared.
+multiproc.prepare()
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Single-threaded (sync) workers, two per core. A check is CPU work under Python's GIL: threads in
 # one process queue for it, and a keep-alive connection stays with the worker that accepted it,
@@ -15,6 +23,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", 1))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
+# Logs (scim_authz/ops/logs.py): JSON lines on stderr (LOG_FORMAT=text for plain ones) at LOG_LEVEL,
+# the application's INFO lines and gunicorn's error log alike; in JSON the access lines too.
+logconfig_dict = logging_config(access_log=accesslog)
+# X-Forwarded-Proto and friends are believed only from TRUSTED_PROXIES, by gunicorn as by the app.
+forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
 keepalive = 5
 # No request-line cap of gunicorn's own by default (its 414 is an HTML page; GUNICORN_LIMIT_REQUEST_LINE
 # sets one): the app caps the URL at MAX_URL_BYTES and answers with the protocol's 414, so an IdP's
@@ -30,6 +43,14 @@ def when_ready(server):
     from scim_authz.pdp import warm_up
 
     warm_up(server.app.wsgi())
+
+
+def child_exit(server, worker):
+    multiproc.worker_gone(worker.pid)  # its live gauges go; its counters stay in the totals
+
+
+def on_exit(server):
+    multiproc.remove_own_dir()
 
 
 def worker_exit(server, worker):

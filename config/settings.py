@@ -72,13 +72,29 @@ def _trusted_hosts(public_base_url: str) -> list[str] | None:
     return ["localhost", "127.0.0.1", "::1"]
 
 
+class ConfigurationError(RuntimeError):
+    """A setting the server cannot start without is missing or wrong; the message names it."""
+
+
 def check_production(config) -> None:
-    """Refuse to start in production on settings that are only safe on one's own machine."""
+    """Refuse to start in production on settings that are only safe on one's own machine, naming
+    every one that is missing in one message."""
     if config.get("ENV_NAME", os.environ.get("SCIM_AUTHZ_ENV", "")).lower() != "production":
         return
+    missing = []
+    if not config.get("SECRET_KEY"):
+        missing.append("SECRET_KEY (signs console sessions: the same long random value on every instance, "
+                       "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)")
+    uri = config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri or (uri == DEFAULT_DATABASE_URI and not os.environ.get("DATABASE_URL")):
+        missing.append("DATABASE_URL (the database every instance shares, e.g. "
+                       "postgresql://scim_authz@db.internal/scim_authz; not the embedded SQLite file)")
     if not config.get("PUBLIC_BASE_URL") and not os.environ.get("TRUSTED_HOSTS"):
-        raise RuntimeError("SCIM_AUTHZ_ENV=production needs PUBLIC_BASE_URL (the origin IdPs and browsers use) "
-                           "or TRUSTED_HOSTS, so no URL the server gives out is built from an untrusted Host header")
+        missing.append("PUBLIC_BASE_URL (the origin IdPs and browsers use) or TRUSTED_HOSTS, so no URL the "
+                       "server gives out is built from an untrusted Host header")
+    if missing:
+        raise ConfigurationError("SCIM_AUTHZ_ENV=production refuses to start without "
+                                 + "; ".join(f"{n}. {m}" for n, m in enumerate(missing, 1)))
 
 
 def normalise_database_url(url: str) -> str:
@@ -89,9 +105,12 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# The embedded database, when DATABASE_URL is not set (refused in production).
+DEFAULT_DATABASE_URI = f"sqlite:///{instance_path() / 'scim-authz.db'}"
+
+
 class Config:
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path() / 'scim-authz.db'}")
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URI)
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # "FULL" makes every SQLite commit durable on power loss, not only on a process crash.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL")
@@ -110,8 +129,9 @@ class Config:
     SCIM_FILTER_MAX_RESULTS = _int("SCIM_FILTER_MAX_RESULTS", 1000)
     SCIM_MAX_REQUEST_BYTES = _int("SCIM_MAX_REQUEST_BYTES", 16 * 1_048_576)
     # Request bodies are capped before they are read (chunked ones too) on every surface, and the
-    # URL of any request (scim_authz/web/guard.py); a JSON body nests at most this deep.
-    API_MAX_REQUEST_BYTES = _int("API_MAX_REQUEST_BYTES", 8 * 1_048_576)
+    # URL of any request (scim_authz/web/guard.py); a JSON body nests at most this deep. /v1's cap
+    # is also read from MAX_CONTENT_LENGTH; API_MAX_REQUEST_BYTES wins when both are set.
+    API_MAX_REQUEST_BYTES = _int("API_MAX_REQUEST_BYTES", _int("MAX_CONTENT_LENGTH", 8 * 1_048_576))
     CONSOLE_MAX_REQUEST_BYTES = _int("CONSOLE_MAX_REQUEST_BYTES", 1_048_576)
     MAX_URL_BYTES = _int("MAX_URL_BYTES", 65_536)
     MAX_JSON_DEPTH = _int("MAX_JSON_DEPTH", 64)
@@ -126,14 +146,31 @@ class Config:
     # the server gives out (meta.location, the console's SCIM URL) are built from the Host header, so
     # only this machine's own names are believed unless TRUSTED_HOSTS (comma-separated) says more.
     TRUSTED_HOSTS = _trusted_hosts(PUBLIC_BASE_URL)
+    # The reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (scim_authz/web/proxy.py):
+    # comma-separated addresses and networks (10.0.0.0/8). Empty, the default: none, so the client
+    # address is the peer's. gunicorn's forwarded_allow_ips is set from the same value.
+    TRUSTED_PROXIES = os.environ.get("TRUSTED_PROXIES", "")
+    # Logs (scim_authz/ops/logs.py): "json" lines (the default under gunicorn) or "text" (the default
+    # elsewhere), at LOG_LEVEL and above.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # How long GET /readyz waits for the database to answer (scim_authz/ops/health.py).
+    READYZ_TIMEOUT_SECONDS = float(os.environ.get("READYZ_TIMEOUT_SECONDS", "2"))
+    # Prometheus metrics at GET /metrics (scim_authz/ops/metrics.py, docs/operations.md), served to
+    # clients in METRICS_ALLOW_FROM (comma-separated networks; empty: none) or presenting
+    # METRICS_TOKEN as a bearer token; 403 to anyone else.
+    METRICS_ENABLED = _flag("METRICS_ENABLED", True)
+    METRICS_ALLOW_FROM = os.environ.get("METRICS_ALLOW_FROM", "127.0.0.0/8,::1/128")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
     # The decision engine.
     AUTHZ_MAX_DEPTH = _int("AUTHZ_MAX_DEPTH", 32)
     # 0: every check reads the tenant's revision (one indexed row), so a write made through any
     # instance is seen by the next check everywhere. Raise it to trade that for fewer reads.
     AUTHZ_REVISION_POLL_SECONDS = float(os.environ.get("AUTHZ_REVISION_POLL_SECONDS", "0"))
-    # On SQLite, "file" (the default) reads the revision only after a commit has been announced in
-    # a shared file beside the database (scim_authz/pdp/revision_signal.py); "none" reads it per check.
-    AUTHZ_REVISION_SIGNAL = os.environ.get("AUTHZ_REVISION_SIGNAL", "file").lower()
+    # How a check learns that a tenant changed without reading its revision: "auto" (the default) is
+    # "file" on SQLite (a shared file beside the database, scim_authz/pdp/revision_signal.py) and
+    # "listen" on PostgreSQL (LISTEN/NOTIFY, scim_authz/pdp/revision_feed.py); "none" reads it per check.
+    AUTHZ_REVISION_SIGNAL = os.environ.get("AUTHZ_REVISION_SIGNAL", "auto").lower()
     AUTHZ_AUDIT_FLUSH_SECONDS = float(os.environ.get("AUTHZ_AUDIT_FLUSH_SECONDS", "0.2"))
     AUTHZ_BULK_MAX_CHECKS = _int("AUTHZ_BULK_MAX_CHECKS", 10_000)
     AUTHZ_LOOKUP_PAGE_MAX = _int("AUTHZ_LOOKUP_PAGE_MAX", 10_000)
@@ -141,7 +178,7 @@ class Config:
     # with 429 and Retry-After. Each is "RATE,BURST": requests a second ("N/min", "N/h" also do) and
     # how many may come at once; "0" turns it off. Per credential; per client address, every request;
     # and failed authentications per client address, refused before any key is looked at. The client
-    # address is the peer's: behind a proxy, everyone's is the proxy's, so raise the address limits.
+    # address is the peer's, or behind a proxy named in TRUSTED_PROXIES the client's it forwarded.
     RATE_LIMIT_SCIM_TOKEN = os.environ.get("RATE_LIMIT_SCIM_TOKEN", "2000/s,4000")
     RATE_LIMIT_SCIM_ADDRESS = os.environ.get("RATE_LIMIT_SCIM_ADDRESS", "10000/s,20000")
     RATE_LIMIT_SCIM_AUTH_FAILURES = os.environ.get("RATE_LIMIT_SCIM_AUTH_FAILURES", "10/s,50")

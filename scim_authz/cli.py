@@ -228,5 +228,9 @@ def register_cli(app: Flask) -> None:
 def main() -> None:
     """Entry point of the `scim-authz` console script."""
     from scim_authz import create_app
+    from scim_authz.config.settings import ConfigurationError
 
-    FlaskGroup(create_app=lambda: create_app())(prog_name="scim-authz")
+    try:
+        FlaskGroup(create_app=lambda: create_app())(prog_name="scim-authz")
+    except ConfigurationError as e:  # a missing setting: its message, not a traceback
+        sys.exit(f"scim-authz: {e}")

@@ -41,6 +41,10 @@ PUBLIC = {
     "admin.logout": "signing out only ends the caller's own session (and still needs its CSRF token)",
     "admin.static": "the console's stylesheet and script, which the sign-in page needs",
     "static": "Flask's static files: public assets, nothing of any tenant",
+    "health.healthz": "liveness for a load balancer: says only that the process answers",
+    "health.readyz": "readiness for a load balancer: the database, the schema and the engine, nothing of any tenant",
+    "metrics.scrape": "Prometheus metrics, no tenant in any label; answered only to METRICS_ALLOW_FROM or with "
+                      "METRICS_TOKEN (tests/ops/test_metrics.py)",
 }
 # Endpoints where another tenant's valid credential may succeed on a URL naming this tenant's object,
 # because the URL's key is read in the caller's own tenant (still checked: this tenant's rows are

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import itertools
 import os
+from time import perf_counter
 
 from flask import Blueprint, current_app, g, request
 
@@ -14,6 +15,7 @@ from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
 from scim_authz.api.schemas import LOOKUP_RESOURCES, LOOKUP_SUBJECTS, load
 from scim_authz.db.models import utcnow
+from scim_authz.ops.metrics import KEY as METRICS_KEY
 from scim_authz.policy.errors import NotFound
 
 bp = Blueprint("api_check", __name__, url_prefix="/v1")
@@ -37,7 +39,7 @@ def _decision_id() -> str:
 class _Batch:
     """What every check of one request shares, looked up once (Flask's proxies cost per access)."""
 
-    __slots__ = ("tid", "label", "engine", "audit", "store", "at")
+    __slots__ = ("tid", "label", "engine", "audit", "store", "at", "g", "metrics")
 
     def __init__(self, at=None):
         ctx, app = g._get_current_object(), current_app._get_current_object()
@@ -47,11 +49,14 @@ class _Batch:
         self.audit = pdp.audit(app)
         self.store = ctx.get("store")
         self.at = at
+        self.g = ctx
+        self.metrics = app.extensions.get(METRICS_KEY)
 
 
 def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> tuple[dict, tuple]:
     """The answer to one check, and its row for the decision log."""
     tid, eng = b.tid, b.engine
+    b.g.decision_id = did = _decision_id()  # lines logged while deciding carry it (scim_authz/ops/logs.py)
     user = item["user"]
     if "jwt" in user:
         key, claims, synced_at = identity.resolve(tid, user)
@@ -59,17 +64,29 @@ def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> tuple
     else:
         key, claims = user["key"], None
     res = item["resource"]
+    started = perf_counter()
     d = eng.check(tid, key, item["action"], res["type"], res["id"], resource_attrs=res["attributes"],
                   context=item["context"], claims=claims, at_least=at_least,
                   schema_version=item["schema_version"], explain=explain, store=b.store)
-    did = _decision_id()
+    if b.metrics is not None:
+        b.metrics.checked(perf_counter() - started, d.allowed)
     row = (did, tid, b.at or utcnow(), b.label, d.user_id, key, item["action"], res["type"], res["id"],
            d.allowed, d.reason[:1000], d.revision)
     out = {"allowed": d.allowed, "decision_id": did, "revision": d.revision}
+    if eng.unconfirmed and tid in eng.unconfirmed:  # the database is out of reach: answered from memory
+        out["stale"] = True
     if explain:
         out["explanation"] = d.reason
         out["path"] = list(d.path)
     return out, row
+
+
+def _flag_stale(body: dict) -> dict:
+    """Say so in an answer given from memory while the database was out of reach."""
+    unconfirmed = pdp.engine().unconfirmed
+    if unconfirmed and g.caller.tenant_id in unconfirmed:
+        body["stale"] = True
+    return body
 
 
 def _explain_arg() -> bool:
@@ -101,8 +118,9 @@ def check_bulk():
         out, row = _decide(item, item["at_least"] or at_least, explain or item["explain"], b)
         results.append(out)
         rows.append(row)
+    b.g.decision_id = None  # what is logged from here on is about the batch, not its last check
     b.audit.write_now(rows)
-    return {"results": results, "revision": max(r[11] for r in rows)}
+    return _flag_stale({"results": results, "revision": max(r[11] for r in rows)})
 
 
 @bp.get("/users/<path:user>/permissions")
@@ -112,7 +130,7 @@ def permissions(user):
     found = pdp.engine().permissions(g.caller.tenant_id, user, at_least)
     if found is None:
         raise NotFound(f"no user {user!r} in this tenant")
-    return found
+    return _flag_stale(found)
 
 
 def _page(items: list[str], cursor: str | None, limit: int, revision: int) -> tuple[list[str], str | None]:
@@ -141,8 +159,8 @@ def lookup_resources():
     revision, ids = pdp.engine().lookup_resources(tid, key, data["action"], data["resource_type"],
                                                   context=data["context"], claims=claims, at_least=at_least)
     page, nxt = _page(ids, data["cursor"], limit, revision)
-    return {"resource_type": data["resource_type"], "resources": page, "next_cursor": nxt, "total": len(ids),
-            "revision": revision}
+    return _flag_stale({"resource_type": data["resource_type"], "resources": page, "next_cursor": nxt,
+                        "total": len(ids), "revision": revision})
 
 
 @bp.post("/lookup/subjects")
@@ -156,5 +174,5 @@ def lookup_subjects():
                                         context=data["context"], at_least=data["consistency"].get("at_least"))
     page, nxt = _page(ids, data["cursor"], limit, revision)
     st = eng.stores[g.caller.tenant_id]
-    return {"users": [{"id": u, "userName": st.users[u].user_name} for u in page if u in st.users],
-            "next_cursor": nxt, "total": len(ids), "revision": revision}
+    return _flag_stale({"users": [{"id": u, "userName": st.users[u].user_name} for u in page if u in st.users],
+                        "next_cursor": nxt, "total": len(ids), "revision": revision})

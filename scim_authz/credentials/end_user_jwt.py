@@ -43,6 +43,8 @@ _monotonic = time.monotonic  # the cache's clock; a module attribute so tests ca
 # Whether a jwks_url may point into a private network (AUTHZ_JWKS_ALLOW_PRIVATE_NETWORKS, set when
 # the app is made): see safe_fetch.
 NETWORK = {"allow_private": False}
+# Called (no arguments) after each fetch of a JWKS that failed, when set (the metrics count them).
+HOOKS = {"fetch_failed": None}
 
 
 class JWTError(Exception):
@@ -305,6 +307,8 @@ def _fetch_into(entry: _CacheEntry, url: str, now: float) -> list[_Key]:
         keys = _parse_jwks(data)
     except (safe_fetch.FetchError, TypeError) as exc:
         entry.failed_at, entry.failure = now, getattr(exc, "reason", None) or str(exc)
+        if HOOKS["fetch_failed"] is not None:
+            HOOKS["fetch_failed"]()
         raise JWTError(f"could not fetch the JWKS: {entry.failure}", KEYS_UNAVAILABLE) from None
     entry.snapshot, entry.failed_at = (keys, now), -math.inf
     return keys

@@ -37,6 +37,8 @@ ROWS_PER_STATEMENT = 100
 ROWS_PER_STATEMENT_BULK = 500
 COLUMNS = ("id", "tenant_id", "at", "asked_by", "user_id", "user_key", "action", "resource_type", "resource_id",
            "allowed", "reason", "revision")
+# Called with the number of rows each successful write committed, when set (the metrics count them).
+HOOKS = {"rows_written": None}
 
 
 class AuditLog:
@@ -107,13 +109,25 @@ class AuditLog:
             self.flush()
 
     def _run(self) -> None:
+        failing = False
         while not self._closed.is_set():
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - keep the writer alive; the rows stay queued
-                log.exception("could not write decisions; will retry")
+            except Exception as e:  # noqa: BLE001 - keep the writer alive; the rows stay queued
+                # The traceback once; while the database stays out of reach, one line per retry.
+                if failing:
+                    log.warning("still cannot write decisions (%d queued); will retry: %s", len(self.queue),
+                                str(e).splitlines()[0] if str(e) else type(e).__name__)
+                else:
+                    log.exception("could not write decisions; will retry")
+                failing = True
+                self._closed.wait(min(5.0, 10 * self.flush_seconds))  # not a retry every 0.2 s
+            else:
+                if failing:
+                    log.info("decisions are written again")
+                failing = False
 
     def close(self) -> None:
         """Write what is queued and stop the writer thread."""
@@ -147,6 +161,9 @@ class AuditLog:
     def _insert_rows(self, conn, rows: list[tuple], per_statement: int = ROWS_PER_STATEMENT) -> None:
         with self._turn:
             self._insert_rows_now(conn, rows, per_statement)
+        written = HOOKS["rows_written"]
+        if written is not None:
+            written(len(rows))
 
     def _insert_rows_now(self, conn, rows: list[tuple], per_statement: int) -> None:
         """One transaction, straight through the driver: at tens of thousands of decisions a
@@ -251,14 +268,15 @@ class AuditLog:
                     if fixed == row:
                         raise
                     log.warning("decision %s had text the database cannot store (%s); logged with it replaced",
-                                row[0], first)
+                                row[0], first, extra={"decision_id": row[0]})
                     self._write([fixed])
                 written += 1
             except UNAVAILABLE:
                 self.queue.extendleft(reversed(batch[n:]))
                 raise
             except Exception as e:  # noqa: BLE001 - this row alone is refused: drop it, say so
-                log.error("decision %s of tenant %s could not be logged and is dropped: %r", row[0], row[1], e)
+                log.error("decision %s of tenant %s could not be logged and is dropped: %r", row[0], row[1], e,
+                          extra={"decision_id": row[0]})
         return written
 
     def flush(self, limit: int | None = None) -> int:

@@ -16,9 +16,10 @@ an address has used its allowance its requests are refused before any key is loo
 one's too, so a flood of made-up keys costs no database look-up. A failure is counted when it has
 happened, so requests already past that check when the allowance ran out (at most one per worker)
 are still heard. The client address is request.remote_addr: behind a reverse proxy that is the
-proxy's, shared by every client, so have the proxy's headers believed (a separate setting, where
-the app has one) or raise the per-address limits. Several instances each count for themselves:
-a store they share (Redis, say) would take SharedTable's place here, behind the same calls.
+proxy's, shared by every client, unless the proxy is named in TRUSTED_PROXIES, whose forwarded
+client address is then believed (scim_authz/web/proxy.py); else raise the per-address limits.
+Several instances each count for themselves: a store they share (Redis, say) would take
+SharedTable's place here, behind the same calls.
 
 Cost: one short critical section a request (two when its authentication fails), a few microseconds.
 """
@@ -110,8 +111,8 @@ def refuse(wait: float, error: Callable[[str], Exception], why: str):
 
 
 def client_address() -> str:
-    """The address a request is counted under: the peer's, request.remote_addr (a proxy's, when
-    there is one in front; see the module's docstring)."""
+    """The address a request is counted under: request.remote_addr, the peer's, or the client's
+    that a proxy named in TRUSTED_PROXIES forwarded (see the module's docstring)."""
     return request._get_current_object().remote_addr or "-"  # the proxy's own attribute look-up costs ~1 µs
 
 

@@ -1,0 +1,1 @@
+"""What an operator needs to run the service: health checks, metrics and logs."""
