@@ -1,0 +1,167 @@
+"""Instances over one PostgreSQL hear of each other's commits (LISTEN/NOTIFY): a check does no
+database read while nothing changed, sees another instance's write within milliseconds, sees it at
+once with `at_least`, and a notification lost while the listening connection was down is made up
+for by re-reading every revision when it is back."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from scim_authz import create_app, pdp
+from scim_authz.db.extensions import db
+from tests.api._api_helpers import check, eventually, scim_user
+from tests.conftest import DATABASE_URL, APIClient, app_config, patch_op
+
+pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
+                                reason="LISTEN/NOTIFY is PostgreSQL's (SQLite instances share a file instead)")
+
+
+@pytest.fixture
+def app_b(app):
+    b = create_app(app_config(app.config["SQLALCHEMY_DATABASE_URI"]))
+    yield b
+    pdp.close(b)
+    with b.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def api_b(app_b, api):
+    return APIClient(app_b.test_client(), api.key)
+
+
+def _feed(app):
+    with app.app_context():
+        return pdp.engine(app).feed
+
+
+def _listening(app):
+    feed = _feed(app)
+    feed.start()
+    assert eventually(lambda: feed.live, 5.0), feed.last_error
+    return feed
+
+
+def _count_revision_reads(app) -> list:
+    with app.app_context():
+        eng = pdp.engine(app)
+    reads, real = [], eng.reader.revision
+    eng.reader.revision = lambda t: reads.append(t) or real(t)
+    return reads
+
+
+def _editor(api, scim, name="ann"):
+    uid = scim_user(scim, name)
+    api.post("/roles", {"key": "editor", "permissions": ["document:edit"]})
+    return uid
+
+
+def test_a_check_reads_no_revision_while_nothing_changed(app, app_b, api, scim, api_b):
+    uid = _editor(api, scim)
+    check(api_b, uid, "edit", "document:1")
+    _listening(app_b)
+    reads = _count_revision_reads(app_b)
+    for _ in range(20):
+        assert check(api_b, uid, "edit", "document:1")["allowed"] is False
+    assert reads == []
+
+
+def test_a_write_on_one_instance_reaches_a_check_on_the_other_within_milliseconds(app, app_b, api, scim, api_b):
+    uid = _editor(api, scim)
+    check(api_b, uid, "edit", "document:1")
+    _listening(app_b)
+    reads = _count_revision_reads(app_b)
+    delays = []
+    assignment = None
+    for n in range(10):
+        if n % 2 == 0:
+            r = api.post("/role-assignments", {"user": uid, "role": "editor"})
+            assignment = r.get_json()["assignment"]["id"]
+        else:
+            r = api.delete(f"/role-assignments/{assignment}")
+        assert r.status_code in (200, 201, 204), r.get_data(as_text=True)
+        written = time.monotonic()
+        want = n % 2 == 0
+        assert eventually(lambda: check(api_b, uid, "edit", "document:1")["allowed"] is want, 2.0)  # noqa: B023
+        delays.append(time.monotonic() - written)
+    assert max(delays) < 1.0, delays
+    assert reads == []  # caught up from what it heard, never by reading the revision
+
+
+def test_at_least_is_right_on_the_first_check_even_before_the_notification(app, app_b, api, scim, api_b):
+    uid = _editor(api, scim)
+    check(api_b, uid, "edit", "document:1")
+    feed = _listening(app_b)
+    feed.close(wait=True)  # hears nothing more: only at_least can bring the write
+    feed.live = True  # pretend it still listens, so nothing but at_least reads the database
+    r = api.post("/role-assignments", {"user": uid, "role": "editor"})
+    rev = r.get_json()["revision"]
+    assert check(api_b, uid, "edit", "document:1")["allowed"] is False  # not heard of
+    assert check(api_b, uid, "edit", "document:1", consistency={"at_least": rev})["allowed"] is True
+
+
+def test_a_scim_write_returns_its_revision_for_at_least(app, app_b, api, scim, api_b):
+    uid = _editor(api, scim)
+    api.post("/role-assignments", {"user": uid, "role": "editor"})
+    check(api_b, uid, "edit", "document:1")
+    r = scim.patch(f"/Users/{uid}", patch_op({"op": "replace", "value": {"active": False}}))
+    assert r.status_code == 200
+    rev = int(r.headers["X-Authz-Revision"])
+    with app.app_context():
+        assert rev == db.session.execute(text("SELECT revision FROM tenants")).scalar_one()
+    assert check(api_b, uid, "edit", "document:1", consistency={"at_least": rev})["allowed"] is False
+
+
+def test_the_instance_that_wrote_sees_its_write_at_once(app, api, scim):
+    uid = _editor(api, scim)
+    _listening(app)
+    assert check(api, uid, "edit", "document:1")["allowed"] is False
+    api.post("/role-assignments", {"user": uid, "role": "editor"})
+    assert check(api, uid, "edit", "document:1")["allowed"] is True
+
+
+def test_a_lost_connection_is_made_up_for_on_reconnect(app, app_b, api, scim, api_b):
+    uid = _editor(api, scim)
+    check(api_b, uid, "edit", "document:1")
+    feed = _listening(app_b)
+    feed.retry_seconds = 0.3
+    with app.app_context():
+        db.session.execute(text("SELECT pg_terminate_backend(:p)"), {"p": feed.backend_pid})
+        db.session.commit()
+    assert eventually(lambda: not feed.live, 5.0)
+    # Written while B is not listening: the notification is lost to B.
+    rev = api.post("/role-assignments", {"user": uid, "role": "editor"}).get_json()["revision"]
+    assert eventually(lambda: feed.live and feed.connects >= 2, 5.0), feed.last_error
+    assert feed.known[_tenant_id(app)] >= rev
+    reads = _count_revision_reads(app_b)
+    assert check(api_b, uid, "edit", "document:1")["allowed"] is True
+    assert reads == []
+
+
+def test_checks_answered_from_memory_when_the_revision_cannot_be_read_say_so(app, api, scim):
+    uid = _editor(api, scim)
+    api.post("/role-assignments", {"user": uid, "role": "editor"})
+    assert "stale" not in check(api, uid, "edit", "document:1")
+    with app.app_context():
+        eng = pdp.engine(app)
+    eng.feed.close(wait=True)
+    real = eng.reader.revision
+
+    def down(_t):
+        raise OSError("connection refused")
+
+    eng.reader.revision = down
+    body = check(api, uid, "edit", "document:1")
+    assert body["allowed"] is True and body["stale"] is True
+    eng.reader.revision = real
+    eng.retry_seconds = 0
+    body = check(api, uid, "edit", "document:1")
+    assert body["allowed"] is True and "stale" not in body
+
+
+def _tenant_id(app) -> int:
+    with app.app_context():
+        return db.session.execute(text("SELECT id FROM tenants")).scalar_one()
