@@ -126,6 +126,8 @@ def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]]) -
 
 @event.listens_for(Session, "before_commit")
 def _advance_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the revision advances when the transaction itself commits
     _write_pending(session)
 
 
