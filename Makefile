@@ -27,8 +27,9 @@ demo: migrate
 token: install
 	$(FLASK) tokens issue demo --name "issued by make token"
 
+# Plain log lines for a terminal; production keeps gunicorn's default, one JSON object per line.
 run: demo
-	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
 
 # ruff's rules are in pyproject.toml; the suite runs only on code that passes them.
 lint: install
