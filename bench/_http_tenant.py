@@ -70,8 +70,9 @@ class Tenant:
         return out
 
 
-def load_tenant(url: str, api_key: str, scim_token: str, tenant: Tenant) -> dict:
-    """Roles, users (with direct roles), SCIM groups and group mappings, through the HTTP APIs."""
+def load_tenant(url: str, api_key: str, scim_token: str, tenant: Tenant, users_per_request: int = 0) -> dict:
+    """Roles, users (with direct roles), SCIM groups and group mappings, through the HTTP APIs; the
+    users in one /v1/users/bulk request, or in requests of `users_per_request`."""
     t0 = time.perf_counter()
     api = httpx.Client(base_url=f"{url}/v1", headers={"Authorization": f"Bearer {api_key}"}, timeout=120)
     scim = httpx.Client(base_url=f"{url}/scim/v2", timeout=120,
@@ -83,12 +84,15 @@ def load_tenant(url: str, api_key: str, scim_token: str, tenant: Tenant) -> dict
                 raise RuntimeError(f"POST /v1/roles {key}: {r.status_code} {r.text[:300]}")
         users = [{"key": u, "userName": u, "displayName": u.split("@")[0], "roles": tenant.direct[u]}
                  for u in tenant.users]
-        r = api.post("/users/bulk", json={"users": users})
-        body = r.json() if r.status_code == 200 else {}
-        if r.status_code != 200 or body.get("failed") != 0 or body.get("succeeded") != len(users):
-            raise RuntimeError(f"POST /v1/users/bulk: {r.status_code} {r.text[:300]}")
-        for res in body["results"]:
-            tenant.ids[res["user"]["userName"]] = res["user"]["id"]
+        step = users_per_request or len(users)
+        for i in range(0, len(users), step):
+            batch = users[i:i + step]
+            r = api.post("/users/bulk", json={"users": batch})
+            body = r.json() if r.status_code == 200 else {}
+            if r.status_code != 200 or body.get("failed") != 0 or body.get("succeeded") != len(batch):
+                raise RuntimeError(f"POST /v1/users/bulk: {r.status_code} {r.text[:300]}")
+            for res in body["results"]:
+                tenant.ids[res["user"]["userName"]] = res["user"]["id"]
         ops = []
         for j, g in enumerate(tenant.groups):
             members = [{"value": tenant.ids[u]} for u in tenant.members[g]]

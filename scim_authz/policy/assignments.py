@@ -7,7 +7,7 @@ from sqlalchemy import select
 from scim_authz.authz.changes import ASSIGNMENT
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Role, RoleAssignment, User
-from scim_authz.pdp.changes import record
+from scim_authz.pdp.changes import note, record
 from scim_authz.policy.errors import InvalidInput, NotFound
 from scim_authz.policy.lookup import role_or_404, user_or_404
 from scim_authz.policy.roles import grant_once, iso
@@ -70,4 +70,4 @@ def set_tenant_roles(tenant_id: int, user: User, role_keys: list[str], actor: st
         changed = True
     if changed:
         db.session.flush()
-        record(tenant_id, ASSIGNMENT, [user.id])
+        note(tenant_id, ASSIGNMENT, [user.id])  # the caller answers with current_revision(), which writes it

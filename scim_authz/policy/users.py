@@ -7,7 +7,7 @@ from scim_authz.db.models import Tenant, User
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict as DirectoryConflict
 from scim_authz.directory.errors import ValueTooLong
-from scim_authz.pdp.changes import current_revision, record, savepoint
+from scim_authz.pdp.changes import current_revision, note, savepoint
 from scim_authz.policy import assignments
 from scim_authz.policy.errors import Conflict, InvalidInput, PolicyError
 from scim_authz.policy.lookup import find_user, role_exists
@@ -33,10 +33,17 @@ def _doc(existing: dict | None, key: str, data: dict) -> dict:
 
 
 def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, bool, int]:
-    """Create or update the user the app knows as `key` (an id, externalId or userName).
+    """Create or update the user the app knows as `key` (an id, externalId or userName); returns the
+    user, whether it was created, and the tenant's revision with the sync in it.
 
     On first sight the tenant's default role is assigned unless `roles` says otherwise; when
     `roles` is given, the user's tenant-wide app-managed roles become exactly those."""
+    user, created = _sync(tenant_id, key, data, actor)
+    return user, created, current_revision(tenant_id)
+
+
+def _sync(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, bool]:
+    """sync_user's work; what it changed advances the revision when the caller asks for it (or at commit)."""
     user = find_user(tenant_id, key)
     # The app's key may not be what the IdP provisioned; the same person by userName or
     # externalId is the same user, not a duplicate.
@@ -67,7 +74,7 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
         raise InvalidInput(str(e)) from e
     if data.get("attributes") is not None and dict(data["attributes"]) != (user.app_attributes or {}):
         user.app_attributes = dict(data["attributes"])
-        record(tenant_id, USER, [user.id])
+        note(tenant_id, USER, [user.id])
     roles = data.get("roles")
     if roles is None and created:
         default = (db.session.get(Tenant, tenant_id).settings or {}).get("default_role")
@@ -75,7 +82,7 @@ def sync_user(tenant_id: int, key: str, data: dict, actor: str) -> tuple[dict, b
             roles = [default]
     if roles is not None:
         assignments.set_tenant_roles(tenant_id, user, roles, actor)
-    return user_dict(user), created, current_revision(tenant_id)
+    return user_dict(user), created
 
 
 def bulk_sync(tenant_id: int, items: list, actor: str, load_item) -> tuple[list[dict], int]:
@@ -86,8 +93,8 @@ def bulk_sync(tenant_id: int, items: list, actor: str, load_item) -> tuple[list[
     for n, raw in enumerate(items):
         try:
             item = load_item(raw)
-            with savepoint():
-                user, created, _ = sync_user(tenant_id, item["key"], item, actor)
+            with savepoint():  # (every user's changes advance the revision once, together, at the end)
+                user, created = _sync(tenant_id, item["key"], item, actor)
             results.append({"index": n, "key": item["key"], "created": created, "user": user})
         except PolicyError as e:
             results.append({"index": n, "key": raw.get("key") if isinstance(raw, dict) else None, "error": e})
