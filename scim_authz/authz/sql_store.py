@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.exc import OperationalError
 
 from scim_authz.authz.model import GroupInfo, UserInfo
 from scim_authz.authz.schema_model import CompiledSchema
@@ -29,11 +30,15 @@ class SQLReader:
         # no write lock even when the request around it is a write.
         self.read_guard = read_guard or contextlib.nullcontext
         self._local = threading.local()
+        # A read of one statement needs no transaction around it: on PostgreSQL it runs in
+        # autocommit, which saves the BEGIN and ROLLBACK round trips of a catch-up's every read.
+        self._one_statement = engine.execution_options(isolation_level="AUTOCOMMIT") \
+            if engine.dialect.name == "postgresql" else engine
         paramstyle = engine.dialect.paramstyle
         self._revision_sql = "SELECT revision FROM tenants WHERE id = " + ("?" if paramstyle == "qmark" else "%s")
 
     def _rows(self, sql: str, **params):
-        with self.read_guard(), self.engine.connect() as conn:
+        with self.read_guard(), self._one_statement.connect() as conn:
             return conn.execute(text(sql), params).all()
 
     def tenant_ids(self) -> list[int]:
@@ -43,29 +48,38 @@ class SQLReader:
         """The tenant's newest revision: read on every check, so it goes straight to the driver on a
         connection this thread keeps (in autocommit, so it never holds a snapshot or a lock)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = self.engine.raw_connection()
-            driver = conn.driver_connection
-            conn.detach()  # ours alone: its autocommit setting must never reach the pool
-            if self.engine.dialect.name == "sqlite":
-                driver.isolation_level = None
-            else:
-                driver.autocommit = True
-            conn = driver
-            self._local.conn, self._local.pid = conn, os.getpid()
         try:
+            if conn is None or getattr(self._local, "pid", None) != os.getpid():
+                conn = self._own_connection()
+                self._local.conn, self._local.pid = conn, os.getpid()
             cur = conn.cursor()
             cur.execute(self._revision_sql, (tenant_id,))
             row = cur.fetchone()
             cur.close()
-        except Exception:
+        except Exception as e:
             self._local.conn = None
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
-                pass
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
+                    pass
+            if isinstance(e, self.engine.dialect.loaded_dbapi.OperationalError):
+                # As SQLAlchemy would say it (this read goes to the driver itself): the database is
+                # out of reach, which the edges answer with a 503, not an unexpected error.
+                raise OperationalError(self._revision_sql, (tenant_id,), e) from e
             raise
         return row[0] if row else 0
+
+    def _own_connection(self):
+        """A driver connection of this thread's, out of the pool, in autocommit."""
+        pooled = self.engine.raw_connection()
+        driver = pooled.driver_connection
+        pooled.detach()  # ours alone: its autocommit setting must never reach the pool
+        if self.engine.dialect.name == "sqlite":
+            driver.isolation_level = None
+        else:
+            driver.autocommit = True
+        return driver
 
     def tenant(self, tenant_id: int) -> TenantRow | None:
         rows = self._rows("SELECT id, key, role_mode, settings, revision FROM tenants WHERE id = :t", t=tenant_id)
@@ -75,36 +89,28 @@ class SQLReader:
         return TenantRow(r[0], r[1], r[2], _json(r[3]) or {}, r[4])
 
     def snapshot(self, tenant_id: int) -> Snapshot:
-        """Everything of one tenant, read in one transaction so it is one revision's state."""
+        """Everything of one tenant, read in one transaction so it is one revision's state (on
+        PostgreSQL a repeatable-read one: every query sees the same commit).
+
+        Built for loading thousands of tenants at start-up: rows come from the driver's cursor as
+        plain tuples (no SQLAlchemy Row per row), memberships through the groups' index (the
+        membership table has no index by tenant), users' documents are not read (conditions read
+        them lazily through `user_attributes`)."""
+        pg = self.engine.dialect.name == "postgresql"
         with self.read_guard(), self.engine.connect() as conn:
-            q = lambda sql: conn.execute(text(sql), {"t": tenant_id})  # noqa: E731
-            t = q("SELECT id, key, role_mode, settings, revision FROM tenants WHERE id = :t").first()
-            if t is None:
-                raise KeyError(f"no tenant {tenant_id}")
-            snap = Snapshot(TenantRow(t[0], t[1], t[2], _json(t[3]) or {}, t[4]))
-            snap.users = [UserInfo(r[0], r[1], r[2], bool(r[3]), r[4]) for r in q(
-                "SELECT id, user_name, external_id, active, display_name FROM users WHERE tenant_id = :t")]
-            snap.groups = [GroupInfo(r[0], r[1], r[2]) for r in q(
-                "SELECT id, display_name, external_id FROM groups WHERE tenant_id = :t")]
-            snap.memberships = [tuple(r) for r in q(
-                "SELECT group_id, member_id, member_type FROM group_members WHERE tenant_id = :t")]
-            roles = {r[0]: RoleRow(r[0], r[1], r[2], tuple(_json(r[3]) or ()), tuple(_json(r[4]) or ()), r[5])
-                     for r in q("SELECT id, key, name, permissions, extends, condition FROM roles "
-                                "WHERE tenant_id = :t")}
-            snap.roles = list(roles.values())
-            snap.assignments = [AssignmentRow(r[0], r[1], roles[r[2]].key, r[3], r[4], r[5], _iso(r[6])) for r in q(
-                "SELECT id, user_id, role_id, resource_type, resource_id, assigned_by, created "
-                "FROM role_assignments WHERE tenant_id = :t") if r[2] in roles]
-            snap.mappings = [MappingRow(r[0], r[1], roles[r[2]].key, r[3], r[4], r[5]) for r in q(
-                "SELECT id, group_id, role_id, resource_type, resource_id, created_by "
-                "FROM group_role_mappings WHERE tenant_id = :t") if r[2] in roles]
-            s = q("SELECT version, compiled FROM authz_schemas WHERE tenant_id = :t "
-                  "ORDER BY version DESC LIMIT 1").first()
-            if s is not None:
-                snap.schema_version, snap.schema = s[0], CompiledSchema.from_json(_json(s[1]))
-            snap.relationships = [tuple(r) for r in conn.execution_options(yield_per=50_000).execute(text(
-                "SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation "
-                "FROM relationships WHERE tenant_id = :t"), {"t": tenant_id})]
+            if pg:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():  # (begun by SQLAlchemy, so SQLite's BEGIN is the product's own)
+                cur = conn.connection.cursor()
+                try:
+                    if pg:  # small index scans: starting parallel workers costs more than it saves
+                        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                    snap = _snapshot_rows(cur, _snapshot_sql(self.engine.dialect), tenant_id, pg)
+                finally:
+                    cur.close()
+                snap.relationships = [tuple(r) for r in conn.execution_options(yield_per=50_000).execute(text(
+                    "SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation "
+                    "FROM relationships WHERE tenant_id = :t"), {"t": tenant_id})]
         return snap
 
     def changes_since(self, tenant_id: int, revision: int, limit: int) -> list[tuple[int, str, str]]:
@@ -175,3 +181,78 @@ class SQLReader:
 
 def _iso(v) -> str:
     return v.isoformat(timespec="seconds") + "Z" if hasattr(v, "isoformat") else str(v or "")
+
+
+# ---- the snapshot's queries: each names the tenant once, as :t ---------------------------------
+
+_SNAPSHOT_SQL = {
+    "tenant": "SELECT id, key, role_mode, settings, revision FROM tenants WHERE id = :t",
+    "users": "SELECT id, user_name, external_id, active, display_name FROM users WHERE tenant_id = :t",
+    "groups": "SELECT id, display_name, external_id FROM groups WHERE tenant_id = :t",
+    # Through groups (group_members is indexed by group, not by tenant); members as one array per
+    # group and type: a tenant's memberships cross in a few rows instead of one row each.
+    "members": "SELECT m.group_id, m.member_type, json_group_array(m.member_id) FROM groups g "
+               "JOIN group_members m ON m.group_id = g.id WHERE g.tenant_id = :t GROUP BY m.group_id, m.member_type",
+    "roles": "SELECT id, key, name, permissions, extends, condition FROM roles WHERE tenant_id = :t",
+    "assignments": "SELECT id, user_id, role_id, resource_type, resource_id, assigned_by, created "
+                   "FROM role_assignments WHERE tenant_id = :t",
+    "mappings": "SELECT id, group_id, role_id, resource_type, resource_id, created_by "
+                "FROM group_role_mappings WHERE tenant_id = :t",
+    "schema": "SELECT version, compiled FROM authz_schemas WHERE tenant_id = :t ORDER BY version DESC LIMIT 1",
+}
+
+
+# PostgreSQL: each group's members aggregated by the group's own index scan (no sort of the
+# tenant's memberships by collated group id), as arrays read in binary.
+_PG_MEMBERS = ("SELECT g.id, a.member_type, a.members FROM groups g, LATERAL (SELECT m.member_type, "
+               "array_agg(m.member_id) AS members FROM group_members m WHERE m.group_id = g.id "
+               "GROUP BY m.member_type) a WHERE g.tenant_id = :t")
+_SQL_BY_DIALECT: dict[str, dict[str, str]] = {}
+
+
+def _snapshot_sql(dialect) -> dict[str, str]:
+    """The snapshot's queries in the driver's own placeholder style and the database's own words."""
+    sql = _SQL_BY_DIALECT.get(dialect.name)
+    if sql is None:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        words = {**_SNAPSHOT_SQL, "members": _PG_MEMBERS} if dialect.name == "postgresql" else _SNAPSHOT_SQL
+        sql = _SQL_BY_DIALECT[dialect.name] = {k: v.replace(":t", mark) for k, v in words.items()}
+    return sql
+
+
+def _snapshot_rows(cur, sql: dict[str, str], tenant_id: int, pg: bool) -> Snapshot:
+    """A tenant's snapshot but its relationships, read with one DB-API cursor."""
+    def rows(name: str, binary: bool = False) -> list:
+        if binary:
+            cur.execute(sql[name], (tenant_id,), binary=True)
+        else:
+            cur.execute(sql[name], (tenant_id,))
+        return cur.fetchall()
+
+    found = rows("tenant")
+    if not found:
+        raise KeyError(f"no tenant {tenant_id}")
+    t = found[0]
+    snap = Snapshot(TenantRow(t[0], t[1], t[2], _json(t[3]) or {}, t[4]))
+    no_groups: frozenset[str] = frozenset()  # TenantStore gives each user its own set of groups
+    snap.users = [UserInfo(uid, name, ext, bool(active), display, no_groups)
+                  for uid, name, ext, active, display in rows("users")]
+    snap.groups = [GroupInfo(gid, name, ext) for gid, name, ext in rows("groups")]
+    for gid, mtype, members in rows("members", binary=pg):
+        if type(members) is not list:
+            members = json.loads(members)
+        if mtype == "User":
+            snap.user_members.append((gid, members))
+        else:
+            snap.memberships += [(gid, mid, mtype) for mid in members]
+    roles = {r[0]: RoleRow(r[0], r[1], r[2], tuple(_json(r[3]) or ()), tuple(_json(r[4]) or ()), r[5])
+             for r in rows("roles")}
+    snap.roles = list(roles.values())
+    snap.assignments = [AssignmentRow(r[0], r[1], roles[r[2]].key, r[3], r[4], r[5], _iso(r[6]))
+                        for r in rows("assignments") if r[2] in roles]
+    snap.mappings = [MappingRow(r[0], r[1], roles[r[2]].key, r[3], r[4], r[5])
+                     for r in rows("mappings") if r[2] in roles]
+    s = rows("schema")
+    if s:
+        snap.schema_version, snap.schema = s[0][0], CompiledSchema.from_json(_json(s[0][1]))
+    return snap

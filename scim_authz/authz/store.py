@@ -8,7 +8,10 @@ them are cached and dropped exactly when something they depend on changes.
 """
 from __future__ import annotations
 
+import collections
 import gc
+import itertools
+import operator
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,6 +71,8 @@ class Snapshot:
     users: list[UserInfo] = field(default_factory=list)
     groups: list[GroupInfo] = field(default_factory=list)
     memberships: list[tuple[str, str, str]] = field(default_factory=list)  # (group_id, member_id, member_type)
+    # More user memberships, grouped: (group_id, [user ids]) (how SQLReader reads them, in bulk).
+    user_members: list[tuple[str, list[str]]] = field(default_factory=list)
     roles: list[RoleRow] = field(default_factory=list)
     assignments: list[AssignmentRow] = field(default_factory=list)
     mappings: list[MappingRow] = field(default_factory=list)
@@ -75,6 +80,11 @@ class Snapshot:
     schema_version: int = 0
     relationships: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
     user_attributes: dict[str, dict] = field(default_factory=dict)  # only SnapshotReader reads these
+
+
+_GROUP_AND_TYPE = operator.itemgetter(0, 2)  # of a membership row (group_id, member_id, member_type)
+_MEMBER = operator.itemgetter(1)
+_consume = collections.deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 
 
 class Reader(Protocol):
@@ -126,32 +136,85 @@ class TenantStore:
         self.groupset_cache: dict[frozenset, tuple] = {}  # direct groups -> the entry they give (grants.py)
         self.mapped_grants: dict[str, tuple] = {}  # group -> the grants its own mappings give
         self.allow_pairs: dict[tuple, tuple] = {}  # (role, grant) -> (role's bit, reason): grants.py
+        self.masks: dict[int, int] = {}  # one int object per distinct mask of roles (grants.py)
         self.lookup_cache: dict[tuple, Any] = {}
         self.attr_cache: dict[str, dict] = {}
         self.credentials_epoch = 0
-        for u in snapshot.users:
-            self._put_user(u)
-        for g in snapshot.groups:
-            self.groups[g.id] = g
-        for gid, mid, mtype in snapshot.memberships:
-            self._add_member(gid, mid, mtype)
-        for r in snapshot.roles:
-            self.role_rows[r.key] = r
-        self._rebuild_roles()
-        for a in snapshot.assignments:
-            self.assignments.setdefault(a.user_id, []).append(a)
-        for m in snapshot.mappings:
-            self.mappings.setdefault(m.group_id, []).append(m)
         # A million small containers would wake the cyclic collector thousands of times for
         # nothing (none of them can be in a cycle): pause it while loading.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
+            self._load_directory(snapshot)
+            for r in snapshot.roles:
+                self.role_rows[r.key] = r
+            self._rebuild_roles()
+            for a in snapshot.assignments:
+                self.assignments.setdefault(a.user_id, []).append(a)
+            for m in snapshot.mappings:
+                self.mappings.setdefault(m.group_id, []).append(m)
             for t in snapshot.relationships:
                 self._add_relationship(t)
         finally:
             if was_enabled:
                 gc.enable()
+
+    def _load_directory(self, snapshot: Snapshot) -> None:
+        """Users, groups and memberships of a snapshot, in bulk (a server loads millions of them
+        before it serves). Every reference to a user or group is to its own id string, so a
+        membership costs a set entry and no string of its own; users in the same groups share
+        one frozenset of them. A user's `groups` is replaced, never changed in place."""
+        users, groups, by_name, by_external = self.users, self.groups, self.by_name, self.by_external
+        for u in snapshot.users:
+            uid = u.id
+            if uid in users:  # (a snapshot names each user once; a repeat replaces, as a change would)
+                self._put_user(u)
+                continue
+            users[uid] = u
+            if not u.active:
+                self.inactive.add(uid)
+            name = u.user_name
+            by_name[name if name.islower() else name.lower()] = uid  # (no copy of a name already lower-case)
+            if u.external_id:
+                by_external[u.external_id] = uid
+        for g in snapshot.groups:
+            groups[g.id] = g
+        ids = {uid: uid for uid in users}
+        by_group: dict[str, list[str]] = {}
+        for gid, members in snapshot.user_members:
+            found = by_group.get(gid)
+            if found is None:
+                by_group[gid] = list(members)
+            else:
+                found.extend(members)
+        nested = []
+        # Runs of one group's user members (a reader returns them grouped): whole runs at C speed.
+        for (gid, mtype), run in itertools.groupby(snapshot.memberships, _GROUP_AND_TYPE):
+            if mtype == "User":
+                found = by_group.get(gid)
+                if found is None:
+                    by_group[gid] = list(map(_MEMBER, run))
+                else:
+                    found.extend(map(_MEMBER, run))
+            else:
+                nested.extend(run)
+        of_user: dict[str, list[str]] = collections.defaultdict(list)
+        for gid, members in by_group.items():
+            g = groups.get(gid)
+            if g is None:
+                continue
+            members = list(map(ids.get, members, members))
+            g.users.update(members)
+            # of_user[m].append(g.id) for every member, looped in C
+            _consume(map(list.append, map(of_user.__getitem__, members), itertools.repeat(g.id)))
+        shared: dict[frozenset, frozenset] = {}
+        for uid, gids in of_user.items():
+            u = users.get(uid)
+            if u is not None:
+                fs = frozenset(gids).union(u.groups) if u.groups else frozenset(gids)
+                u.groups = shared.setdefault(fs, fs)
+        for gid, mid, mtype in nested:
+            self._add_member(gid, mid, mtype)
 
     # ---- users and groups ----------------------------------------------------------------
 
@@ -190,8 +253,9 @@ class TenantStore:
             return
         if mtype == "User":
             g.users.add(mid)
-            if mid in self.users:
-                self.users[mid].groups.add(gid)
+            u = self.users.get(mid)
+            if u is not None and gid not in u.groups:
+                u.groups = u.groups | {gid}
         else:
             g.subgroups.add(mid)
             if mid in self.groups:
@@ -202,8 +266,9 @@ class TenantStore:
         if g is not None:
             g.users.discard(mid)
             g.subgroups.discard(mid)
-        if mid in self.users:
-            self.users[mid].groups.discard(gid)
+        u = self.users.get(mid)
+        if u is not None and gid in u.groups:
+            u.groups = u.groups - {gid}
         if mid in self.groups:
             self.groups[mid].parents.discard(gid)
 
@@ -212,8 +277,9 @@ class TenantStore:
         if g is None:
             return
         for uid in g.users:
-            if uid in self.users:
-                self.users[uid].groups.discard(gid)
+            u = self.users.get(uid)
+            if u is not None and gid in u.groups:
+                u.groups = u.groups - {gid}
         for sub in g.subgroups:
             if sub in self.groups:
                 self.groups[sub].parents.discard(gid)
@@ -224,7 +290,14 @@ class TenantStore:
 
     def transitive_groups(self, direct: Iterable[str]) -> frozenset[str]:
         """The groups reached from `direct` through nesting (cycles are refused on write, and
-        tolerated here)."""
+        tolerated here). Groups nested in none: `direct` itself when it is a frozenset."""
+        groups = self.groups
+        for gid in direct:
+            g = groups.get(gid)
+            if g is not None and g.parents:
+                break
+        else:
+            return direct if type(direct) is frozenset else frozenset(direct)
         seen = set(direct)
         stack = list(seen)
         while stack:
