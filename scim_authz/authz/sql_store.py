@@ -105,7 +105,8 @@ class SQLReader:
                 try:
                     if pg:  # small index scans: starting parallel workers costs more than it saves
                         cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-                    snap = _snapshot_rows(cur, _snapshot_sql(self.engine.dialect), tenant_id, pg)
+                    snap = _snapshot_rows(cur, _snapshot_sql(self.engine.dialect), tenant_id,
+                                          binary=self.engine.dialect.driver == "psycopg")
                 finally:
                     cur.close()
                 snap.relationships = [tuple(r) for r in conn.execution_options(yield_per=50_000).execute(text(
@@ -220,8 +221,9 @@ def _snapshot_sql(dialect) -> dict[str, str]:
     return sql
 
 
-def _snapshot_rows(cur, sql: dict[str, str], tenant_id: int, pg: bool) -> Snapshot:
-    """A tenant's snapshot but its relationships, read with one DB-API cursor."""
+def _snapshot_rows(cur, sql: dict[str, str], tenant_id: int, binary: bool) -> Snapshot:
+    """A tenant's snapshot but its relationships, read with one DB-API cursor (`binary`: psycopg 3's,
+    which reads the members' arrays in binary)."""
     def rows(name: str, binary: bool = False) -> list:
         if binary:
             cur.execute(sql[name], (tenant_id,), binary=True)
@@ -238,7 +240,7 @@ def _snapshot_rows(cur, sql: dict[str, str], tenant_id: int, pg: bool) -> Snapsh
     snap.users = [UserInfo(uid, name, ext, bool(active), display, no_groups)
                   for uid, name, ext, active, display in rows("users")]
     snap.groups = [GroupInfo(gid, name, ext) for gid, name, ext in rows("groups")]
-    for gid, mtype, members in rows("members", binary=pg):
+    for gid, mtype, members in rows("members", binary=binary):
         if type(members) is not list:
             members = json.loads(members)
         if mtype == "User":
