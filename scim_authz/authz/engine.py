@@ -6,6 +6,7 @@ while deciding is a denial that says why.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -63,11 +64,19 @@ class Engine:
     # ---- keeping up with the store ---------------------------------------------------------
 
     def load_all(self) -> int:
-        """Load every tenant now (at start-up), so no check pays for a build; returns tenants loaded."""
-        for tid in self.reader.tenant_ids():
-            st = TenantStore(self.reader.snapshot(tid), compile_condition)
-            grants_mod.warm(st)
-            self.stores[tid] = st
+        """Load every tenant now (at start-up), so no check pays for a build; returns tenants loaded.
+        The cyclic garbage collector is paused throughout: millions of new containers (none in a
+        cycle) would have it walk them all again and again (at a million users, 33 s against 54)."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for tid in self.reader.tenant_ids():
+                st = TenantStore(self.reader.snapshot(tid), compile_condition)
+                grants_mod.warm(st)
+                self.stores[tid] = st
+        finally:
+            if was_enabled:
+                gc.enable()
         self.loaded = True
         return len(self.stores)
 
