@@ -72,8 +72,8 @@ def _flush_unique() -> None:
 
 
 def create_user(tenant_id: int, doc: dict) -> User:
-    """Create a user from a validated document."""
-    _check_user_name_free(tenant_id, doc["userName"])
+    """Create a user from a validated document. A userName in use is found by the unique index on
+    the insert itself (no look-up first: one round trip less per create)."""
     now = utcnow()
     user = User(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_user_columns(doc))
     db.session.add(user)
