@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from scim_authz.authz.changes import GROUP, MEMBER, MEMBERS, USER, member_ref
@@ -254,16 +256,20 @@ def _insert_members(group: Group, members: list[dict]) -> int:
     ids = {m["value"] for m in members}
     kinds = _resolve_members(group.tenant_id, ids)
     _check_no_cycle(group, {i for i, k in kinds.items() if k == "Group"})
-    existing = set(db.session.execute(
-        select(GroupMember.member_id).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(ids))
-    ).scalars())
+    if not ids:
+        return 0
     now = utcnow()
-    new = [{"group_id": group.id, "member_id": i, "member_type": kinds[i], "tenant_id": group.tenant_id,
-            "added": now} for i in sorted(ids - existing)]
-    if new:
-        db.session.execute(GroupMember.__table__.insert(), new)
-        note(group.tenant_id, MEMBER, [member_ref(group.id, m['member_id']) for m in new])
-    return len(new)
+    rows = [{"group_id": group.id, "member_id": i, "member_type": kinds[i], "tenant_id": group.tenant_id,
+             "added": now} for i in sorted(ids)]
+    # Members already in are skipped by the insert itself (no look-up first: one round trip less,
+    # and two requests adding the same member at once both succeed); it names those it added.
+    insert_ = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = sorted(db.session.execute(
+        insert_(GroupMember.__table__).on_conflict_do_nothing(index_elements=["group_id", "member_id"])
+        .returning(GroupMember.__table__.c.member_id), rows).scalars())
+    if added:
+        note(group.tenant_id, MEMBER, [member_ref(group.id, m) for m in added])
+    return len(added)
 
 
 def add_members(group: Group, members: list[dict], *, touch: bool = True) -> bool:
