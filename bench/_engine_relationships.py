@@ -31,7 +31,8 @@ def worker_relationships(args) -> dict:
     from scim_authz.authz.engine import Engine
     from scim_authz.authz.model import GroupInfo, UserInfo
     from scim_authz.authz.schema_dsl import parse_schema
-    from scim_authz.authz.store import Snapshot, SnapshotReader, TenantRow
+    from scim_authz.authz.snapshot_reader import SnapshotReader
+    from scim_authz.authz.store import Snapshot, TenantRow
 
     gc.collect()
     base0 = rss_kb()

@@ -50,7 +50,7 @@ def worker_data(args) -> tuple[RbacData, list, list, int]:
 
 def worker_ours(args) -> dict:
     from scim_authz.authz.engine import Engine
-    from scim_authz.authz.store import SnapshotReader
+    from scim_authz.authz.snapshot_reader import SnapshotReader
 
     data, reqs, pusers, base = worker_data(args)
 
@@ -135,7 +135,7 @@ def worker_ours(args) -> dict:
 
 def _fresh_ours_checks(snaps, reqs):
     from scim_authz.authz.engine import Engine
-    from scim_authz.authz.store import SnapshotReader
+    from scim_authz.authz.snapshot_reader import SnapshotReader
 
     e = Engine(SnapshotReader(snaps))
     e.load_all()

@@ -43,7 +43,7 @@ def worker(engine: str, size: int, seed: int, checks: int, measured: bool) -> No
     reqs = data.requests(checks, seed)
     if engine == "ours":
         from scim_authz.authz.engine import Engine
-        from scim_authz.authz.store import SnapshotReader
+        from scim_authz.authz.snapshot_reader import SnapshotReader
 
         eng = Engine(SnapshotReader(ours_snapshots(data)))
         eng.load_all()

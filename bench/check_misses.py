@@ -49,7 +49,7 @@ def build_shim(workdir: str) -> str:
 
 def worker(size: int, seed: int, checks: int, shim: str) -> None:
     from scim_authz.authz.engine import Engine
-    from scim_authz.authz.store import SnapshotReader
+    from scim_authz.authz.snapshot_reader import SnapshotReader
 
     lib = ctypes.CDLL(shim)
     data = RbacData(size, seed, 100, 10)

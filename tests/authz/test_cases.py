@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scim_authz.authz.engine import Engine
-from scim_authz.authz.store import SnapshotReader
+from scim_authz.authz.snapshot_reader import SnapshotReader
 from tests.authz.builders import into_database, snapshot
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.json"))

@@ -5,7 +5,8 @@ from scim_authz.authz import grants
 from scim_authz.authz.engine import Engine
 from scim_authz.authz.model import RoleDef
 from scim_authz.authz.perm_index import PermIndex
-from scim_authz.authz.store import RoleRow, SnapshotReader, TenantStore
+from scim_authz.authz.snapshot_reader import SnapshotReader
+from scim_authz.authz.store import RoleRow, TenantStore
 from tests.authz.builders import snapshot
 
 

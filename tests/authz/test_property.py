@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from scim_authz.authz.engine import Engine
 from scim_authz.authz.model import GroupInfo, UserInfo
 from scim_authz.authz.schema_dsl import parse_schema
-from scim_authz.authz.store import AssignmentRow, MappingRow, RoleRow, Snapshot, SnapshotReader, TenantRow
+from scim_authz.authz.snapshot_reader import SnapshotReader
+from scim_authz.authz.store import AssignmentRow, MappingRow, RoleRow, Snapshot, TenantRow
 from tests.authz.builders import snapshot
 from tests.authz.reference import EntitySpec, Reference, World
 

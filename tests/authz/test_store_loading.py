@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from scim_authz.authz import grants
 from scim_authz.authz.engine import Engine
+from scim_authz.authz.snapshot_reader import SnapshotReader
 from scim_authz.authz.sql_store import SQLReader
-from scim_authz.authz.store import SnapshotReader
 from scim_authz.db.extensions import db
 from tests.authz.builders import into_database, snapshot
 
