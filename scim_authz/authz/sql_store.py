@@ -8,13 +8,15 @@ import os
 import threading
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, column, select, table, text, tuple_
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import OperationalError
 
 from scim_authz.authz.model import GroupInfo, UserInfo
 from scim_authz.authz.schema_model import CompiledSchema
 from scim_authz.authz.store import AssignmentRow, MappingRow, RoleRow, Snapshot, TenantRow
+
+_MEMBERS = table("group_members", column("group_id"), column("member_id"), column("member_type"))
 
 
 def _json(v):
@@ -123,6 +125,24 @@ class SQLReader:
         rows = self._rows("SELECT id, user_name, external_id, active, display_name FROM users "
                           "WHERE tenant_id = :t AND id = :u", t=tenant_id, u=user_id)
         return UserInfo(rows[0][0], rows[0][1], rows[0][2], bool(rows[0][3]), rows[0][4]) if rows else None
+
+    def users(self, tenant_id: int, user_ids: list[str]) -> dict[str, UserInfo]:
+        """Those of `user_ids` that exist, by id (a catch-up's users, in one query)."""
+        rows = self._rows_in("SELECT id, user_name, external_id, active, display_name FROM users "
+                             "WHERE tenant_id = :t AND id IN :ids", "ids", user_ids, t=tenant_id)
+        return {r[0]: UserInfo(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows}
+
+    def memberships(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The member type of each (group id, member id) of `pairs` that is a membership."""
+        stmt = select(_MEMBERS.c.group_id, _MEMBERS.c.member_id, _MEMBERS.c.member_type).where(
+            tuple_(_MEMBERS.c.group_id, _MEMBERS.c.member_id).in_(pairs))
+        with self.read_guard(), self._one_statement.connect() as conn:
+            return {(r[0], r[1]): r[2] for r in conn.execute(stmt)}
+
+    def _rows_in(self, sql: str, name: str, values: list, **params):
+        stmt = text(sql).bindparams(bindparam(name, expanding=True))
+        with self.read_guard(), self._one_statement.connect() as conn:
+            return conn.execute(stmt, {**params, name: values}).all()
 
     def user_attributes(self, tenant_id: int, user_id: str) -> dict:
         rows = self._rows("SELECT doc, app_attributes FROM users WHERE tenant_id = :t AND id = :u",

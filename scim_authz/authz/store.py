@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scim_authz.authz import changes as ch
+from scim_authz.authz.change_batch import prefetch
 from scim_authz.authz.model import GroupInfo, RoleDef, UserInfo
 from scim_authz.authz.perm_index import PermIndex
 from scim_authz.authz.relation_index import RelationIndex
@@ -383,6 +384,7 @@ class TenantStore:
         with self.lock:
             structural = False
             start = self.revision
+            reader = prefetch(reader, self.tenant_id, changes, start)
             for revision, kind, ref in changes:
                 if revision <= start:
                     continue  # one revision may carry many changes: compare with where we began
