@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from scim_authz.authz.changes import GROUP, MEMBER, MEMBERS, USER, member_ref
 from scim_authz.db.extensions import db
@@ -172,6 +173,13 @@ def get_group(tenant_id: int, group_id: str, *, for_update: bool = False) -> Gro
     return group
 
 
+def lock_group(group: Group) -> None:
+    """Lock the row of a group read without its lock, reading it again (ResourceNotFound if it was
+    deleted meanwhile)."""
+    if db.session.get(Group, group.id, with_for_update=True, populate_existing=True) is None:
+        raise ResourceNotFound(f"Group {group.id} not found")
+
+
 def _group_columns(doc: dict) -> dict:
     _fits(doc, "displayName", "externalId")
     return {"display_name": doc["displayName"], "display_name_ci": doc["displayName"].lower(),
@@ -220,6 +228,19 @@ def touch_group(group: Group) -> None:
     group.last_modified = utcnow()
 
 
+def bump_group_version(group: Group) -> None:
+    """New version and lastModified for a group whose row this transaction has not locked, in one
+    atomic UPDATE: concurrent membership changes each get a version of their own, and the row is
+    locked only from here to the commit. ResourceNotFound if the group was deleted meanwhile."""
+    row = db.session.execute(
+        update(Group).where(Group.id == group.id).values(version=Group.version + 1, last_modified=utcnow())
+        .returning(Group.version, Group.last_modified).execution_options(synchronize_session=False)).one_or_none()
+    if row is None:
+        raise ResourceNotFound(f"Group {group.id} not found")
+    set_committed_value(group, "version", row[0])
+    set_committed_value(group, "last_modified", row[1])
+
+
 # ---- memberships -----------------------------------------------------------------------------
 
 def _resolve_members(tenant_id: int, ids: Iterable[str]) -> dict[str, str]:
@@ -264,9 +285,12 @@ def _insert_members(group: Group, members: list[dict]) -> int:
     # Members already in are skipped by the insert itself (no look-up first: one round trip less,
     # and two requests adding the same member at once both succeed); it names those it added.
     insert_ = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    added = sorted(db.session.execute(
-        insert_(GroupMember.__table__).on_conflict_do_nothing(index_elements=["group_id", "member_id"])
-        .returning(GroupMember.__table__.c.member_id), rows).scalars())
+    try:
+        added = sorted(db.session.execute(
+            insert_(GroupMember.__table__).on_conflict_do_nothing(index_elements=["group_id", "member_id"])
+            .returning(GroupMember.__table__.c.member_id), rows).scalars())
+    except IntegrityError as e:  # the group itself was deleted by a concurrent request
+        raise ResourceNotFound(f"Group {group.id} not found") from e
     if added:
         note(group.tenant_id, MEMBER, [member_ref(group.id, m) for m in added])
     return len(added)

@@ -26,6 +26,7 @@ class Context:
 
     tenant_id: int
     base_url: str  # absolute, ending in /scim/v2
+    tenant_key: str = ""  # for log lines
 
 
 @contextmanager
@@ -145,13 +146,31 @@ def patch(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None)
     """PATCH (RFC 7644 §3.5.2): all operations apply, or none does."""
     schema = SCHEMA_FOR[rtype]
     message = schemas.load(schemas.PATCH, body)
-    row = get(ctx, rtype, rid, for_update=True)
+    # Adding and removing a group's members by id commute with each other and read nothing of the
+    # group's document: such a PATCH takes no lock on the group while it is worked out, only for its
+    # version bump at the end, so an IdP's concurrent PATCHes to one big group do not queue behind
+    # each other for the whole request. Anything else reads, changes and writes back the document:
+    # under the row's lock from the start.
+    unlocked = rtype == "Group" and not if_match
+    row = get(ctx, rtype, rid, for_update=not unlocked)
     check_if_match(if_match, row)
     result = apply_patch(schema, row.doc, message["Operations"], resource_id=rid)
+    if unlocked and (result.doc != row.doc or any(c.kind not in ("add", "remove") for c in result.members)):
+        with directory_errors():
+            directory.lock_group(row)
+        result = apply_patch(schema, row.doc, message["Operations"], resource_id=rid)
+        unlocked = False
     doc = validated(schema, result.doc)
     with directory_errors():
         if rtype == "User":
             directory.replace_user(row, doc)
+            return row
+        if unlocked:
+            member_changed = False
+            for change in result.members:
+                member_changed = _apply_member_change(row, change, schema) or member_changed
+            if member_changed:
+                directory.bump_group_version(row)
             return row
         changed = False
         if doc != row.doc:
