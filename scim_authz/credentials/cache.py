@@ -21,9 +21,11 @@ TRUST_SECONDS = 60.0
 CACHE_KEY = "scim_authz.credentials"
 
 
-def authenticate(header: str | None, kind: str) -> auth.Caller:
+def authenticate(header: str | None, kind: str, *, policy: bool = True) -> auth.Caller:
     """The caller behind `Authorization: Bearer …` for a credential of `kind`; InvalidCredential
-    otherwise. Sets `g.store`: the tenant's policy, brought up to date by this very look-up."""
+    otherwise. With `policy`, sets `g.store`: the tenant's policy, brought up to date by this very
+    look-up. Without it (SCIM, which reads no policy), a process that hears PostgreSQL's revision
+    feed only asks the feed whether a credential of the tenant changed, and catches nothing up."""
     token = auth.bearer_token(header)
     digest = auth.hash_secret(token)
     app = current_app._get_current_object()  # once: each use of the proxy costs a look-up
@@ -31,12 +33,16 @@ def authenticate(header: str | None, kind: str) -> auth.Caller:
     eng = pdp.engine(app)
     now = time.monotonic()
     hit = cache.get((kind, digest))
+    st = None
     if hit is not None:
         caller, epoch, expires = hit
-        st = eng.store(caller.tenant_id)
-        if st.credentials_epoch == epoch and now < expires:
-            g.store = st
+        current, st = _epoch(eng, caller.tenant_id, policy)
+        if current == epoch and now < expires:
+            if st is not None:
+                g.store = st
             return caller
+    feed = eng.feed if not policy else None
+    heard_before = feed.credential_changes if feed is not None else None
     try:
         tenant, cred = auth.authenticate(header, kind)
     except auth.InvalidCredential:
@@ -46,19 +52,44 @@ def authenticate(header: str | None, kind: str) -> auth.Caller:
         # The database is out of reach: a secret this instance verified, and which no revocation
         # it has heard of touched since, stays trusted while its tenant is served from memory
         # (a revocation needs the database too). Anything else waits for the database.
-        if hit is not None and st.credentials_epoch == epoch and caller.tenant_id in eng.unconfirmed:
+        if hit is not None and st is not None and epoch == ("store", st.credentials_epoch) \
+                and caller.tenant_id in eng.unconfirmed:
             g.store = st
             return caller
         raise
     label = f"key {cred.prefix}… ({cred.name})" if cred.name else f"key {cred.prefix}…"
-    caller = auth.Caller(tenant.id, cred.id, label)
+    caller = auth.Caller(tenant.id, cred.id, label, tenant.key)
     stale = auth.last_used_is_stale(cred)
     # End the read transaction this look-up began, so the request's own transaction starts
     # fresh (on SQLite, as a write from its first statement when the request writes).
     db.session.rollback()
     if stale:
         auth.touch_last_used_now(caller.credential_id)
-    st = eng.store(caller.tenant_id)
-    cache[(kind, digest)] = (caller, st.credentials_epoch, now + TRUST_SECONDS)
-    g.store = st
+    mark = _heard_mark(eng, caller.tenant_id) if feed is not None else None
+    if mark is not None and feed.credential_changes == heard_before:
+        # No credential change was heard while the secret was looked up: the look-up saw every
+        # change up to `mark`, so the secret stands until a newer one is heard.
+        epoch = ("heard", mark)
+    else:
+        st = eng.store(caller.tenant_id)
+        epoch = ("store", st.credentials_epoch)
+        g.store = st
+    cache[(kind, digest)] = (caller, epoch, now + TRUST_SECONDS)
     return caller
+
+
+def _heard_mark(eng, tenant_id: int) -> int | None:
+    """The newest revision this process heard that changed a credential of the tenant, or None
+    when it hears no feed (SQLite, or its PostgreSQL connection is down)."""
+    feed = eng.feed
+    return feed.credentials_changed(tenant_id) if feed is not None else None
+
+
+def _epoch(eng, tenant_id: int, policy: bool):
+    """(what says the tenant's credentials are as they were, the tenant's store or None)."""
+    if not policy:
+        mark = _heard_mark(eng, tenant_id)
+        if mark is not None:
+            return ("heard", mark), None
+    st = eng.store(tenant_id)
+    return ("store", st.credentials_epoch), st

@@ -36,6 +36,7 @@ class Caller:
     tenant_id: int
     credential_id: int
     label: str  # "key <prefix>… (<name>)", for the audit log
+    tenant_key: str = ""  # for log lines
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ def _tenant(ctx) -> tuple[str | None, int | None]:
     tid = getattr(holder, "tenant_id", None)
     if tid is None:
         return None, None
+    if getattr(holder, "tenant_key", ""):
+        return holder.tenant_key, tid
     from scim_authz.pdp import ENGINE_KEY  # here: gunicorn's settings file imports this module, lightly
 
     eng = current_app.extensions.get(ENGINE_KEY)

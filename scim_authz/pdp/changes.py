@@ -28,10 +28,13 @@ from scim_authz.pdp.revision_feed import CHANNEL
 
 PENDING = "scim_authz.pending_changes"  # session.info: [(tenant_id, kind, refs)] not yet written
 MADE = "scim_authz.revisions_made"  # session.info: {tenant_id: revision} advanced in this transaction
+MADE_KINDS = "scim_authz.revision_kinds"  # session.info: {tenant_id: set of the kinds changed}
 COMMITTED = "scim_authz.revisions_committed"  # session.info: the same, once committed
 
-_ADVANCE = ("UPDATE tenants SET revision = revision + 1 WHERE id = :t "
-            f"RETURNING revision, pg_notify('{CHANNEL}', current_schema() || ':' || id || ':' || revision)")
+# The notification says `schema:tenant:revision:kinds` (kinds comma-separated: what changed, so a
+# listener can tell, say, a credential revoked from a user added without reading the change log).
+_ADVANCE = ("UPDATE tenants SET revision = revision + 1 WHERE id = :t RETURNING revision, "
+            f"pg_notify('{CHANNEL}', current_schema() || ':' || id || ':' || revision || ':' || :kind_set)")
 _ADVANCE_PG = text(_ADVANCE)
 _ADVANCE_AND_LOG_PG = text(
     f"WITH advanced AS ({_ADVANCE}) INSERT INTO changes (tenant_id, revision, kind, ref) "
@@ -81,11 +84,12 @@ def savepoint():
     session = db.session
     pending = list(session.info.get(PENDING, ()))
     made = dict(session.info.get(MADE, {}))
+    kinds = {t: set(k) for t, k in session.info.get(MADE_KINDS, {}).items()}
     try:
         with session.begin_nested():
             yield
     except BaseException:
-        session.info[PENDING], session.info[MADE] = pending, made
+        session.info[PENDING], session.info[MADE], session.info[MADE_KINDS] = pending, made, kinds
         raise
 
 
@@ -111,11 +115,15 @@ def _write_pending(session: Session, only: int | None = None) -> dict[int, int]:
 def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]]) -> int:
     """Advance the revision and log `changed` (kind, ref) under it: on PostgreSQL one round trip,
     which also notifies every listening instance when the transaction commits."""
+    kinds = {k for k, _ in changed}
+    session.info.setdefault(MADE_KINDS, {}).setdefault(tenant_id, set()).update(kinds)
     if session.get_bind().dialect.name == "postgresql":
+        kind_set = ",".join(sorted(kinds))
         if not changed:
-            return session.execute(_ADVANCE_PG, {"t": tenant_id}).first()[0]
+            return session.execute(_ADVANCE_PG, {"t": tenant_id, "kind_set": kind_set}).first()[0]
         return session.execute(_ADVANCE_AND_LOG_PG, {
-            "t": tenant_id, "kinds": [k for k, _ in changed], "refs": [r for _, r in changed]}).first()[0]
+            "t": tenant_id, "kind_set": kind_set, "kinds": [k for k, _ in changed],
+            "refs": [r for _, r in changed]}).first()[0]
     revision = session.execute(update(Tenant).where(Tenant.id == tenant_id)
                                .values(revision=Tenant.revision + 1).returning(Tenant.revision)).scalar_one()
     if changed:
@@ -134,9 +142,10 @@ def _advance_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     made = session.info.pop(MADE, None)
+    kinds = session.info.pop(MADE_KINDS, None) or {}
     if made:
         session.info[COMMITTED] = made
-        revision_signal.committed(session, made)
+        revision_signal.committed(session, made, kinds)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -145,6 +154,7 @@ def _rolled_back(session: Session) -> None:
         return  # a savepoint: savepoint() puts back what it had noted
     session.info.pop(PENDING, None)
     session.info.pop(MADE, None)
+    session.info.pop(MADE_KINDS, None)
 
 
 def prune(tenant_id: int | None, keep: int) -> int:

@@ -18,6 +18,12 @@ A commit made by this process is known here before its response goes out (`heard
 after-commit hook), so a client reads its own writes on the instance that took them; other
 instances hear of it a few milliseconds later, and a check that passes `at_least` the revision
 the write returned reads the database when it has not heard of it yet.
+
+Each notification also names the kinds of change its revision made. The feed keeps, per tenant,
+the newest revision that issued or revoked a credential (`credentials_changed`), so a request that
+only needs to know its bearer token still stands (SCIM) learns that without catching the tenant's
+policy up. A revision whose kinds it never heard (those it re-reads on connecting) counts as such
+a change: a token is then checked against the database once more.
 """
 from __future__ import annotations
 
@@ -25,6 +31,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
+
+from scim_authz.authz.changes import CREDENTIAL
 
 log = logging.getLogger("scim_authz.pdp.revision_feed")
 CHANNEL = "scim_authz_revision"
@@ -39,6 +48,8 @@ class RevisionFeed:
         self.ping_seconds = ping_seconds
         self.retry_seconds = retry_seconds
         self.known: dict[int, int] = {}
+        self.credentials: dict[int, int] = {}  # tenant -> newest revision that changed a credential
+        self.credential_changes = 0  # how many such revisions were heard, of any tenant
         self.live = False
         self.connects = 0  # connections made (so reconnections), for tests and metrics
         self.last_error = ""
@@ -60,8 +71,22 @@ class RevisionFeed:
             self.start()
         return None
 
-    def heard(self, tenant_id: int, revision: int) -> None:
-        """Note that `revision` of the tenant is committed (from a notification or a local commit)."""
+    def credentials_changed(self, tenant_id: int) -> int | None:
+        """The newest revision heard that may have issued or revoked one of the tenant's credentials
+        (0 when none), or None while this process is not listening."""
+        if self.live:
+            return self.credentials.get(tenant_id, 0)
+        if self._thread is None:
+            self.start()
+        return None
+
+    def heard(self, tenant_id: int, revision: int, kinds: Iterable[str] | None = None) -> None:
+        """Note that `revision` of the tenant is committed (from a notification or a local commit),
+        having changed `kinds` (None: not known, so possibly anything)."""
+        if kinds is None or CREDENTIAL in kinds:
+            if revision > self.credentials.get(tenant_id, 0):
+                self.credentials[tenant_id] = revision
+                self.credential_changes += 1
         if revision > self.known.get(tenant_id, 0):
             self.known[tenant_id] = revision
 
@@ -114,7 +139,8 @@ class RevisionFeed:
         conn.execute(f"LISTEN {CHANNEL}")
         self._schema = conn.execute("SELECT current_schema()").fetchone()[0] or ""
         for tenant_id, revision in conn.execute("SELECT id, revision FROM tenants").fetchall():
-            self.heard(tenant_id, revision)
+            if revision > self.known.get(tenant_id, 0):
+                self.heard(tenant_id, revision)  # (what changed meanwhile is not known)
         if self.last_error:
             log.info("revision feed listening again; every tenant's revision re-read")
         self.last_error = ""
@@ -124,8 +150,8 @@ class RevisionFeed:
             for note in conn.notifies(timeout=self.ping_seconds):
                 payload = note.payload
                 if payload.startswith(prefix):  # (other schemas of the same database: not ours)
-                    tenant, _, revision = payload[len(prefix):].partition(":")
-                    self.heard(int(tenant), int(revision))
+                    tenant, revision, *kinds = payload[len(prefix):].split(":", 2)
+                    self.heard(int(tenant), int(revision), kinds[0].split(",") if kinds else None)
                 if self._stop.is_set():
                     return
             started = time.monotonic()

@@ -88,15 +88,16 @@ def forget(engine: SAEngine) -> None:
         feed.close()
 
 
-def committed(session: Session, made: dict[int, int]) -> None:
-    """A transaction that advanced revisions (`made`: tenant -> revision) has committed: say so to
-    this process's checks (the feed) and to every process on this machine (the file)."""
+def committed(session: Session, made: dict[int, int], kinds: dict[int, set[str]] | None = None) -> None:
+    """A transaction that advanced revisions (`made`: tenant -> revision; `kinds`: tenant -> what
+    changed) has committed: say so to this process's checks (the feed) and to every process on this
+    machine (the file)."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, SAEngine) else bind.engine
     feed = _feeds.get(engine)
     if feed is not None:
         for tenant_id, revision in made.items():
-            feed.heard(tenant_id, revision)
+            feed.heard(tenant_id, revision, (kinds or {}).get(tenant_id))
     sig = for_engine(engine)
     if sig is not None:
         sig.announce()

@@ -43,12 +43,12 @@ def scim_endpoint(write: bool):
             authorization = request.headers.get("Authorization")
             limits.admit("scim", address, authorization, TooManyRequests)
             try:
-                caller = auth_cache.authenticate(authorization, "scim")
+                caller = auth_cache.authenticate(authorization, "scim", policy=False)
             except InvalidCredential as e:
                 limits.auth_failed("scim", address)
                 raise Unauthorized(e.detail) from e
             # The absolute base URL, for meta.location (RFC 7643 §3.1).
-            g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=scim_base_url())
+            g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=scim_base_url(), tenant_key=caller.tenant_key)
             with transaction(write):
                 resp = view(*args, **kwargs)
             if write:

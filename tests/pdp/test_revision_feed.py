@@ -165,3 +165,52 @@ def test_checks_answered_from_memory_when_the_revision_cannot_be_read_say_so(app
 def _tenant_id(app) -> int:
     with app.app_context():
         return db.session.execute(text("SELECT id FROM tenants")).scalar_one()
+
+
+def _count_catch_ups(app) -> list:
+    with app.app_context():
+        eng = pdp.engine(app)
+    reads, real = [], eng.reader.changes_since
+    eng.reader.changes_since = lambda *a: reads.append(a) or real(*a)
+    return reads
+
+
+def test_scim_requests_catch_no_policy_up_yet_hear_a_revocation(app, app_b, tenant, scim):
+    from scim_authz.credentials.keys import revoke_credential
+    from scim_authz.db.models import Credential, Tenant
+    from tests.conftest import SCIMClient
+
+    scim_b = SCIMClient(app_b.test_client(), tenant[1])
+    _listening(app_b)
+    assert scim_b.get("/Users").status_code == 200
+    catch_ups = _count_catch_ups(app_b)
+    for i in range(5):  # other instances write; B serves SCIM without reading their changes
+        scim_user(scim, f"u{i}@example.com")
+        assert scim_b.get("/Users?count=1").status_code == 200
+        assert scim_b.post("/Users", {"userName": f"b{i}@example.com"}).status_code == 201
+    assert catch_ups == []
+    with app.app_context():
+        cred = db.session.execute(text("SELECT id FROM credentials WHERE kind = 'scim'")).scalar_one()
+        revoke_credential(db.session.get(Tenant, tenant[0]), cred)
+        db.session.commit()
+        assert db.session.get(Credential, cred).revoked_at is not None
+    assert eventually(lambda: scim_b.get("/Users?count=1").status_code == 401, 5.0)
+
+
+def test_only_credential_changes_make_a_scim_token_be_checked_again(app, app_b):
+    feed = _listening(app_b)
+    tid = 424242
+    before = feed.credentials_changed(tid)
+    with app.app_context():
+        schema = db.session.execute(text("SELECT current_schema()")).scalar_one()
+        for payload in (f"{schema}:{tid}:5:member,user", f"other_schema:{tid}:6:credential"):
+            db.session.execute(text("SELECT pg_notify('scim_authz_revision', :p)"), {"p": payload})
+            db.session.commit()
+    assert eventually(lambda: feed.known.get(tid) == 5, 5.0)
+    assert feed.credentials_changed(tid) == before == 0
+    with app.app_context():
+        for payload in (f"{schema}:{tid}:7:credential,user", f"{schema}:{tid}:8"):
+            db.session.execute(text("SELECT pg_notify('scim_authz_revision', :p)"), {"p": payload})
+            db.session.commit()
+    # a credential among the kinds, or kinds not said (an older writer): checked again
+    assert eventually(lambda: feed.credentials_changed(tid) == 8, 5.0)
