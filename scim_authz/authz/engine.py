@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from scim_authz.authz import grants as grants_mod
@@ -71,10 +72,17 @@ class Engine:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for tid in self.reader.tenant_ids():
-                st = TenantStore(self.reader.snapshot(tid), compile_condition)
-                grants_mod.warm(st)
-                self.stores[tid] = st
+            ids = self.reader.tenant_ids()
+            # The next tenant's rows are read on a second thread while this one's store is built:
+            # the database's time (on another core) hides behind the building.
+            with ThreadPoolExecutor(1, thread_name_prefix="scim-authz-load") as pool:
+                ahead = pool.submit(self.reader.snapshot, ids[0]) if ids else None
+                for i, tid in enumerate(ids):
+                    snap = ahead.result()
+                    ahead = pool.submit(self.reader.snapshot, ids[i + 1]) if i + 1 < len(ids) else None
+                    st = TenantStore(snap, compile_condition)
+                    grants_mod.warm(st)
+                    self.stores[tid] = st
         finally:
             if was_enabled:
                 gc.enable()
