@@ -166,6 +166,9 @@ def patch(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None)
             directory.replace_user(row, doc)
             return row
         if unlocked:
+            if len(result.members) == 1 and result.members[0].kind == "add":  # (the common case)
+                directory.add_members_and_bump(row, result.members[0].members)
+                return row
             member_changed = False
             for change in result.members:
                 member_changed = _apply_member_change(row, change, schema) or member_changed

@@ -94,3 +94,19 @@ def test_adding_members_to_a_group_deleted_meanwhile_is_not_found(app, scim, ten
             raise AssertionError("members were added to a deleted group")
         finally:
             db.session.rollback()
+
+
+def test_a_member_patch_refused_for_an_unknown_member_or_a_cycle_changes_nothing(scim):
+    uid = scim_user(scim, "ann@example.com")
+    inner = scim_group(scim, "inner")
+    outer = scim_group(scim, "outer", [inner])
+    before = {g: (_version(scim, g), scim.get(f"/Groups/{g}").get_json().get("members")) for g in (inner, outer)}
+    r = scim.patch(f"/Groups/{inner}", patch_op({"op": "add", "path": "members",
+                                                 "value": [{"value": uid}, {"value": "no-such-id"}]}))
+    assert r.status_code == 400 and r.get_json()["scimType"] == "invalidValue"
+    assert "no-such-id" in r.get_json()["detail"]
+    r = scim.patch(f"/Groups/{inner}", patch_op({"op": "add", "path": "members",
+                                                 "value": [{"value": uid}, {"value": outer}]}))
+    assert r.status_code == 400 and r.get_json()["scimType"] == "invalidValue"
+    after = {g: (_version(scim, g), scim.get(f"/Groups/{g}").get_json().get("members")) for g in (inner, outer)}
+    assert after == before
