@@ -139,8 +139,9 @@ class RevisionFeed:
         conn.execute(f"LISTEN {CHANNEL}")
         self._schema = conn.execute("SELECT current_schema()").fetchone()[0] or ""
         for tenant_id, revision in conn.execute("SELECT id, revision FROM tenants").fetchall():
-            if revision > self.known.get(tenant_id, 0):
-                self.heard(tenant_id, revision)  # (what changed meanwhile is not known)
+            # What changed while nothing was heard is not known: possibly a credential, even when
+            # this process's own commits have since taken `known` that far.
+            self.heard(tenant_id, revision)
         if self.last_error:
             log.info("revision feed listening again; every tenant's revision re-read")
         self.last_error = ""

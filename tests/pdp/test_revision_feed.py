@@ -214,3 +214,33 @@ def test_only_credential_changes_make_a_scim_token_be_checked_again(app, app_b):
             db.session.commit()
     # a credential among the kinds, or kinds not said (an older writer): checked again
     assert eventually(lambda: feed.credentials_changed(tid) == 8, 5.0)
+
+
+def test_a_revocation_lost_while_not_listening_ends_the_token_after_reconnect(app, app_b, tenant, api, api_b):
+    """Even when the instance's own writes, made meanwhile, took it past the revocation's revision."""
+    from scim_authz.credentials.keys import revoke_credential
+    from scim_authz.db.models import Tenant
+    from tests.conftest import SCIMClient
+
+    scim_b = SCIMClient(app_b.test_client(), tenant[1])
+    feed = _listening(app_b)
+    assert scim_b.get("/Users?count=1").status_code == 200  # the token is verified, and trusted
+    connect = feed._connect
+
+    def refused():
+        raise OSError("connection refused")
+
+    feed._connect, feed.retry_seconds = refused, 0.1  # B cannot listen again until the test says so
+    with app.app_context():
+        db.session.execute(text("SELECT pg_terminate_backend(:p)"), {"p": feed.backend_pid})
+        db.session.commit()
+    assert eventually(lambda: not feed.live, 5.0)
+    with app.app_context():  # on A, unheard by B
+        cred = db.session.execute(text("SELECT id FROM credentials WHERE kind = 'scim'")).scalar_one()
+        revoke_credential(db.session.get(Tenant, tenant[0]), cred)
+        db.session.commit()
+    # B's own write: B's feed hears it, past the revocation's revision
+    assert api_b.post("/roles", {"key": "viewer", "permissions": ["document:view"]}).status_code == 201
+    feed._connect = connect
+    assert eventually(lambda: feed.live, 5.0), feed.last_error
+    assert scim_b.get("/Users?count=1").status_code == 401
