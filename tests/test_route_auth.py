@@ -43,6 +43,8 @@ PUBLIC = {
     "static": "Flask's static files: public assets, nothing of any tenant",
     "health.healthz": "liveness for a load balancer: says only that the process answers",
     "health.readyz": "readiness for a load balancer: the database, the schema and the engine, nothing of any tenant",
+    "authzen.configuration": "AuthZEN PDP metadata (docs/authzen.md): the server's own endpoint URLs, nothing of "
+                             "any tenant",
     "metrics.scrape": "Prometheus metrics, no tenant in any label; answered only to METRICS_ALLOW_FROM or with "
                       "METRICS_TOKEN (tests/ops/test_metrics.py)",
 }
@@ -163,6 +165,10 @@ def _json(route: Route, resource: str | None, ids: dict):
         "api_users.sync_user": {"displayName": "probe", "active": False},
         "api_users.bulk_users": {"users": [{"key": ids["ann"], "displayName": "probe", "active": False}]},
         "api_users.patch_tenant": {"name": "probe", "role_mode": "app"},
+        "authzen.evaluation": {"subject": {"type": "user", "id": ids["ann"]}, "action": {"name": "edit"},
+                               "resource": {"type": "document", "id": "1"}},
+        "authzen.evaluations": {"subject": {"type": "user", "id": ids["ann"]}, "action": {"name": "edit"},
+                                "evaluations": [{"resource": {"type": "document", "id": "1"}}]},
     }
     if route.endpoint not in bodies:
         raise LookupError(f"{route}: no request body known; add one to _json() so the new route is tested")

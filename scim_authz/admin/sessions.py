@@ -15,7 +15,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from scim_authz.db.models import Admin
 
-STATELESS = ("/v1/", "/scim/")
+STATELESS = ("/v1/", "/scim/", "/access/", "/.well-known/")
 SESSION_ADMIN, SESSION_TENANT = "admin_id", "tenant_id"
 SESSION_EPOCH, SESSION_SIGNED_IN = "admin_epoch", "signed_in_at"
 _IDENTITY = (SESSION_ADMIN, SESSION_EPOCH, SESSION_SIGNED_IN, SESSION_TENANT)

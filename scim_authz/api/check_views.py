@@ -36,7 +36,7 @@ def _decision_id() -> str:
     return f"{_ids['prefix']}-{next(_ids['counter']):012x}"
 
 
-class _Batch:
+class DecisionBatch:
     """What every check of one request shares, looked up once (Flask's proxies cost per access)."""
 
     __slots__ = ("tid", "label", "engine", "audit", "store", "at", "g", "metrics")
@@ -53,8 +53,9 @@ class _Batch:
         self.metrics = app.extensions.get(METRICS_KEY)
 
 
-def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> tuple[dict, tuple]:
-    """The answer to one check, and its row for the decision log."""
+def decide(item: dict, at_least: int | None, explain: bool, b: DecisionBatch) -> tuple[dict, tuple]:
+    """The answer to one check, and its row for the decision log (`item["claims"]`, when given, are
+    what conditions see as the end user's token claims)."""
     tid, eng = b.tid, b.engine
     b.g.decision_id = did = _decision_id()  # lines logged while deciding carry it (scim_authz/ops/logs.py)
     user = item["user"]
@@ -62,7 +63,7 @@ def _decide(item: dict, at_least: int | None, explain: bool, b: _Batch) -> tuple
         key, claims, synced_at = identity.resolve(tid, user)
         at_least = max(filter(None, (at_least, synced_at)), default=None)
     else:
-        key, claims = user["key"], None
+        key, claims = user["key"], item.get("claims")
     res = item["resource"]
     started = perf_counter()
     d = eng.check(tid, key, item["action"], res["type"], res["id"], resource_attrs=res["attributes"],
@@ -99,8 +100,8 @@ def _explain_arg() -> bool:
 @api_endpoint()
 def check():
     item = load_check(json_body())
-    b = _Batch()
-    out, row = _decide(item, item["at_least"], item["explain"] or _explain_arg(), b)
+    b = DecisionBatch()
+    out, row = decide(item, item["at_least"], item["explain"] or _explain_arg(), b)
     b.audit.record(row)
     return out
 
@@ -112,10 +113,10 @@ def check_bulk():
     explain = _explain_arg()
     if at_least is not None:
         g.store = pdp.engine().store(g.caller.tenant_id, at_least)
-    b = _Batch(at=utcnow())  # one decision time for the batch
+    b = DecisionBatch(at=utcnow())  # one decision time for the batch
     results, rows = [], []
     for item in items:
-        out, row = _decide(item, item["at_least"] or at_least, explain or item["explain"], b)
+        out, row = decide(item, item["at_least"] or at_least, explain or item["explain"], b)
         results.append(out)
         rows.append(row)
     b.g.decision_id = None  # what is logged from here on is about the batch, not its last check

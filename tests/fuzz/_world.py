@@ -250,8 +250,8 @@ def changed_tables(before: dict, after: dict) -> list[str]:
 def surface(path: str) -> str:
     if path.startswith("/scim/"):
         return "scim"
-    if path.startswith("/v1/") or path == "/v1":
-        return "api"
+    if path.startswith(("/v1/", "/access/")) or path == "/v1":
+        return "api"  # (AuthZEN's /access/v1 takes the same API keys and answers errors alike)
     if path.startswith("/admin"):
         return "console"
     return "other"
