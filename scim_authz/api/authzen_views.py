@@ -60,10 +60,12 @@ def _decision(req: dict, b: DecisionBatch, explain: bool, rows: list) -> dict:
     reason = az.checkable(req)
     if reason is not None:
         return {"decision": False, **({"context": {"reason_admin": {"en": reason}}} if explain else {})}
-    res = req["resource"]
+    res, context = req["resource"], req["context"]
+    if req["action"]["properties"] and "action" not in context:  # conditions read them as context.action.*
+        context = {**context, "action": req["action"]["properties"]}
     item = {"user": {"key": _user_key(b.store, req["subject"]["id"])}, "action": req["action"]["name"],
             "resource": {"type": res["type"], "id": res["id"], "attributes": res["properties"]},
-            "context": req["context"], "claims": req["subject"]["properties"], "schema_version": None}
+            "context": context, "claims": req["subject"]["properties"], "schema_version": None}
     out, row = decide(item, None, explain, b)
     rows.append(row)
     decision = {"decision": out["allowed"]}

@@ -125,3 +125,18 @@ def test_decisions_go_to_the_decision_log(app, authzen, ann, tenant):
         from scim_authz import pdp
         pdp.audit(app).flush()
     assert count(app, Decision, tenant_id=tenant[0], user_id=ann) == 2
+
+
+def test_action_properties_reach_conditions_as_context_action(authzen, api, scim):
+    uid = scim_user(scim, "cy@example.com")
+    api.post("/roles", {"key": "soft", "permissions": ["record:delete"], "condition": "context.action.soft == true"})
+    api.post("/role-assignments", {"user": uid, "role": "soft"})
+
+    def delete(props, context=None):
+        body = {"subject": {"type": "user", "id": uid}, "action": {"name": "delete", "properties": props},
+                "resource": {"type": "record", "id": "1"}, **({"context": context} if context else {})}
+        return authzen.post("/evaluation", body).get_json()["decision"]
+
+    assert delete({"soft": True}) is True
+    assert delete({"soft": False}) is False
+    assert delete({"soft": True}, {"action": {"soft": False}}) is False  # the request's own context.action wins
