@@ -6,6 +6,7 @@ while deciding is a denial that says why.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -268,6 +269,8 @@ class Engine:
                 k = 4
                 while not hit & h[k]:
                     k += 2
+                if explain:
+                    return Decision(True, _explained(st, uid, h[2], h[k + 1]), st.revision, (), uid)
                 return _make(Decision, (True, h[k + 1], st.revision, (), uid))
         schema = self.schema_for(st, schema_version)
         entity = schema.entities.get(rtype) if schema is not None else None
@@ -293,30 +296,39 @@ class Engine:
                                   "context": dict(context or {})})
             return env_cache[0]
 
+        unmet: list[str] = []  # roles that grant it but whose condition is false, as an admin can act on
+
         def holds(role, g) -> bool:
             if role.condition is None:
                 return True
             try:
-                return role.condition.evaluate(env())
+                if role.condition.evaluate(env()):
+                    return True
             except ConditionEvalError as e:
                 failures.append(f"the condition of role {role.key} could not be evaluated: {e.reason}")
                 return False
+            unmet.append(f"{grants_mod.describe(g)} requires {role.condition.source}")
+            return False
 
+        describe = functools.partial(grants_mod.describe_for, st, uid) if explain else grants_mod.describe
         for role, g in conditional:
             if _grants(role, perm, rtype) and holds(role, g):
-                return Decision(True, f"allowed: {grants_mod.describe(g)}, its condition holding", st.revision, (),
-                                uid)
+                return Decision(True, f"allowed: {describe(g)}, its condition holding", st.revision, (), uid)
         for role, g in instance:
             if _grants(role, perm, rtype) and holds(role, g):
-                return Decision(True, f"allowed: {grants_mod.describe(g)}", st.revision, (), uid)
+                return Decision(True, f"allowed: {describe(g)}", st.revision, (), uid)
         if rule:
             ev = Evaluator(st, schema, uid, ug, holds, grants_mod.describe, self.max_depth)
             w = ev.has(rtype, rid, action)
             if w is not None:
                 return Decision(True, "allowed: " + " → ".join(ev.path(w)), st.revision, tuple(ev.path(w)), uid)
-        reason = f"denied: {_no_role(st, uid, explain)} grants {perm}"
-        reason += f", and {rtype}.{action} does not hold for {rtype}:{rid}" if rule else \
-            f", and the schema has no rule {rtype}.{action}"
+        if unmet:  # "denied: role approver via group Finance (IdP) requires resource.amount <= 1000"
+            reason = "denied: " + "; ".join(dict.fromkeys(unmet))
+            reason += f", and {rtype}.{action} does not hold for {rtype}:{rid}" if rule else ""
+        else:
+            reason = f"denied: {_no_role(st, uid, explain)} grants {perm}"
+            reason += f", and {rtype}.{action} does not hold for {rtype}:{rid}" if rule else \
+                f", and the schema has no rule {rtype}.{action}"
         if failures:
             reason += "; " + "; ".join(dict.fromkeys(failures))
         return Decision(False, reason, st.revision, (), uid)
@@ -439,6 +451,16 @@ class Engine:
 def _frozen(value) -> str:
     """A cache key part for a context or claims mapping (conditions may read them)."""
     return json.dumps(value, sort_keys=True, default=str) if value else ""
+
+
+def _explained(st: TenantStore, uid: str, ug, reason: str) -> str:
+    """An allow's reason with the chain of nested groups it comes through (see grants.describe_for)."""
+    if "via group" not in reason:
+        return reason
+    for g in ug.grants:
+        if reason == "allowed: " + grants_mod.describe(g):
+            return "allowed: " + grants_mod.describe_for(st, uid, g)
+    return reason
 
 
 def _no_role(st: TenantStore, uid: str, explain: bool) -> str:

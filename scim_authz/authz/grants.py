@@ -270,3 +270,40 @@ def describe(grant: Grant) -> str:
         return f"role {grant.role}{where} via group {grant.via_name} (IdP)"
     by = f" by {grant.via}" if grant.via else ""
     return f"role {grant.role}{where} assigned{by} (app)"
+
+
+def describe_for(store: TenantStore, user_id: str, grant: Grant) -> str:
+    """describe(), naming the chain of nested groups that makes the user a member of the group a
+    grant comes through: "role editor via group Platform, member of Engineering (IdP)". Worked out
+    only when a decision is asked to explain itself (the decision log keeps describe()'s words)."""
+    user = store.users.get(user_id)
+    if grant.source != "idp" or user is None or grant.via in user.groups:
+        return describe(grant)
+    chain = _group_chain(store, user.groups, grant.via)
+    if not chain:
+        return describe(grant)
+    where = f" on {grant.scope[0]}:{grant.scope[1]}" if grant.scope else ""
+    names = [store.groups[g].name for g in chain]
+    members = ", ".join(f"member of {n}" for n in names[1:])
+    return f"role {grant.role}{where} via group {names[0]}, {members} (IdP)"
+
+
+def _group_chain(store: TenantStore, direct: set[str], target: str) -> list[str] | None:
+    """The shortest chain of group ids from one of `direct` up to `target` (both ends included)."""
+    came_from: dict[str, str | None] = dict.fromkeys(direct)
+    frontier = sorted(direct)  # (sorted: the same chain every time)
+    while frontier:
+        nxt = []
+        for gid in frontier:
+            if gid == target:
+                chain = [gid]
+                while came_from[chain[-1]] is not None:
+                    chain.append(came_from[chain[-1]])
+                return chain[::-1]
+            g = store.groups.get(gid)
+            for parent in sorted(g.parents) if g is not None else ():
+                if parent not in came_from:
+                    came_from[parent] = gid
+                    nxt.append(parent)
+        frontier = nxt
+    return None

@@ -198,7 +198,7 @@ def test_console_end_to_end(live_app, browser):
         page.get_by_role("button", name="Check").click()
         verdict = page.locator(".verdict-word").inner_text()
         explanation = page.locator(".explanation").inner_text()
-        assert verdict == "Allowed" and "via group Engineering" in explanation
+        assert verdict == "Allowed" and "via group Platform, member of Engineering" in explanation
         shot("playground")
 
         # Some checks from an application, then the audit log shows the console's decision.

@@ -218,7 +218,7 @@ def test_playground_answers_explains_and_audits(app, console, tenant, people):
     r = console.post("/admin/playground", {"user": "bob@acme.test", "action": "edit", "resource": "document:1"})
     assert r.status_code == 200
     page = text(r)
-    assert "Allowed" in page and "role editor via group Engineering (IdP)" in page
+    assert "Allowed" in page and "role editor via group Platform, member of Engineering (IdP)" in page
     assert "role editor via group Engineering (IdP)" in text(console.get(f"/admin/users/{people['bob']}"))
     r = console.post("/admin/playground", {"user": "carol@acme.test", "action": "edit", "resource": "document:1"})
     assert "Denied" in text(r) and "deactivated" in text(r)

@@ -161,7 +161,7 @@ def test_nested_groups_inherit_mappings(api, scim, people):
     api.post("/group-mappings", {"group": "Engineering", "role": "editor"})
     d = check(api, carl, "edit", "document:1", explain=True)
     assert d["allowed"] is True
-    assert d["explanation"] == "allowed: role editor via group Engineering (IdP)"
+    assert d["explanation"] == "allowed: role editor via group Backend, member of Engineering (IdP)"
 
 
 # ---- effective permissions -------------------------------------------------------------------

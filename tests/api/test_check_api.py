@@ -246,3 +246,17 @@ def test_a_bulk_request_that_cannot_open_a_log_connection_queues_its_decisions(a
     assert api.post("/check/bulk", {"checks": items}).status_code == 200
     monkeypatch.undo()
     assert len(api.get("/decisions").get_json()["decisions"]) == 2
+
+
+def test_a_denial_by_a_false_condition_names_the_role_its_group_and_the_condition(api, scim):
+    from tests.api._api_helpers import scim_group
+    bo = scim_user(scim, "bo@example.com")
+    api.post("/roles", {"key": "approver", "permissions": ["invoice:approve"], "condition": "resource.amount <= 1000"})
+    api.post("/group-mappings", {"group": scim_group(scim, "Finance", [bo]), "role": "approver"})
+    big = {"type": "invoice", "id": "1", "attributes": {"amount": 5000}}
+    d = check(api, bo, "approve", big, explain=True)
+    assert d["allowed"] is False
+    assert d["explanation"] == "denied: role approver via group Finance (IdP) requires resource.amount <= 1000"
+    small = {"type": "invoice", "id": "2", "attributes": {"amount": 50}}
+    assert check(api, bo, "approve", small, explain=True)["explanation"] == \
+        "allowed: role approver via group Finance (IdP), its condition holding"
