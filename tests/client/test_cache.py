@@ -99,3 +99,11 @@ def test_bad_settings_are_refused():
         DecisionCache(max_entries=0)
     with pytest.raises(ValueError):
         DecisionCache(ttl_seconds=0)
+
+
+def test_a_cache_serves_one_key_only(origin, api):
+    shared = DecisionCache()
+    with Client(origin, api.key, cache=shared), Client(origin, api.key, cache=shared):
+        pass  # the same server and key: one tenant's answers
+    with pytest.raises(ValueError, match="one server and API key"):
+        Client(origin, "sk_another_tenants_key", cache=shared)

@@ -6,6 +6,7 @@ A decision another writer changed can be served for up to `ttl_seconds`: keep it
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -27,6 +28,17 @@ class DecisionCache:
         self.ttl_seconds = ttl_seconds
         self._entries: OrderedDict[tuple, tuple[float, CheckResult]] = OrderedDict()
         self._lock = threading.Lock()  # for puts only: the hit path takes no lock
+        self._scope: str | None = None
+
+    def bind(self, scope: str) -> None:
+        """Tie the cache to the one server and API key (so tenant) whose answers it keeps: its keys
+        name no tenant, so a cache shared by clients of two tenants would mix their answers."""
+        with self._lock:
+            if self._scope is None:
+                self._scope = scope
+            elif self._scope != scope:
+                raise ValueError("a DecisionCache keeps the answers of one server and API key; "
+                                 "give each client of another key its own cache")
 
     def get(self, key: tuple) -> CheckResult | None:
         """The cached decision, or None if absent or expired. The hot path: keep it lean."""
@@ -56,6 +68,11 @@ class DecisionCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def scope_of(base_url: str, api_key: str) -> str:
+    """What a cache is bound to: the server and the key (hashed: the cache need not hold the key)."""
+    return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()
 
 
 def cache_key(user: Any, action: str, resource: Any, context: dict | None, revision: int | None) -> tuple:

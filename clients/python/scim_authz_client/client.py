@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from scim_authz_client.cache import DecisionCache, cache_key
+from scim_authz_client.cache import DecisionCache, cache_key, scope_of
 from scim_authz_client.errors import ScimAuthzError
 from scim_authz_client.protocol import REVISION_HEADER, Call, Core, Steps
 from scim_authz_client.results import (
@@ -59,6 +59,8 @@ class Client:
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 5.0, retries: int = 2,
                  fail_closed: bool = True, cache: DecisionCache | None = None,
                  transport: httpx.BaseTransport | None = None):
+        if cache is not None:
+            cache.bind(scope_of(base_url_of(base_url), api_key))
         self._core = Core(fail_closed=fail_closed, cache=cache)
         self._retry = RetryPolicy(retries)
         self._http = httpx.Client(base_url=base_url_of(base_url), headers=headers_for(api_key),
