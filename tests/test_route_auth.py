@@ -45,6 +45,10 @@ PUBLIC = {
     "health.readyz": "readiness for a load balancer: the database, the schema and the engine, nothing of any tenant",
     "authzen.configuration": "AuthZEN PDP metadata (docs/authzen.md): the server's own endpoint URLs, nothing of "
                              "any tenant",
+    "api_docs.openapi_json": "the OpenAPI description of /v1 and /access/v1: built from the code alone, nothing of "
+                             "any tenant (tests/api/test_openapi.py)",
+    "api_docs.docs_page": "the documentation page that reads the OpenAPI description: static, nothing of any tenant",
+    "api_docs.docs_asset": "the documentation page's scripts and styles (Swagger UI's files, a fixed list)",
     "metrics.scrape": "Prometheus metrics, no tenant in any label; answered only to METRICS_ALLOW_FROM or with "
                       "METRICS_TOKEN (tests/ops/test_metrics.py)",
 }

@@ -18,6 +18,9 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestURITooLarge
 
 INT64 = 2**63 - 1
+# Numbers in a URL (path variables, query parameters) name ids, versions, cursors, offsets: every one
+# is kept in a 32-bit column, and PostgreSQL refuses a larger one with an error, not a row.
+INT32 = 2**31 - 1
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -59,7 +62,7 @@ def check_request() -> None:
         for name, value in req.args.items(multi=True):
             _check_value(name, value, "query parameter")
     for name, value in (req.view_args or {}).items():
-        if type(value) is int and not 0 <= value <= INT64:
+        if type(value) is int and not 0 <= value <= INT32:
             raise InputRefused(f"{name} is out of range")
     if req.method == "POST" and req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for name, value in req.form.items(multi=True):
@@ -80,8 +83,8 @@ def _check_value(name: str, value: str, where: str) -> None:
     if unstorable(name) or unstorable(value):
         raise InputRefused(f"the {where} {name!r} holds a NUL or an unpaired surrogate, which nothing can store")
     # (Length first: int() refuses more than 4,300 digits, and past 19 the answer is known anyway.)
-    if _INTEGER.fullmatch(value) and (len(value.lstrip("+-")) > 19 or abs(int(value)) > INT64):
-        raise InputRefused(f"the {where} {name!r} is out of range (at most {INT64})")
+    if _INTEGER.fullmatch(value) and (len(value.lstrip("+-")) > 19 or abs(int(value)) > INT32):
+        raise InputRefused(f"the {where} {name!r} is out of range (at most {INT32})")
 
 
 def secure_headers(resp):
