@@ -38,6 +38,24 @@ class Counting(httpx.BaseTransport):
         return [json.loads(r.content) for r in self.requests if r.url.path == path]
 
 
+class AsyncCounting(httpx.AsyncBaseTransport):
+    """Counting for AsyncClient."""
+
+    def __init__(self):
+        self.inner = httpx.AsyncHTTPTransport()
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def bodies(self, path: str) -> list[dict]:
+        return [json.loads(r.content) for r in self.requests if r.url.path == path]
+
+
 class _ThisTestsApp:
     """A WSGI app that hands each request to the current test's app: one server for the session,
     since stopping werkzeug's server costs half a second (its poll interval) per test."""
@@ -72,6 +90,11 @@ def wire():
 
 
 @pytest.fixture
+def async_wire():
+    return AsyncCounting()
+
+
+@pytest.fixture
 def authz(origin, api, wire):
     """A Client of tenant acme's app key, whose requests `wire` records."""
     with Client(origin, api.key, transport=wire) as c:
@@ -94,3 +117,35 @@ def roles(api):
     for key, perms in (("editor", ["document:edit", "document:view"]), ("viewer", ["document:view"])):
         r = api.post("/roles", {"key": key, "name": key.title(), "permissions": perms})
         assert r.status_code == 201, r.get_json()
+
+
+ISSUER = "https://idp.example.test/"
+AUDIENCE = "api://acme-app"
+
+
+@pytest.fixture(scope="session")
+def _idp_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def idp(api, _idp_key):
+    """Tenant acme verifies end users' JWTs (RS256, inline JWKS, users by `sub` then `email`, as
+    tests/api/test_jwt_handoff.py does); returns mint(sub, email, **claims) -> a token it accepts."""
+    import time
+
+    import jwt
+    from jwt.algorithms import RSAAlgorithm
+
+    jwk = {**RSAAlgorithm.to_jwk(_idp_key.public_key(), as_dict=True), "kid": "k1", "use": "sig", "alg": "RS256"}
+    r = api.patch("/tenant", {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks": {"keys": [jwk]},
+                                      "user_claim": "sub", "username_claim": "email"}})
+    assert r.status_code == 200, r.get_json()
+
+    def mint(sub: str, email: str, **claims) -> str:
+        now = int(time.time())
+        body = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "email": email, "iat": now, "exp": now + 600, **claims}
+        return jwt.encode(body, _idp_key, algorithm="RS256", headers={"kid": "k1"})
+
+    return mint
