@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+
+# The OpenID Foundation's public interop data, read in place (never copied into the repository).
+INTEROP = Path(os.environ.get("AUTHZEN_INTEROP_DIR") or
+               Path(__file__).resolve().parents[2].parent / "shared" / "authzen-interop")
 
 
 class AuthZEN:

@@ -12,18 +12,15 @@ search endpoints (docs/authzen.md) and are reported as not run, never as passed.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.api._api_helpers import scim_user
+from tests.authzen._authzen_helpers import INTEROP
 from tests.integration.live import serving
 
-ROOT = Path(__file__).resolve().parents[2]
-INTEROP = Path(os.environ.get("AUTHZEN_INTEROP_DIR") or ROOT.parent / "shared" / "authzen-interop")
 CASES = INTEROP / "certification" / "certification-cases.json"
 pytestmark = pytest.mark.skipif(not CASES.is_file(), reason=f"AuthZEN interop data not found at {INTEROP}")
 
