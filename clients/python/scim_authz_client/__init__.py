@@ -3,6 +3,7 @@ assignments and relationships, with read-your-writes and an optional local decis
 from __future__ import annotations
 
 from scim_authz_client.async_client import AsyncClient
+from scim_authz_client.authzen import Evaluation
 from scim_authz_client.cache import DecisionCache
 from scim_authz_client.client import Client
 from scim_authz_client.errors import (
@@ -33,5 +34,5 @@ __all__ = [
     "ScimAuthzError", "AuthenticationError", "PermissionDenied", "NotFound", "Conflict", "InvalidRequest",
     "RateLimited", "ServerUnavailable", "ServerError",
     "CheckResult", "Permissions", "RoleGrant", "SyncResult", "BulkSyncResult", "BulkSyncItem", "Assignment",
-    "WriteResult",
+    "WriteResult", "Evaluation",
 ]

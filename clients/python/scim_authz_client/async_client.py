@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from scim_authz_client.authzen import Evaluation
 from scim_authz_client.cache import DecisionCache, cache_key, scope_of
 from scim_authz_client.client import base_url_of, headers_for, read_body
 from scim_authz_client.errors import ScimAuthzError
@@ -117,6 +118,19 @@ class AsyncClient:
     async def lookup_subjects(self, action: str, resource: Any, *, limit: int | None = None,
                               context: dict | None = None) -> list[str]:
         return await self._run(self._core.lookup_subjects(action, resource, context, limit))
+
+    # ---- AuthZEN 1.0 --------------------------------------------------------------------------
+
+    async def evaluate(self, subject: Any, action: Any, resource: Any, *, context: dict | None = None) -> Evaluation:
+        """AuthZEN Access Evaluation (scim_authz_client/authzen.py: shorthands for the entities)."""
+        return await self._run(self._core.evaluate(subject, action, resource, context))
+
+    async def evaluations(self, items: Iterable[Mapping], *, subject: Any = None, action: Any = None,
+                          resource: Any = None, context: dict | None = None,
+                          semantic: str | None = None) -> list[Evaluation]:
+        """AuthZEN Access Evaluations: `items` are mappings of the entities each replaces whole."""
+        defaults = {"subject": subject, "action": action, "resource": resource, "context": context}
+        return await self._run(self._core.evaluations(items, defaults, semantic))
 
     # ---- writes ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from scim_authz_client.authzen import Evaluation
 from scim_authz_client.cache import DecisionCache, cache_key, scope_of
 from scim_authz_client.errors import ScimAuthzError
 from scim_authz_client.protocol import REVISION_HEADER, Call, Core, Steps
@@ -148,6 +149,19 @@ class Client:
                         context: dict | None = None) -> list[str]:
         """The ids of every active user who may `action` on `resource`; `limit` is the page size."""
         return self._run(self._core.lookup_subjects(action, resource, context, limit))
+
+    # ---- AuthZEN 1.0 --------------------------------------------------------------------------
+
+    def evaluate(self, subject: Any, action: Any, resource: Any, *, context: dict | None = None) -> Evaluation:
+        """AuthZEN Access Evaluation (scim_authz_client/authzen.py: shorthands for the entities)."""
+        return self._run(self._core.evaluate(subject, action, resource, context))
+
+    def evaluations(self, items: Iterable[Mapping], *, subject: Any = None, action: Any = None,
+                          resource: Any = None, context: dict | None = None,
+                          semantic: str | None = None) -> list[Evaluation]:
+        """AuthZEN Access Evaluations: `items` are mappings of the entities each replaces whole."""
+        defaults = {"subject": subject, "action": action, "resource": resource, "context": context}
+        return self._run(self._core.evaluations(items, defaults, semantic))
 
     # ---- writes ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from scim_authz_client import authzen
 from scim_authz_client.cache import DecisionCache, cache_key
 from scim_authz_client.errors import ScimAuthzError, ServerError, ServerUnavailable, error_for
 from scim_authz_client.results import (
@@ -211,6 +212,30 @@ class Core:
             body["context"] = context
         users = yield from self._pages("/v1/lookup/subjects", body, "users", limit)
         return [u["id"] for u in users]
+
+    # ---- AuthZEN 1.0 --------------------------------------------------------------------------
+
+    def evaluate(self, subject: Any, action: Any, resource: Any, context: Mapping | None) -> Steps:
+        """POST /access/v1/evaluation; a denial of its own when the server cannot answer (fail closed)."""
+        try:
+            answer = yield Call("POST", "/access/v1/evaluation", authzen.request(subject, action, resource, context),
+                                idempotent=True)
+        except UNREACHABLE as err:
+            return authzen.Evaluation.denied(self._fail(f"evaluation of {action}", err))
+        return authzen.Evaluation.from_json(answer)
+
+    def evaluations(self, items: Iterable[Mapping], defaults: Mapping, semantic: str | None) -> Steps:
+        """POST /access/v1/evaluations: one Evaluation per item answered (fewer when short-circuited)."""
+        items = list(items)
+        try:
+            answer = yield Call("POST", "/access/v1/evaluations", authzen.batch(items, defaults, semantic),
+                                idempotent=True)
+        except UNREACHABLE as err:
+            denied = authzen.Evaluation.denied(self._fail(f"{len(items)} evaluations", err))
+            return [denied] * (1 if semantic in ("deny_on_first_deny", "permit_on_first_permit") else len(items))
+        if "evaluations" not in answer:  # (an empty batch is answered as one evaluation)
+            return [authzen.Evaluation.from_json(answer)]
+        return [authzen.Evaluation.from_json(e) for e in answer["evaluations"]]
 
     # ---- writes ------------------------------------------------------------------------------
 
