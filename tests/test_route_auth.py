@@ -171,6 +171,12 @@ def _json(route: Route, resource: str | None, ids: dict):
         "api_users.patch_tenant": {"name": "probe", "role_mode": "app"},
         "authzen.evaluation": {"subject": {"type": "user", "id": ids["ann"]}, "action": {"name": "edit"},
                                "resource": {"type": "document", "id": "1"}},
+        "authzen_search.search_subject": {"subject": {"type": "user"}, "action": {"name": "edit"},
+                                          "resource": {"type": "document", "id": "1"}},
+        "authzen_search.search_resource": {"subject": {"type": "user", "id": ids["ann"]}, "action": {"name": "edit"},
+                                           "resource": {"type": "document"}},
+        "authzen_search.search_action": {"subject": {"type": "user", "id": ids["ann"]},
+                                         "resource": {"type": "document", "id": "1"}},
         "authzen.evaluations": {"subject": {"type": "user", "id": ids["ann"]}, "action": {"name": "edit"},
                                 "evaluations": [{"resource": {"type": "document", "id": "1"}}]},
     }

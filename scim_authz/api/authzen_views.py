@@ -19,7 +19,9 @@ from scim_authz.web.requests import public_origin
 bp = Blueprint("authzen", __name__)
 
 PREFIX = "/access/v1"
-ENDPOINTS = {"access_evaluation_endpoint": "/evaluation", "access_evaluations_endpoint": "/evaluations"}
+ENDPOINTS = {"access_evaluation_endpoint": "/evaluation", "access_evaluations_endpoint": "/evaluations",
+             "search_subject_endpoint": "/search/subject", "search_resource_endpoint": "/search/resource",
+             "search_action_endpoint": "/search/action"}
 
 
 @bp.get("/.well-known/authzen-configuration")
@@ -33,7 +35,7 @@ def configuration():
     return resp
 
 
-def _json() -> dict:
+def json_request() -> dict:
     """The body, which AuthZEN sends as application/json only."""
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
@@ -47,7 +49,7 @@ def _explain(options: dict | None = None) -> bool:
     return request.args.get("explain", "").lower() in ("1", "true", "yes")
 
 
-def _user_key(st, subject_id: str) -> str:
+def user_key(st, subject_id: str) -> str:
     """The user a subject id names: a user's id or userName (as /v1/check takes them), else its
     externalId (the IdP's own id for the user, which is what a token's `sub` usually carries)."""
     if st is None or subject_id in st.users or subject_id.lower() in st.by_name:
@@ -63,7 +65,7 @@ def _decision(req: dict, b: DecisionBatch, explain: bool, rows: list) -> dict:
     res, context = req["resource"], req["context"]
     if req["action"]["properties"] and "action" not in context:  # conditions read them as context.action.*
         context = {**context, "action": req["action"]["properties"]}
-    item = {"user": {"key": _user_key(b.store, req["subject"]["id"])}, "action": req["action"]["name"],
+    item = {"user": {"key": user_key(b.store, req["subject"]["id"])}, "action": req["action"]["name"],
             "resource": {"type": res["type"], "id": res["id"], "attributes": res["properties"]},
             "context": context, "claims": req["subject"]["properties"], "schema_version": None}
     out, row = decide(item, None, explain, b)
@@ -78,7 +80,7 @@ def _decision(req: dict, b: DecisionBatch, explain: bool, rows: list) -> dict:
 @bp.post(PREFIX + "/evaluation")
 @api_endpoint()
 def evaluation():
-    req = az.evaluation(_json())
+    req = az.evaluation(json_request())
     b, rows = DecisionBatch(), []
     out = _decision(req, b, _explain(), rows)
     if rows:
@@ -89,7 +91,7 @@ def evaluation():
 @bp.post(PREFIX + "/evaluations")
 @api_endpoint()
 def evaluations():
-    raw = _json()
+    raw = json_request()
     items, semantic, options = az.batch(raw)
     explain = _explain(options)
     b, rows = DecisionBatch(at=utcnow()), []

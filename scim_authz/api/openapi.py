@@ -159,6 +159,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("post", AZ + "/evaluations"): Op("AuthZEN access evaluations: defaults plus items, answered in order",
                                       "AuthZENEvaluations", (200, "AuthZENDecisions"), query=(EXPLAIN,),
                                       tag="AuthZEN"),
+    ("post", AZ + "/search/subject"): Op("AuthZEN subject search: the users a decision would permit",
+                                         "AuthZENSubjectSearch", (200, "AuthZENSubjects"), tag="AuthZEN"),
+    ("post", AZ + "/search/resource"): Op("AuthZEN resource search: the resources of a type a decision would permit",
+                                          "AuthZENResourceSearch", (200, "AuthZENResources"), tag="AuthZEN"),
+    ("post", AZ + "/search/action"): Op("AuthZEN action search: the actions a decision would permit",
+                                        "AuthZENActionSearch", (200, "AuthZENActions"), tag="AuthZEN"),
 }
 USER_KEY = "a user's id, userName or externalId"
 PATH_PARAMETERS = {"user": USER_KEY, "key": "a role key", "aid": "an assignment id", "mid": "a mapping id",

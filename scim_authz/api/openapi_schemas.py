@@ -209,11 +209,36 @@ AZ_DECISION = obj({"decision": BOOLEAN, "context": {"type": "object", "descripti
                   ("decision",))
 AZ_DECISIONS = {"oneOf": [ref("AuthZENDecision"), obj(
     {"evaluations": {"type": "array", "items": ref("AuthZENDecision")}}, ("evaluations",))]}
-AZ_CONFIGURATION = obj({"policy_decision_point": {"type": "string", "format": "uri"},
-                        "access_evaluation_endpoint": {"type": "string", "format": "uri"},
-                        "access_evaluations_endpoint": {"type": "string", "format": "uri"}},
-                       ("policy_decision_point", "access_evaluation_endpoint", "access_evaluations_endpoint"),
-                       closed=False)
+_URI = {"type": "string", "format": "uri"}
+_AZ_ENDPOINTS = ("access_evaluation_endpoint", "access_evaluations_endpoint", "search_subject_endpoint",
+                 "search_resource_endpoint", "search_action_endpoint")
+AZ_CONFIGURATION = obj({"policy_decision_point": _URI, **dict.fromkeys(_AZ_ENDPOINTS, _URI)},
+                       ("policy_decision_point", *_AZ_ENDPOINTS), closed=False)
+# Search: the searched-for entity needs only its type (an id is ignored); the others are whole.
+_AZ_TYPED = obj({"type": _NON_EMPTY, "id": {"type": ["string", "null"]}, "properties": _PROPERTIES}, ("type",),
+                closed=False)
+_AZ_PAGE_IN = {"type": ["object", "null"], "properties": {
+    "token": {"type": ["string", "null"], "description": "a next_token this server gave"},
+    "limit": {"type": ["integer", "null"], "minimum": 0}}}
+_AZ_PAGE_OUT = obj({"next_token": {"type": "string", "description": "empty on the last page"},
+                    "count": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0}},
+                   ("next_token",))
+_CTX = {"type": ["object", "null"]}
+AZ_SUBJECT_SEARCH = obj({"subject": _AZ_TYPED, "action": ref("AuthZENAction"), "resource": ref("AuthZENResource"),
+                         "context": _CTX, "page": _AZ_PAGE_IN}, ("subject", "action", "resource"), closed=False)
+AZ_RESOURCE_SEARCH = obj({"subject": ref("AuthZENSubject"), "action": ref("AuthZENAction"), "resource": _AZ_TYPED,
+                          "context": _CTX, "page": _AZ_PAGE_IN}, ("subject", "action", "resource"), closed=False)
+AZ_ACTION_SEARCH = obj({"subject": ref("AuthZENSubject"), "resource": ref("AuthZENResource"), "context": _CTX,
+                        "page": _AZ_PAGE_IN}, ("subject", "resource"), closed=False)
+
+
+def _results(item: dict) -> dict:
+    return obj({"page": _AZ_PAGE_OUT, "results": {"type": "array", "items": item}}, ("results",))
+
+
+AZ_SUBJECTS = _results(obj({"type": STRING, "id": STRING}, ("type", "id")))
+AZ_RESOURCES = _results(obj({"type": STRING, "id": STRING}, ("type", "id")))
+AZ_ACTIONS = _results(obj({"name": STRING}, ("name",)))
 
 # Components by name; the operations (api/openapi.py) refer to them. ("Consistency" is marshmallow's,
 # scim_authz/api/schemas.py: the same rules as check_items._at_least.)
@@ -232,4 +257,7 @@ COMPONENTS = {
     "Decisions": DECISIONS, "Usage": USAGE, "AuthZENSubject": AZ_SUBJECT, "AuthZENResource": AZ_RESOURCE,
     "AuthZENAction": AZ_ACTION, "AuthZENEvaluation": AZ_EVALUATION, "AuthZENEvaluations": AZ_EVALUATIONS,
     "AuthZENDecision": AZ_DECISION, "AuthZENDecisions": AZ_DECISIONS, "AuthZENConfiguration": AZ_CONFIGURATION,
+    "AuthZENSubjectSearch": AZ_SUBJECT_SEARCH, "AuthZENResourceSearch": AZ_RESOURCE_SEARCH,
+    "AuthZENActionSearch": AZ_ACTION_SEARCH, "AuthZENSubjects": AZ_SUBJECTS, "AuthZENResources": AZ_RESOURCES,
+    "AuthZENActions": AZ_ACTIONS,
 }

@@ -418,10 +418,12 @@ class Engine:
         return False
 
     def lookup_subjects(self, tenant_id: int, action: str, rtype: str, rid: str, *,
-                        context: Mapping | None = None, at_least: int | None = None) -> tuple[int, list[str]]:
-        """Every active user id that may `action` on rtype:rid, sorted."""
+                        context: Mapping | None = None, resource_attrs: Mapping | None = None,
+                        at_least: int | None = None) -> tuple[int, list[str]]:
+        """Every active user id that may `action` on rtype:rid (whose attributes conditions read as
+        `resource.*`), sorted."""
         st = self.store(tenant_id, at_least)
-        key = ("subjects", action, rtype, rid, _frozen(context))
+        key = ("subjects", action, rtype, rid, _frozen(context), _frozen(resource_attrs))
         hit = st.lookup_cache.get(key)
         if hit is not None:
             return st.revision, hit
@@ -440,7 +442,7 @@ class Engine:
             u = st.users.get(uid)
             if u is None or not u.active:
                 continue
-            d = self._check(st, uid, action, rtype, rid, None, context, None, None, False, user_id=uid)
+            d = self._check(st, uid, action, rtype, rid, resource_attrs, context, None, None, False, user_id=uid)
             if d.allowed:
                 allowed.append(uid)
         allowed.sort()

@@ -118,3 +118,15 @@ def forward_users(st: TenantStore, rtype: str, rid: str) -> set[str]:
         if any((m.resource_type, m.resource_id) in seen for m in rows):
             users |= st.transitive_users(gid)
     return users
+
+
+def declared_actions(st, rtype: str) -> list[str]:
+    """The actions a check on `rtype` can be granted: those its roles' permissions name (not
+    wildcards) and the schema's permissions of the type (not its relations), sorted."""
+    prefix = rtype + ":"
+    found = {p[len(prefix):] for role in st.roles.values() for p in role.permissions
+             if p.startswith(prefix) and p != prefix + "*"}
+    entity = st.schema.entities.get(rtype) if st.schema is not None else None
+    if entity is not None:
+        found |= set(entity.permissions)
+    return sorted(found)

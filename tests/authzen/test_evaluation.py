@@ -18,7 +18,10 @@ def test_the_metadata_names_the_pdp_and_its_endpoints_without_a_credential(clien
     body = r.get_json()
     assert body == {"policy_decision_point": "http://localhost",
                     "access_evaluation_endpoint": "http://localhost/access/v1/evaluation",
-                    "access_evaluations_endpoint": "http://localhost/access/v1/evaluations"}
+                    "access_evaluations_endpoint": "http://localhost/access/v1/evaluations",
+                    "search_subject_endpoint": "http://localhost/access/v1/search/subject",
+                    "search_resource_endpoint": "http://localhost/access/v1/search/resource",
+                    "search_action_endpoint": "http://localhost/access/v1/search/action"}
     assert "max-age" in r.headers["Cache-Control"]
 
 
