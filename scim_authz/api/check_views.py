@@ -139,7 +139,7 @@ def _page(items: list[str], cursor: str | None, limit: int, revision: int) -> tu
     start = 0
     if cursor:
         try:
-            after = base64.urlsafe_b64decode(cursor.encode()).decode()
+            after = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
         except (ValueError, UnicodeDecodeError) as e:
             raise InvalidRequest("the cursor is not one this API gave", details={"cursor": ["invalid"]}) from e
         import bisect
