@@ -15,13 +15,11 @@ Pagination is by token: `page.limit` in, `page.next_token` out (empty on the las
 """
 from __future__ import annotations
 
-import base64
-import bisect
-
 from flask import Blueprint, current_app, g
 
 from scim_authz import pdp
 from scim_authz.api import authzen_requests as az
+from scim_authz.api import paging
 from scim_authz.api.authzen_views import PREFIX, json_request, user_key
 from scim_authz.api.context import api_endpoint
 from scim_authz.api.errors import InvalidRequest
@@ -31,25 +29,16 @@ bp = Blueprint("authzen_search", __name__)
 
 
 def _page(results: list[dict], key: str, page: dict) -> dict:
-    """The results after page.token, at most page.limit of them, and the page object."""
-    names = [r[key] for r in results]
-    start = 0
-    token = page.get("token")
-    if token:
-        try:
-            after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidRequest("page.token is not one this server gave",
-                                 details={"page": ["unknown token"]}) from e
-        start = bisect.bisect_right(names, after)
+    """The results after page.token, at most page.limit of them, and the page object (api/paging.py)."""
     limit = page.get("limit")
     limit = min(limit, current_app.config["AUTHZ_LOOKUP_PAGE_MAX"]) if limit else len(results)
-    chunk = results[start:start + limit]
-    more = start + limit < len(results) and chunk
-    body = {"results": chunk}
-    if page or more:
-        body = {"page": {"next_token": base64.urlsafe_b64encode(chunk[-1][key].encode()).decode() if more else "",
-                         "count": len(chunk), "total": len(results)}, **body}
+    try:
+        start, end, nxt = paging.page([r[key] for r in results], page.get("token"), limit)
+    except ValueError as e:
+        raise InvalidRequest("page.token is not one this server gave", details={"page": ["unknown token"]}) from e
+    body = {"results": results[start:end]}
+    if page or nxt:
+        body = {"page": {"next_token": nxt or "", "count": end - start, "total": len(results)}, **body}
     return body
 
 

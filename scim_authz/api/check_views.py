@@ -1,7 +1,6 @@
 """POST /v1/check and its relatives: bulk checks, a user's permissions, lookups."""
 from __future__ import annotations
 
-import base64
 import itertools
 import os
 from time import perf_counter
@@ -9,7 +8,7 @@ from time import perf_counter
 from flask import Blueprint, current_app, g, request
 
 from scim_authz import pdp
-from scim_authz.api import identity
+from scim_authz.api import identity, paging
 from scim_authz.api.check_items import load_bulk, load_check
 from scim_authz.api.context import api_endpoint, json_body
 from scim_authz.api.errors import InvalidRequest
@@ -134,19 +133,13 @@ def permissions(user):
     return _flag_stale(found)
 
 
-def _page(items: list[str], cursor: str | None, limit: int, revision: int) -> tuple[list[str], str | None]:
-    """A page after the cursor; the cursor names the last item given, so pages never overlap or skip."""
-    start = 0
-    if cursor:
-        try:
-            after = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidRequest("the cursor is not one this API gave", details={"cursor": ["invalid"]}) from e
-        import bisect
-        start = bisect.bisect_right(items, after)
-    page = items[start:start + limit]
-    more = start + limit < len(items)
-    return page, (base64.urlsafe_b64encode(page[-1].encode()).decode() if more and page else None)
+def _page(items: list[str], cursor: str | None, limit: int) -> tuple[list[str], str | None]:
+    """A page after the cursor (api/paging.py), or 400 for a cursor this API did not give."""
+    try:
+        start, end, nxt = paging.page(items, cursor, limit)
+    except ValueError as e:
+        raise InvalidRequest("the cursor is not one this API gave", details={"cursor": ["invalid"]}) from e
+    return items[start:end], nxt
 
 
 @bp.post("/lookup/resources")
@@ -159,7 +152,7 @@ def lookup_resources():
     at_least = max(filter(None, (data["consistency"].get("at_least"), synced_at)), default=None)
     revision, ids = pdp.engine().lookup_resources(tid, key, data["action"], data["resource_type"],
                                                   context=data["context"], claims=claims, at_least=at_least)
-    page, nxt = _page(ids, data["cursor"], limit, revision)
+    page, nxt = _page(ids, data["cursor"], limit)
     return _flag_stale({"resource_type": data["resource_type"], "resources": page, "next_cursor": nxt,
                         "total": len(ids), "revision": revision})
 
@@ -173,7 +166,7 @@ def lookup_subjects():
     eng = pdp.engine()
     revision, ids = eng.lookup_subjects(g.caller.tenant_id, data["action"], res["type"], res["id"],
                                         context=data["context"], at_least=data["consistency"].get("at_least"))
-    page, nxt = _page(ids, data["cursor"], limit, revision)
+    page, nxt = _page(ids, data["cursor"], limit)
     st = eng.stores[g.caller.tenant_id]
     return _flag_stale({"users": [{"id": u, "userName": st.users[u].user_name} for u in page if u in st.users],
                         "next_cursor": nxt, "total": len(ids), "revision": revision})
