@@ -26,7 +26,7 @@ NAMES = [f"kill{i:04d}@faults.example" for i in range(OPERATIONS)]
 # take about 42 pages, so about a third of the way through.
 PAGES_WRITTEN = 15
 AGAIN = NAMES[:50] + NAMES[-50:]  # sent again after the kill, on the replacement worker
-HELD_SECONDS = 0.5  # SQLite: kill once the bulk has held the write lock this long
+HELD_SECONDS = 0.15  # SQLite: kill once the bulk has held the write lock this long (other writes: milliseconds)
 
 
 def _wait(what: str, probe, timeout: float = 30.0, every: float = 0.02):
