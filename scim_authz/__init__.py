@@ -10,7 +10,15 @@ def create_app(config: type | dict | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, error handlers; nothing else."""
     from scim_authz.admin import bp as admin_bp
     from scim_authz.admin.sessions import ConsoleSessions
-    from scim_authz.api import authzen_search, authzen_views, check_views, docs_views, policy_views, users_views
+    from scim_authz.api import (
+        authzen_search,
+        authzen_views,
+        check_views,
+        docs_views,
+        policy_views,
+        resources_views,
+        users_views,
+    )
     from scim_authz.cli import register_cli
     from scim_authz.config import config_for
     from scim_authz.config.settings import check_production, instance_path, instance_secret_key
@@ -42,7 +50,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     db_setup.configure_engine(app)
 
     app.register_blueprint(scim_bp)
-    for module in (check_views, policy_views, users_views, authzen_views, authzen_search, docs_views):
+    for module in (check_views, policy_views, resources_views, users_views, authzen_views, authzen_search,
+                   docs_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(health.bp)

@@ -26,7 +26,8 @@ MARSHMALLOW = {
     "RolePatchRequest": ma.RolePatchSchema, "AssignmentRequest": ma.AssignmentSchema,
     "MappingRequest": ma.MappingSchema, "SchemaSource": ma.SchemaWrite, "RelationshipsRequest": ma.RelationshipsWrite,
     "SyncUserRequest": ma.SyncUserSchema, "BulkUser": ma.BulkUserSchema, "BulkUsersRequest": ma.BulkUsersRequest,
-    "TenantSettingsRequest": ma.TenantSettingsSchema,
+    "TenantSettingsRequest": ma.TenantSettingsSchema, "ResourceRequest": ma.ResourceWrite,
+    "ResourcesRequest": ma.ResourcesWrite,
 }
 # The errors every authenticated operation may answer, and why; a row adds its own (404, 409).
 ERRORS = {
@@ -126,6 +127,21 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                q("cursor", {"type": "integer", "minimum": 1, "maximum": INT32}),
                *(q(f, {"type": "string"}) for f in ("resource_type", "resource_id", "relation", "subject_type",
                                                     "subject_id", "subject_relation")))),
+    # ---- resources' held attributes (api/resources_views.py)
+    ("put", V1 + "/resources/{rtype}/{rid}"): Op(
+        "Hold a resource's attributes, which conditions read as resource.* (replaced whole)", "ResourceRequest",
+        (201, "ResourceWritten"), also=((200, "ResourceWritten"),), tag="resources"),
+    ("get", V1 + "/resources/{rtype}/{rid}"): Op("Read a resource's held attributes", ok=(200, "ResourceOne"),
+                                                 errors=(404,), tag="resources"),
+    ("delete", V1 + "/resources/{rtype}/{rid}"): Op("Forget a resource's held attributes",
+                                                    ok=(200, "ResourceDeleted"), tag="resources"),
+    ("post", V1 + "/resources"): Op("Hold many resources' attributes (all or nothing)", "ResourcesRequest",
+                                    (200, "ResourcesWritten"), tag="resources"),
+    ("get", V1 + "/resources"): Op(
+        "List one type's resources with their held attributes, a page at a time", ok=(200, "ResourcePage"),
+        tag="resources", query=({**q("type", {"type": "string"}), "required": True},
+                                q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                                q("cursor", {"type": "string"}))),
     # ---- users, tenant, audit (api/users_views.py)
     ("put", V1 + "/users/{key}"): Op("syncUser: create or update the user the app knows by this key",
                                       "SyncUserRequest", (201, "UserSynced"), (404, 409),
@@ -168,7 +184,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 USER_KEY = "a user's id, userName or externalId"
 PATH_PARAMETERS = {"user": USER_KEY, "key": "a role key", "aid": "an assignment id", "mid": "a mapping id",
-                   "filename": "an asset's file name"}
+                   "filename": "an asset's file name", "rtype": "a resource type",
+                   "rid": "a resource id (the rest of the path, slashes included)"}
 PATH_PARAMETERS_UNDER = {("/v1/users/", "key"): USER_KEY}  # where a name means something else
 INTEGER_PARAMETERS = {"aid", "mid"}
 

@@ -151,6 +151,17 @@ RELATIONSHIP_PAGE = obj({"relationships": {"type": "array", "items": obj(
     {"resource": STRING, "relation": STRING, "subject": STRING, "revision": INTEGER},
     ("resource", "relation", "subject"))}, "next_cursor": NEXT_CURSOR}, ("relationships", "next_cursor"))
 
+RESOURCE = obj({"type": STRING, "id": STRING, "attributes": ANY_OBJECT, "updated": TIME, "revision": INTEGER},
+               ("type", "id", "attributes", "updated", "revision"))
+RESOURCE_ONE = obj({"resource": ref("Resource")}, ("resource",))
+RESOURCE_WRITTEN = obj({"resource": ref("Resource"), "created": BOOLEAN, "revision": REVISION},
+                       ("resource", "created", "revision"))
+RESOURCE_DELETED = obj({"deleted": BOOLEAN, "revision": REVISION}, ("deleted", "revision"))
+RESOURCES_WRITTEN = obj({"created": {"type": "integer", "minimum": 0}, "replaced": {"type": "integer", "minimum": 0},
+                         "revision": REVISION}, ("created", "replaced", "revision"))
+RESOURCE_PAGE = obj({"resources": {"type": "array", "items": ref("Resource")}, "next_cursor": NULLABLE_STRING},
+                    ("resources", "next_cursor"))
+
 # ---- users, tenant, audit --------------------------------------------------------------------------
 
 USER = obj({"id": STRING, "userName": STRING, "externalId": NULLABLE_STRING, "displayName": NULLABLE_STRING,
@@ -252,7 +263,9 @@ COMPONENTS = {
     "SchemaDocument": SCHEMA_DOCUMENT, "SchemaVersion": SCHEMA_VERSION, "SchemaOne": SCHEMA_ONE,
     "SchemaWritten": SCHEMA_WRITTEN, "SchemaVersions": SCHEMA_VERSIONS, "SchemaValidation": SCHEMA_VALIDATION,
     "RelationshipsWritten": RELATIONSHIPS_WRITTEN, "RelationshipsDeleted": RELATIONSHIPS_DELETED,
-    "RelationshipPage": RELATIONSHIP_PAGE, "User": USER, "UserOne": USER_ONE, "UserSynced": USER_SYNCED,
+    "RelationshipPage": RELATIONSHIP_PAGE, "Resource": RESOURCE, "ResourceOne": RESOURCE_ONE,
+    "ResourceWritten": RESOURCE_WRITTEN, "ResourceDeleted": RESOURCE_DELETED, "ResourcesWritten": RESOURCES_WRITTEN,
+    "ResourcePage": RESOURCE_PAGE, "User": USER, "UserOne": USER_ONE, "UserSynced": USER_SYNCED,
     "BulkUsersResult": BULK_USERS_RESULT, "Tenant": TENANT, "TenantOne": TENANT_ONE, "TenantWritten": TENANT_WRITTEN,
     "Decisions": DECISIONS, "Usage": USAGE, "AuthZENSubject": AZ_SUBJECT, "AuthZENResource": AZ_RESOURCE,
     "AuthZENAction": AZ_ACTION, "AuthZENEvaluation": AZ_EVALUATION, "AuthZENEvaluations": AZ_EVALUATIONS,

@@ -10,6 +10,7 @@ from scim_authz.policy.vocabulary import (
     CONDITION_MAX,
     NAME,
     OBJECT,
+    OBJECT_ID_MAX,
     ROLE_DESCRIPTION_MAX,
     ROLE_KEY,
     ROLE_KEY_HINT,
@@ -143,6 +144,27 @@ class RelationshipsWrite(Schema):
                                 validate=validate.Length(min=1, max=10_000))
 
 
+class ResourceWrite(Schema):
+    """The attributes the server holds for one resource (replaced whole)."""
+
+    class Meta:
+        unknown = RAISE
+
+    attributes = fields.Dict(keys=fields.String(), required=True)
+
+
+class ResourceItem(ResourceWrite):
+    type = fields.String(required=True, validate=validate.Regexp(NAME))
+    id = fields.String(required=True, validate=validate.Regexp(rf"^[^\s#]{{1,{OBJECT_ID_MAX}}}$"))
+
+
+class ResourcesWrite(Schema):
+    class Meta:
+        unknown = RAISE
+
+    resources = fields.List(fields.Nested(ResourceItem), required=True, validate=validate.Length(min=1, max=10_000))
+
+
 class SyncUserSchema(Schema):
     """syncUser: what the app knows about a user at the handoff point."""
 
@@ -211,5 +233,6 @@ def load(schema: Schema, data, *, partial: bool = False):
 LOOKUP_RESOURCES, LOOKUP_SUBJECTS = LookupResourcesRequest(), LookupSubjectsRequest()
 ROLE, ROLE_PATCH, ASSIGNMENT, MAPPING = RoleSchema(), RolePatchSchema(), AssignmentSchema(), MappingSchema()
 SCHEMA_WRITE, RELATIONSHIPS = SchemaWrite(), RelationshipsWrite()
+RESOURCE_WRITE, RESOURCES_WRITE = ResourceWrite(), ResourcesWrite()
 SYNC_USER, BULK_USER, BULK_USERS = SyncUserSchema(), BulkUserSchema(), BulkUsersRequest()
 TENANT_SETTINGS = TenantSettingsSchema()

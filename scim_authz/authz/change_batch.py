@@ -1,5 +1,6 @@
 """The rows a batch of changes names, read together: one query for every user a catch-up must
-re-read and one for every membership, instead of one per change.
+re-read, one for every membership and one for every resource's held attributes, instead of one
+per change.
 
 Under concurrent writes a process catching up applies several changes at once (each a user created
 or a member added by another process); on PostgreSQL each read is a round trip, so reading them one
@@ -18,10 +19,13 @@ class PrefetchedReader:
     front; everything else goes to the reader it wraps."""
 
     def __init__(self, reader, users: dict[str, UserInfo], user_ids: set[str],
-                 memberships: dict[tuple[str, str], str], member_pairs: set[tuple[str, str]]):
+                 memberships: dict[tuple[str, str], str], member_pairs: set[tuple[str, str]],
+                 resources: dict[tuple[str, str], dict] | None = None,
+                 resource_keys: set[tuple[str, str]] = frozenset()):
         self._reader = reader
         self._users, self._user_ids = users, user_ids
         self._memberships, self._member_pairs = memberships, member_pairs
+        self._resources, self._resource_keys = resources or {}, resource_keys
 
     def user(self, tenant_id: int, user_id: str) -> UserInfo | None:
         if user_id in self._user_ids:
@@ -32,6 +36,11 @@ class PrefetchedReader:
         if (group_id, member_id) in self._member_pairs:
             return self._memberships.get((group_id, member_id))
         return self._reader.membership(group_id, member_id)
+
+    def resource_attributes(self, tenant_id: int, rtype: str, rid: str) -> dict | None:
+        if (rtype, rid) in self._resource_keys:
+            return self._resources.get((rtype, rid))
+        return self._reader.resource_attributes(tenant_id, rtype, rid)
 
     def __getattr__(self, name):
         return getattr(self._reader, name)
@@ -44,6 +53,7 @@ def prefetch(reader, tenant_id: int, changes: list[tuple[int, str, str]], after:
         return reader
     user_ids: set[str] = set()
     pairs: set[tuple[str, str]] = set()
+    keys: set[tuple[str, str]] = set()
     for revision, kind, ref in changes:
         if revision <= after:
             continue
@@ -51,7 +61,11 @@ def prefetch(reader, tenant_id: int, changes: list[tuple[int, str, str]], after:
             user_ids.add(ref)
         elif kind == ch.MEMBER:
             pairs.add(ch.parse_member_ref(ref))
-    if len(user_ids) + len(pairs) < 2:
+        elif kind == ch.RESOURCE:
+            keys.add(ch.parse_object_ref(ref))
+    if not hasattr(reader, "resources_held"):
+        keys = set()
+    if len(user_ids) + len(pairs) + len(keys) < 2:
         return reader
     users: dict[str, UserInfo] = {}
     ids = sorted(user_ids)
@@ -61,4 +75,8 @@ def prefetch(reader, tenant_id: int, changes: list[tuple[int, str, str]], after:
     ordered = sorted(pairs)
     for i in range(0, len(ordered), CHUNK):
         memberships.update(reader.memberships(ordered[i:i + CHUNK]))
-    return PrefetchedReader(reader, users, user_ids, memberships, pairs)
+    resources: dict[tuple[str, str], dict] = {}
+    wanted = sorted(keys)
+    for i in range(0, len(wanted), CHUNK):
+        resources.update(reader.resources_held(tenant_id, wanted[i:i + CHUNK]))
+    return PrefetchedReader(reader, users, user_ids, memberships, pairs, resources, keys)

@@ -14,9 +14,10 @@ SCHEMA = "schema"          # ref: the new schema version
 RELATIONSHIP = "relationship"  # ref: relationship_ref(the relationship's six parts)
 TENANT = "tenant"          # ref: the tenant id; role mode or settings changed
 CREDENTIAL = "credential"  # ref: the credential id; issued or revoked
+RESOURCE = "resource"      # ref: object_ref(type, id); the resource's held attributes were written or deleted
 
 KINDS = frozenset({USER, MEMBER, MEMBERS, GROUP, ROLE, ASSIGNMENT, MAPPING, SCHEMA, RELATIONSHIP, TENANT,
-                   CREDENTIAL})
+                   CREDENTIAL, RESOURCE})
 
 _RELATIONSHIP_SEP = "\x1f"  # a byte no part of a relationship can hold
 
@@ -40,3 +41,14 @@ def relationship_ref(t: tuple) -> str:
 def parse_relationship_ref(ref: str) -> tuple[str, ...]:
     """The six parts of a relationship from a RELATIONSHIP change's ref."""
     return tuple(ref.split(_RELATIONSHIP_SEP))
+
+
+def object_ref(rtype: str, rid: str) -> str:
+    """The ref of a RESOURCE change."""
+    return rtype + _RELATIONSHIP_SEP + rid
+
+
+def parse_object_ref(ref: str) -> tuple[str, str]:
+    """(type, id) from a RESOURCE change's ref."""
+    rtype, _, rid = ref.partition(_RELATIONSHIP_SEP)
+    return rtype, rid

@@ -18,6 +18,7 @@ from typing import Any
 
 from scim_authz.authz import grants as grants_mod
 from scim_authz.authz import lookup_walks as walks
+from scim_authz.authz.condition_env import holds_factory, resource_env, user_env
 from scim_authz.authz.conditions import ConditionEvalError, compile_condition
 from scim_authz.authz.evaluate import Evaluator
 from scim_authz.authz.lookup_walks import role_grants as _grants
@@ -28,7 +29,6 @@ log = logging.getLogger("scim_authz.authz")
 # The hot path's way to make a Decision: a NamedTuple's own constructor is a Python function that
 # costs more than twice as much (about 220 ns against 90).
 _make = tuple.__new__
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 class Engine:
@@ -202,22 +202,6 @@ class Engine:
             return user
         return st.by_name.get(user.lower())
 
-    def user_env(self, st: TenantStore, user_id: str, claims: Mapping | None) -> dict:
-        """`user.*` for conditions: the SCIM attributes, id, group names and the JWT claims."""
-        attrs = st.attr_cache.get(user_id)
-        if attrs is None:
-            doc = self.reader.user_attributes(st.tenant_id, user_id)
-            attrs = {k: v for k, v in doc.items() if not k.startswith("urn:")}
-            if ENTERPRISE in doc:
-                attrs["enterprise"] = doc[ENTERPRISE]
-            attrs["id"] = user_id
-            ug = grants_mod.of(st, user_id)
-            attrs["groups"] = sorted(st.groups[g].name for g in ug.groups if g in st.groups)
-            st.attr_cache[user_id] = attrs
-        if claims:
-            attrs = {**{k: v for k, v in claims.items()}, **attrs, "claims": dict(claims)}
-        return attrs
-
     # ---- check ---------------------------------------------------------------------------
 
     def check(self, tenant_id: int, user: str, action: str, rtype: str, rid: str, *,
@@ -292,7 +276,8 @@ class Engine:
 
         def env() -> dict:
             if not env_cache:
-                env_cache.append({"user": self.user_env(st, uid, claims), "resource": dict(resource_attrs or {}),
+                env_cache.append({"user": user_env(self.reader, st, uid, claims),
+                                  "resource": resource_env(st, rtype, rid, resource_attrs),
                                   "context": dict(context or {})})
             return env_cache[0]
 
@@ -393,10 +378,17 @@ class Engine:
             else:
                 candidates |= walks.reachable(st, uid, ug, rtype)
         allowed = []
-        ev_holds = _holds_factory(self, st, uid, claims, context)
+        ev_holds = holds_factory(self.reader, st, uid, claims, context, {})
         ev = Evaluator(st, schema, uid, ug, ev_holds, grants_mod.describe, self.max_depth)
+        held = st.resources.get(rtype) or {}
         for rid in candidates:
-            if self._allows_with(st, ev, ug, perm, rtype, rid, action, entity, ev_holds):
+            if rid in held:  # conditions read this one's attributes: decide it on its own
+                own = holds_factory(self.reader, st, uid, claims, context, held[rid])
+                one = Evaluator(st, schema, uid, ug, own, grants_mod.describe, self.max_depth)
+                ok = self._allows_with(st, one, ug, perm, rtype, rid, action, entity, own)
+            else:
+                ok = self._allows_with(st, ev, ug, perm, rtype, rid, action, entity, ev_holds)
+            if ok:
                 allowed.append(rid)
         allowed.sort()
         st.lookup_cache[key] = allowed
@@ -470,19 +462,3 @@ def _no_role(st: TenantStore, uid: str, explain: bool) -> str:
     was not asked to explain leaves the name out: looking it up costs a denial at 100,000 users
     more than the rest of the check."""
     return f"no role of {st.users[uid].user_name}" if explain else "no role"
-
-
-def _holds_factory(engine: Engine, st, uid, claims, context):
-    env_cache: list[dict] = []
-
-    def holds(role, g) -> bool:
-        if role.condition is None:
-            return True
-        if not env_cache:
-            env_cache.append({"user": engine.user_env(st, uid, claims), "resource": {},
-                              "context": dict(context or {})})
-        try:
-            return role.condition.evaluate(env_cache[0])
-        except ConditionEvalError:
-            return False
-    return holds

@@ -31,3 +31,9 @@ class SnapshotReader:
     def schema(self, tenant_id: int, version: int | None):
         s = self.snapshots[tenant_id]
         return (s.schema_version, s.schema) if s.schema is not None and version in (None, s.schema_version) else None
+
+    def resource_attributes(self, tenant_id: int, rtype: str, rid: str) -> dict | None:
+        for t, i, attrs in self.snapshots[tenant_id].resources:
+            if (t, i) == (rtype, rid):
+                return dict(attrs)
+        return None

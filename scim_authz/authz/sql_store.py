@@ -17,6 +17,8 @@ from scim_authz.authz.schema_model import CompiledSchema
 from scim_authz.authz.store import AssignmentRow, MappingRow, RoleRow, Snapshot, TenantRow
 
 _MEMBERS = table("group_members", column("group_id"), column("member_id"), column("member_type"))
+_RESOURCES = table("resource_attributes", column("tenant_id"), column("resource_type"), column("resource_id"),
+                   column("attributes"))
 
 
 def _json(v):
@@ -114,6 +116,9 @@ class SQLReader:
                 snap.relationships = [tuple(r) for r in conn.execution_options(yield_per=50_000).execute(text(
                     "SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation "
                     "FROM relationships WHERE tenant_id = :t"), {"t": tenant_id})]
+                snap.resources = [(r[0], r[1], _json(r[2]) or {}) for r in conn.execution_options(
+                    yield_per=50_000).execute(text("SELECT resource_type, resource_id, attributes "
+                                                   "FROM resource_attributes WHERE tenant_id = :t"), {"t": tenant_id})]
         return snap
 
     def changes_since(self, tenant_id: int, revision: int, limit: int) -> list[tuple[int, str, str]]:
@@ -198,6 +203,21 @@ class SQLReader:
             "SELECT 1 FROM relationships WHERE tenant_id = :t AND resource_type = :rt AND resource_id = :ri "
             "AND relation = :rel AND subject_type = :st AND subject_id = :si AND subject_relation = :sr",
             t=tenant_id, rt=rt, ri=ri, rel=rel, st=st, si=si, sr=sr))
+
+
+    def resource_attributes(self, tenant_id: int, rtype: str, rid: str) -> dict | None:
+        rows = self._rows("SELECT attributes FROM resource_attributes WHERE tenant_id = :t "
+                          "AND resource_type = :rt AND resource_id = :ri", t=tenant_id, rt=rtype, ri=rid)
+        return (_json(rows[0][0]) or {}) if rows else None
+
+
+    def resources_held(self, tenant_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """The held attributes of each (type, id) of `keys` that has some (a catch-up's, in one query)."""
+        r = _RESOURCES.c
+        stmt = select(r.resource_type, r.resource_id, r.attributes).where(
+            r.tenant_id == tenant_id, tuple_(r.resource_type, r.resource_id).in_(keys))
+        with self.read_guard(), self._one_statement.connect() as conn:
+            return {(row[0], row[1]): _json(row[2]) or {} for row in conn.execute(stmt)}
 
 
 def _iso(v) -> str:

@@ -1,4 +1,5 @@
-"""The in-memory policy of one tenant, and the reader interface it is loaded and refreshed through.
+"""The in-memory policy of one tenant (loaded from a store_rows.Snapshot and refreshed through a
+store_rows.Reader, both re-exported here).
 
 Everything a check needs lives here, indexed for the questions the engine asks: a user's direct
 groups and a group's parents (for the transitive closure), assignments by user, mappings by group,
@@ -14,98 +15,20 @@ import itertools
 import operator
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from scim_authz.authz import changes as ch
 from scim_authz.authz.change_batch import prefetch
 from scim_authz.authz.model import GroupInfo, RoleDef, UserInfo
 from scim_authz.authz.perm_index import PermIndex
 from scim_authz.authz.relation_index import RelationIndex
+from scim_authz.authz.store_rows import AssignmentRow, MappingRow, Reader, RoleRow, Snapshot, TenantRow
 
-
-@dataclass(frozen=True, slots=True)
-class RoleRow:
-    id: int
-    key: str
-    name: str
-    permissions: tuple[str, ...]
-    extends: tuple[str, ...]
-    condition: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AssignmentRow:
-    id: int
-    user_id: str
-    role_key: str
-    resource_type: str
-    resource_id: str
-    assigned_by: str
-    created: str
-
-
-@dataclass(frozen=True, slots=True)
-class MappingRow:
-    id: int
-    group_id: str
-    role_key: str
-    resource_type: str
-    resource_id: str
-    created_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class TenantRow:
-    id: int
-    key: str
-    role_mode: str
-    settings: dict
-    revision: int
-
-
-@dataclass
-class Snapshot:
-    """Everything of one tenant, as read in one transaction at `tenant.revision`."""
-
-    tenant: TenantRow
-    users: list[UserInfo] = field(default_factory=list)
-    groups: list[GroupInfo] = field(default_factory=list)
-    memberships: list[tuple[str, str, str]] = field(default_factory=list)  # (group_id, member_id, member_type)
-    # More user memberships, grouped: (group_id, [user ids]) (how SQLReader reads them, in bulk).
-    user_members: list[tuple[str, list[str]]] = field(default_factory=list)
-    roles: list[RoleRow] = field(default_factory=list)
-    assignments: list[AssignmentRow] = field(default_factory=list)
-    mappings: list[MappingRow] = field(default_factory=list)
-    schema: Any = None  # CompiledSchema of the newest version, or None
-    schema_version: int = 0
-    relationships: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
-    user_attributes: dict[str, dict] = field(default_factory=dict)  # only SnapshotReader reads these
-
+__all__ = ["AssignmentRow", "MappingRow", "Reader", "RoleRow", "Snapshot", "TenantRow", "TenantStore"]
 
 _GROUP_AND_TYPE = operator.itemgetter(0, 2)  # of a membership row (group_id, member_id, member_type)
 _MEMBER = operator.itemgetter(1)
 _consume = collections.deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
-
-
-class Reader(Protocol):
-    """What the engine needs from storage (sql_store.SQLReader implements it; tests may fake it)."""
-
-    def tenant_ids(self) -> list[int]: ...
-    def revision(self, tenant_id: int) -> int: ...
-    def snapshot(self, tenant_id: int) -> Snapshot: ...
-    def changes_since(self, tenant_id: int, revision: int, limit: int) -> list[tuple[int, str, str]]: ...
-    def tenant(self, tenant_id: int) -> TenantRow | None: ...
-    def user(self, tenant_id: int, user_id: str) -> UserInfo | None: ...
-    def user_attributes(self, tenant_id: int, user_id: str) -> dict: ...
-    def group(self, tenant_id: int, group_id: str) -> GroupInfo | None: ...
-    def membership(self, group_id: str, member_id: str) -> str | None: ...
-    def group_members(self, group_id: str) -> list[tuple[str, str]]: ...
-    def role(self, tenant_id: int, key: str) -> RoleRow | None: ...
-    def assignments_of(self, tenant_id: int, user_id: str) -> list[AssignmentRow]: ...
-    def mappings_of(self, tenant_id: int, group_id: str) -> list[MappingRow]: ...
-    def schema(self, tenant_id: int, version: int | None) -> tuple[int, Any] | None: ...
-    def relationship_exists(self, tenant_id: int, key: tuple) -> bool: ...
 
 
 class TenantStore:
@@ -133,6 +56,7 @@ class TenantStore:
         self.schema = snapshot.schema
         self.schema_version = snapshot.schema_version
         self.rels = RelationIndex()
+        self.resources: dict[str, dict[str, dict]] = {}  # type -> id -> the attributes the server holds
         self.grants_cache: dict[str, tuple] = {}  # user id -> its flat entry (grants._hot)
         self.groupset_cache: dict[frozenset, tuple] = {}  # direct groups -> the entry they give (grants.py)
         self.mapped_grants: dict[str, tuple] = {}  # group -> the grants its own mappings give
@@ -156,6 +80,8 @@ class TenantStore:
                 self.mappings.setdefault(m.group_id, []).append(m)
             for t in snapshot.relationships:
                 self._add_relationship(t)
+            for rtype, rid, attrs in snapshot.resources:
+                self.resources.setdefault(rtype, {})[rid] = attrs
         finally:
             if was_enabled:
                 gc.enable()
@@ -358,14 +284,20 @@ class TenantStore:
     def _remove_relationship(self, t: tuple[str, str, str, str, str, str]) -> None:
         self.rels.remove(t)
 
+    def resource_attributes(self, rtype: str, rid: str) -> dict | None:
+        """The attributes the server holds for rtype:rid, or None."""
+        held = self.resources.get(rtype)
+        return held.get(rid) if held else None
+
     def objects_of_type(self, rtype: str) -> set[str]:
         """Every object of a type: SCIM users and groups, and whatever any relationship or instance
-        role names."""
+        role names or the server holds attributes of."""
         key = ("universe", rtype)
         hit = self.lookup_cache.get(key)
         if hit is not None:
             return hit
         out = self.rels.ids_of_type(rtype)
+        out |= self.resources.get(rtype, {}).keys()
         if rtype == "group":
             out |= self.groups.keys()  # SCIM groups exist whether or not a relationship names them
         elif rtype == "user":
@@ -479,5 +411,13 @@ class TenantStore:
             return True
         if kind == ch.CREDENTIAL:
             self.credentials_epoch += 1
+            return False
+        if kind == ch.RESOURCE:
+            rtype, rid = ch.parse_object_ref(ref)
+            attrs = reader.resource_attributes(tid, rtype, rid)
+            if attrs is None:
+                self.resources.get(rtype, {}).pop(rid, None)
+            else:
+                self.resources.setdefault(rtype, {})[rid] = attrs
             return False
         return True  # an unknown kind: be safe, recompute grants

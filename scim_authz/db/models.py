@@ -216,6 +216,20 @@ class Relationship(db.Model):
     revision: Mapped[int] = mapped_column(Integer)
 
 
+class ResourceAttributes(db.Model):
+    """What the server holds about one resource, which conditions read as `resource.*` (a check's
+    own resource properties take precedence, key by key)."""
+
+    __tablename__ = "resource_attributes"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    attributes: Mapped[dict] = mapped_column(Document, default=dict)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
 # ---- audit -----------------------------------------------------------------------------------
 
 class Decision(db.Model):

@@ -22,7 +22,8 @@ entity document {
   permission edit = parent.owner or role.editor
 }
 """
-ACTIONS = [("document", "view"), ("document", "edit"), ("folder", "view"), ("document", "read")]
+ACTIONS = [("document", "view"), ("document", "edit"), ("folder", "view"), ("document", "read"),
+           ("document", "archive")]
 OBJECTS = {"document": ["d1", "d2"], "folder": ["f1", "f2"]}
 
 
@@ -60,6 +61,15 @@ def test_following_the_log_equals_a_fresh_load(app, scim, api, tenant):
         lambda: api.post("/roles", {"key": "auditor", "permissions": []}),
         lambda: api.post("/group-mappings", {"group": ids["g"], "role": "reader"}),
         lambda: api.post("/role-assignments", {"user": ids["b"], "role": "auditor"}),
+        # resources' held attributes, which conditions read as resource.*
+        lambda: api.post("/roles", {"key": "archiver", "permissions": ["document:archive"],
+                                    "condition": 'resource.status == "open"'}),
+        lambda: api.post("/role-assignments", {"user": ids["b"], "role": "archiver"}),
+        lambda: api.put("/resources/document/d1", {"attributes": {"status": "open"}}),
+        lambda: api.post("/resources", {"resources": [
+            {"type": "document", "id": "d2", "attributes": {"status": "open"}},
+            {"type": "document", "id": "d1", "attributes": {"status": "closed"}}]}),
+        lambda: api.delete("/resources/document/d2"),
         lambda: api.post("/roles", {"key": "editor", "permissions": []}),
         lambda: api.post("/role-assignments", {"user": ids["a"], "role": "editor", "resource": "document:d2"}),
         lambda: api.post("/relationships", {"relationships": [

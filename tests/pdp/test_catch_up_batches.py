@@ -52,3 +52,26 @@ def test_a_catch_up_reads_its_users_and_memberships_in_batches(app, scim, api, s
     # one change: read on its own
     assert not allowed(api, users[0], "edit", "document:1", consistency={"at_least": rev})
     assert calls["membership"] == 1 and calls["memberships"] == 1
+
+
+@pytest.fixture
+def api_b(app, tenant):
+    """/v1 through a second instance of the app on the same database."""
+    from tests.conftest import APIClient, issue_app_key
+    b = create_app(app_config(app.config["SQLALCHEMY_DATABASE_URI"]))
+    yield APIClient(b.test_client(), issue_app_key(b, tenant[0]))
+    close_app(b)
+
+
+def test_a_catch_up_reads_held_resource_attributes_in_one_query(app, scim, api, api_b):
+    api.post("/roles", {"key": "approver", "permissions": ["invoice:approve"], "condition": "resource.amount < 10"})
+    ann = scim_user(scim, "ann@example.com")
+    api.post("/role-assignments", {"user": ann, "role": "approver"})
+    assert not allowed(api, ann, "approve", "invoice:1")  # the tenant is loaded and current
+    calls = _count(app, "resource_attributes", "resources_held")
+    r = api_b.post("/resources", {"resources": [{"type": "invoice", "id": str(i), "attributes": {"amount": i * 3}}
+                                                for i in range(1, 7)]})
+    rev = r.get_json()["revision"]
+    answers = [allowed(api, ann, "approve", f"invoice:{i}", consistency={"at_least": rev}) for i in range(1, 7)]
+    assert answers == [True] * 3 + [False] * 3  # 3, 6, 9 under 10; 12, 15, 18 not
+    assert calls == {"resource_attributes": 0, "resources_held": 1}
