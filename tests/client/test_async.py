@@ -35,6 +35,9 @@ def test_checks_writes_and_reads(origin, api, roles):
             assert (await c.delete_relationships([("document:b1", "owner", "user:nobody")])).count == 0
             assert await c.unassign_role(a) == c.revision
             assert not (await c.check("ann@example.com", "edit", "document:1")).allowed
+            assert await c.put_resource("document", "d9", {"status": "draft"}) == c.revision
+            assert (await c.put_resources([{"type": "document", "id": "d9", "attributes": {}}])).count == 1
+            assert await c.delete_resource("document", "d9") == c.revision
 
     asyncio.run(scenario())
 

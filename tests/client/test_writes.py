@@ -104,3 +104,21 @@ def test_a_bad_relationship_is_an_invalid_request_with_details(authz, api):
     assert "nothing was written" in e.value.message
     assert list(e.value.details["relationships"]) == ["0"]
     assert authz.revision is None  # nothing was written, nothing remembered
+
+
+def test_held_resource_attributes_reach_conditions(app, authz, api, tenant):
+    assert api.post("/roles", {"key": "approver", "permissions": ["invoice:approve"],
+                               "condition": "resource.amount <= 1000"}).status_code == 201
+    authz.sync_user("u1", userName="ann@example.com")
+    authz.assign_role("ann@example.com", "approver")
+    rev = authz.put_resource("invoice", "inv/7", {"amount": 400})
+    assert rev == authz.revision == revision(app, tenant[0])
+    assert api.get("/resources/invoice/inv/7").get_json()["resource"]["attributes"] == {"amount": 400}
+    assert authz.check("ann@example.com", "approve", "invoice:inv/7").allowed
+    many = authz.put_resources([{"type": "invoice", "id": "inv/7", "attributes": {"amount": 4000}},
+                                {"type": "invoice", "id": 8, "attributes": {"amount": 1}}])
+    assert isinstance(many, WriteResult) and many.count == 2 and many.revision == authz.revision
+    assert not authz.check("ann@example.com", "approve", "invoice:inv/7").allowed
+    assert authz.lookup_resources("ann@example.com", "approve", "invoice") == ["8"]
+    assert authz.delete_resource("invoice", "8") == authz.revision
+    assert authz.lookup_resources("ann@example.com", "approve", "invoice") == []

@@ -146,6 +146,15 @@ class AsyncClient:
     async def unassign_role(self, assignment_id: int | Assignment) -> int | None:
         return await self._run(self._core.unassign_role(assignment_id))
 
+    async def put_resource(self, resource_type: str, resource_id: str, attributes: Mapping) -> int | None:
+        return await self._run(self._core.put_resource(resource_type, resource_id, attributes))
+
+    async def put_resources(self, items: Iterable[Mapping]) -> WriteResult:
+        return await self._run(self._core.put_resources(items))
+
+    async def delete_resource(self, resource_type: str, resource_id: str) -> int | None:
+        return await self._run(self._core.delete_resource(resource_type, resource_id))
+
     async def write_relationships(self, tuples: Iterable[Any]) -> WriteResult:
         return await self._run(self._core.write_relationships(tuples))
 

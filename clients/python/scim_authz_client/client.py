@@ -181,6 +181,18 @@ class Client:
         """Remove an assignment; the revision after it."""
         return self._run(self._core.unassign_role(assignment_id))
 
+    def put_resource(self, resource_type: str, resource_id: str, attributes: Mapping) -> int | None:
+        """Hold a resource's attributes on the server (conditions read them as resource.*); the revision."""
+        return self._run(self._core.put_resource(resource_type, resource_id, attributes))
+
+    def put_resources(self, items: Iterable[Mapping]) -> WriteResult:
+        """Hold many resources' attributes ({type, id, attributes} each), all or nothing."""
+        return self._run(self._core.put_resources(items))
+
+    def delete_resource(self, resource_type: str, resource_id: str) -> int | None:
+        """Forget a resource's held attributes; the revision after it."""
+        return self._run(self._core.delete_resource(resource_type, resource_id))
+
     def write_relationships(self, tuples: Iterable[Any]) -> WriteResult:
         """Write relationship tuples, all or nothing: {resource, relation, subject} or 3-tuples."""
         return self._run(self._core.write_relationships(tuples))

@@ -256,6 +256,20 @@ class Core:
         answer = yield Call("DELETE", f"/v1/role-assignments/{aid}", write=True)
         return revision_of(answer)
 
+    def put_resource(self, rtype: str, rid: str, attributes: Mapping) -> Steps:
+        path = f"/v1/resources/{_path(rtype)}/{quote(str(rid), safe='@:/')}"
+        return revision_of((yield Call("PUT", path, {"attributes": dict(attributes)}, write=True)))
+
+    def put_resources(self, items: Iterable[Mapping]) -> Steps:
+        body = {"resources": [{"type": i["type"], "id": str(i["id"]), "attributes": dict(i["attributes"])}
+                              for i in items]}
+        answer = yield Call("POST", "/v1/resources", body, write=True)
+        return WriteResult(count=answer.get("created", 0) + answer.get("replaced", 0), revision=revision_of(answer))
+
+    def delete_resource(self, rtype: str, rid: str) -> Steps:
+        path = f"/v1/resources/{_path(rtype)}/{quote(str(rid), safe='@:/')}"
+        return revision_of((yield Call("DELETE", path, write=True)))
+
     def write_relationships(self, tuples: Iterable[Any]) -> Steps:
         body = {"relationships": [_relationship(t) for t in tuples]}
         return WriteResult.written((yield Call("POST", "/v1/relationships", body, write=True)))
