@@ -33,6 +33,11 @@ class Tenant(db.Model):
     # Bumped by every write that can change a decision; the consistency token.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set while the tenant is disabled: its credentials are refused and its console closed.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Tenants of one organisation linked as its environments ("acme": "dev", "staging", "production").
+    organization: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    environment: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Credential(db.Model):
@@ -266,6 +271,53 @@ class ActiveUser(db.Model):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
+# ---- governance ------------------------------------------------------------------------------
+
+class AdminChange(db.Model):
+    """One administrative change: who made it, when, through which surface, and its before and
+    after. Append-only: written in the same transaction as the change, never updated, removed only
+    by the retention prune (scim_authz/governance/changelog.py)."""
+
+    __tablename__ = "admin_changes"
+    __table_args__ = (Index("ix_admin_changes_tenant_id", "tenant_id", "id"),
+                      Index("ix_admin_changes_at", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key: the record outlives what it names, a tenant included (None: not of one tenant).
+    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(16))  # admin | api_key | scim_token | cli | webhook | system
+    actor: Mapped[str] = mapped_column(String(300))
+    surface: Mapped[str] = mapped_column(String(16))  # console | api | scim | cli | webhook | system
+    action: Mapped[str] = mapped_column(String(64))  # "role.create", "mapping.delete", "policy.apply", ...
+    target: Mapped[str] = mapped_column(String(600), default="")
+    before: Mapped[dict | None] = mapped_column(Document, nullable=True)
+    after: Mapped[dict | None] = mapped_column(Document, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class DirectoryWriteCount(db.Model):
+    """SCIM directory writes per IdP token and day (UTC): how much each connection changed."""
+
+    __tablename__ = "directory_write_counts"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    credential_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    writes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebhookEvent(db.Model):
+    """An IdP webhook event already applied: a retry with the same id changes nothing."""
+
+    __tablename__ = "webhook_events"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)  # logto | okta
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # ---- the console -----------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Governance: who changed what (the administrative change log), access reviews, policy as code."""
