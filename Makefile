@@ -50,7 +50,7 @@ test-postgres: install
 
 # The console's pages as PNGs in docs/screenshots/ (needs Debian's chromium: apt-get install -y chromium).
 screenshots: install
-	SCREENSHOTS=1 TEST_DATABASE_URL= $(BIN)/python -m pytest tests/admin/test_console_browser.py
+	SCREENSHOTS=1 TEST_DATABASE_URL= $(BIN)/python -m pytest tests/admin/test_console_browser.py tests/admin/test_tenants_browser.py
 
 bench: install
 	$(BIN)/python bench/scim_peer.py

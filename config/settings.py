@@ -133,6 +133,8 @@ class Config:
     # is also read from MAX_CONTENT_LENGTH; API_MAX_REQUEST_BYTES wins when both are set.
     API_MAX_REQUEST_BYTES = _int("API_MAX_REQUEST_BYTES", _int("MAX_CONTENT_LENGTH", 8 * 1_048_576))
     CONSOLE_MAX_REQUEST_BYTES = _int("CONSOLE_MAX_REQUEST_BYTES", 1_048_576)
+    # An IdP webhook delivery (/webhooks, docs/webhooks.md): one Logto event, or a batch of Okta events.
+    WEBHOOK_MAX_REQUEST_BYTES = _int("WEBHOOK_MAX_REQUEST_BYTES", 1_048_576)
     MAX_URL_BYTES = _int("MAX_URL_BYTES", 65_536)
     MAX_JSON_DEPTH = _int("MAX_JSON_DEPTH", 64)
     # A request still running after this many seconds is stopped with a 503 in its protocol's shape
@@ -162,6 +164,9 @@ class Config:
     METRICS_ENABLED = _flag("METRICS_ENABLED", True)
     METRICS_ALLOW_FROM = os.environ.get("METRICS_ALLOW_FROM", "127.0.0.0/8,::1/128")
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    # The admin API's operator keys (/admin/api, docs/operations.md): comma-separated NAME:SHA256
+    # entries made by `scim-authz admin-keys generate NAME`. Empty, the default: the API refuses all.
+    ADMIN_API_KEYS = os.environ.get("ADMIN_API_KEYS", "")
     # The decision engine.
     AUTHZ_MAX_DEPTH = _int("AUTHZ_MAX_DEPTH", 32)
     # 0: every check reads the tenant's revision (one indexed row), so a write made through any
@@ -171,6 +176,9 @@ class Config:
     # "file" on SQLite (a shared file beside the database, scim_authz/pdp/revision_signal.py) and
     # "listen" on PostgreSQL (LISTEN/NOTIFY, scim_authz/pdp/revision_feed.py); "none" reads it per check.
     AUTHZ_REVISION_SIGNAL = os.environ.get("AUTHZ_REVISION_SIGNAL", "auto").lower()
+    # How long the administrative change log keeps an entry (`flask prune-admin-changes`, run from
+    # cron, deletes older ones; nothing else in the application deletes or changes an entry).
+    AUTHZ_ADMIN_CHANGES_RETENTION_DAYS = _int("AUTHZ_ADMIN_CHANGES_RETENTION_DAYS", 400)
     AUTHZ_AUDIT_FLUSH_SECONDS = float(os.environ.get("AUTHZ_AUDIT_FLUSH_SECONDS", "0.2"))
     AUTHZ_BULK_MAX_CHECKS = _int("AUTHZ_BULK_MAX_CHECKS", 10_000)
     AUTHZ_LOOKUP_PAGE_MAX = _int("AUTHZ_LOOKUP_PAGE_MAX", 10_000)
@@ -186,6 +194,9 @@ class Config:
     RATE_LIMIT_API_ADDRESS = os.environ.get("RATE_LIMIT_API_ADDRESS", "20000/s,40000")
     RATE_LIMIT_API_AUTH_FAILURES = os.environ.get("RATE_LIMIT_API_AUTH_FAILURES", "10/s,50")
     RATE_LIMIT_CONSOLE_ADDRESS = os.environ.get("RATE_LIMIT_CONSOLE_ADDRESS", "50/s,200")
+    # IdP webhooks (/webhooks): per client address, and refused signatures or secrets per address.
+    RATE_LIMIT_WEBHOOK_ADDRESS = os.environ.get("RATE_LIMIT_WEBHOOK_ADDRESS", "1000/s,2000")
+    RATE_LIMIT_WEBHOOK_AUTH_FAILURES = os.environ.get("RATE_LIMIT_WEBHOOK_AUTH_FAILURES", "10/s,50")
     # Console sign-in (scim_authz/admin/throttle.py): failed sign-ins per client address, whatever
     # the email; and per email, a few free failures, then a wait that doubles from BACKOFF up to
     # MAX_BACKOFF (0: no wait) and shrinks again while nobody fails.

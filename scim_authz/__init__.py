@@ -15,8 +15,11 @@ def create_app(config: type | dict | None = None) -> Flask:
         authzen_views,
         check_views,
         docs_views,
+        governance_views,
+        policy_file_views,
         policy_views,
         resources_views,
+        tenant_admin_views,
         users_views,
     )
     from scim_authz.cli import register_cli
@@ -29,6 +32,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from scim_authz.scim.views import bp as scim_bp
     from scim_authz.web import deadline, guard, proxy
     from scim_authz.web.rate_limit import init_app as init_rate_limits
+    from scim_authz.webhooks.views import bp as webhooks_bp
 
     app = Flask(__name__, instance_path=str(instance_path()))
     if isinstance(config, dict):
@@ -50,10 +54,11 @@ def create_app(config: type | dict | None = None) -> Flask:
     db_setup.configure_engine(app)
 
     app.register_blueprint(scim_bp)
-    for module in (check_views, policy_views, resources_views, users_views, authzen_views, authzen_search,
-                   docs_views):
+    for module in (check_views, policy_views, policy_file_views, resources_views, governance_views, users_views,
+                   authzen_views, authzen_search, docs_views, tenant_admin_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(webhooks_bp)
     app.register_blueprint(health.bp)
     app.session_interface = ConsoleSessions()
     register_error_handlers(app)

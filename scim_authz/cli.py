@@ -1,6 +1,7 @@
 """Command line: `flask --app wsgi tenants …`, `… tokens …`, or the `scim-authz` console script."""
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -20,16 +21,34 @@ from scim_authz.credentials.admins import (
 from scim_authz.credentials.keys import issue_credential, revoke_credential
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential
+from scim_authz.governance.actor import acting, cli_actor
 from scim_authz.policy.errors import PolicyError
 from scim_authz.policy.tenants import create_tenant, find_tenant, list_tenants
 from scim_authz.policy.vocabulary import ROLE_MODES
 from scim_authz.web.requests import scim_base_url
 
-tenants_cli = AppGroup("tenants", help="Create and list tenants.")
-tokens_cli = AppGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
-admins_cli = AppGroup("admins", help="Create, list, disable and enable the console's admins, and reset their "
+
+class ActingGroup(AppGroup):
+    """A command group whose commands' changes the administrative change log records as made by
+    the operating-system user running them (surface "cli")."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(f):
+            @functools.wraps(f)
+            def acted(*a, **kw):
+                with acting(cli_actor()):
+                    return f(*a, **kw)
+            return register(acted)
+        return decorator
+
+
+tenants_cli = ActingGroup("tenants", help="Create, list, rename, link, disable and enable tenants.")
+tokens_cli = ActingGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
+admins_cli = ActingGroup("admins", help="Create, list, disable and enable the console's admins, and reset their "
                                      "passwords. Disabling and a new password end the admin's console sessions.")
-roles_cli = AppGroup("roles", help="Inspect the roles of tenants.")
+roles_cli = ActingGroup("roles", help="Inspect the roles of tenants.")
 
 
 def _tenant_or_fail(key: str):
@@ -57,7 +76,8 @@ def tenants_create(key, name, role_mode):
 def tenants_list():
     """List tenants."""
     for t in list_tenants():
-        click.echo(f"{t.key}\t{t.name}\t{t.role_mode}\trevision {t.revision}")
+        state = f"\tdisabled {t.disabled_at:%Y-%m-%d %H:%M}" if t.disabled_at else ""
+        click.echo(f"{t.key}\t{t.name}\t{t.role_mode}\trevision {t.revision}{state}")
 
 
 @tokens_cli.command("issue")
@@ -215,22 +235,70 @@ def prune_changes(keep):
     click.echo(f"deleted {n} change rows")
 
 
+@click.command("prune-admin-changes")
+@with_appcontext
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Keep this many days (default: AUTHZ_ADMIN_CHANGES_RETENTION_DAYS, 400).")
+def prune_admin_changes(days):
+    """Retention: delete administrative change log entries older than the days kept."""
+    from flask import current_app
+
+    from scim_authz.governance.changelog import prune
+
+    n = prune(days or current_app.config["AUTHZ_ADMIN_CHANGES_RETENTION_DAYS"])
+    db.session.commit()
+    click.echo(f"deleted {n} administrative change log entries")
+
+
+@click.command("access-review")
+@with_appcontext
+@click.argument("tenant_key")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.File("w"), default="-", help="A file (default: standard output).")
+@click.option("--as-of", "as_of", type=click.DateTime(), help="As it stood then (UTC), replayed from the history.")
+def access_review_cmd(tenant_key, fmt, output, as_of):
+    """Every user of TENANT_KEY with each effective role, its provenance, since when, last checked."""
+    import json
+
+    from scim_authz import pdp
+    from scim_authz.governance import access_review
+
+    tenant = _tenant_or_fail(tenant_key)
+    rows = access_review.review_as_of(tenant.id, as_of) if as_of else access_review.review(pdp.engine(), tenant.id)
+    output.write(access_review.as_csv(rows) if fmt == "csv" else json.dumps({"access_review": rows}, indent=2) + "\n")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask`."""
+    from scim_authz.cli_policy import policy_cli
+    from scim_authz.cli_tenants import TENANT_COMMANDS, admin_keys_cli
+    from scim_authz.cli_webhooks import webhooks_cli
+
+    for command in TENANT_COMMANDS:
+        tenants_cli.add_command(command)
+    app.cli.add_command(admin_keys_cli)
+
     app.cli.add_command(tenants_cli)
+    app.cli.add_command(policy_cli)
+    app.cli.add_command(webhooks_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(admins_cli)
     app.cli.add_command(roles_cli)
     app.cli.add_command(demo)
     app.cli.add_command(prune_changes)
+    app.cli.add_command(prune_admin_changes)
+    app.cli.add_command(access_review_cmd)
 
 
 def main() -> None:
     """Entry point of the `scim-authz` console script."""
     from scim_authz import create_app
+    from scim_authz.cli_policy import policy_cli
     from scim_authz.config.settings import ConfigurationError
 
+    group = FlaskGroup(create_app=lambda: create_app())
+    group.add_command(policy_cli)  # found before any app is made: `policy validate` needs none
     try:
-        FlaskGroup(create_app=lambda: create_app())(prog_name="scim-authz")
+        group(prog_name="scim-authz")
     except ConfigurationError as e:  # a missing setting: its message, not a traceback
         sys.exit(f"scim-authz: {e}")

@@ -14,6 +14,7 @@ from scim_authz.authz.model import StaleRevision
 from scim_authz.policy.errors import Conflict, NotFound, PolicyError
 from scim_authz.scim.errors import SCIMError
 from scim_authz.web.deadline import RequestTimedOut
+from scim_authz.webhooks.errors import WebhookError
 
 log = logging.getLogger("scim_authz.http_errors")
 SCIM_CONTENT_TYPE = "application/scim+json"
@@ -59,8 +60,9 @@ def _is_scim_path() -> bool:
 
 
 def _render(status: int, scim_type: str | None, detail: str, code: str | None = None) -> Response:
-    if request.path == "/admin" or request.path.startswith("/admin/"):
-        # A browser asked: a page, not JSON (the console's own views render theirs in its style).
+    if (request.path == "/admin" or request.path.startswith("/admin/")) and not request.path.startswith("/admin/api/"):
+        # A browser asked: a page, not JSON (the console's own views render theirs in its style;
+        # the admin API under /admin/api answers JSON like /v1).
         page = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{status}</title>"
                 f"<h1>{status}</h1><p>{escape(detail)}</p><p><a href=\"/admin/\">Back to the console</a></p>")
         return Response(page, status=status, content_type="text/html; charset=utf-8")
@@ -109,6 +111,13 @@ def register_error_handlers(app: Flask) -> None:
         resp = json_error(err.body(), err.status)
         if err.status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="scim-authz"'
+        return resp
+
+    @app.errorhandler(WebhookError)
+    def _webhook_error(err: WebhookError):
+        resp = json_error(error_body(err.status, err.code, err.message), err.status)
+        if err.challenge:
+            resp.headers["WWW-Authenticate"] = err.challenge
         return resp
 
     @app.errorhandler(StaleRevision)

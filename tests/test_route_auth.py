@@ -16,6 +16,7 @@ from scim_authz.credentials.keys import issue_credential, revoke_credential
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Admin, Tenant
 from scim_authz.db.txn import intent
+from tests.admin._tenants import operator_key, super_console
 from tests.admin.conftest import Console
 from tests.conftest import make_tenant
 from tests.fuzz._mutate import encode
@@ -33,6 +34,7 @@ from tests.fuzz._world import (
     snapshot,
     surface,
 )
+from tests.webhooks import _route_credentials as webhook_credentials
 
 # Routes any visitor may call, by endpoint, and why. Nothing else is public.
 PUBLIC = {
@@ -58,6 +60,9 @@ PUBLIC = {
 CALLERS_OWN_TENANT = {
     "api_users.sync_user": "PUT /v1/users/{key} is syncUser: a key the caller's tenant does not know creates "
                            "a user in the caller's tenant",
+    "api_resources.put_resource": "PUT /v1/resources/{type}/{id} holds attributes in the caller's own tenant",
+    "api_resources.delete_resource": "DELETE /v1/resources/{type}/{id} forgets what the caller's own tenant "
+                                     "holds (nothing, here: it answers deleted false)",
 }
 KIND = {"scim": "scim", "api": "app"}  # the credential kind each surface takes
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -104,12 +109,20 @@ def _fill(route: Route, name: str, resource: str | None, ids: dict) -> tuple[str
             return ids["ann"], True
         if name in ("aid", "mid"):
             return str(ids["assignment" if name == "aid" else "mapping"]), True
+        if name == "rtype":
+            return "document", False
+        if name == "rid" and rule.startswith("/v1/resources/"):
+            return ids["resource_id"], True
     if rule.startswith("/admin/"):
         if name in ("key", "user_id", "group_id", "mid", "cid"):
             return str({"key": ids["role"], "user_id": ids["ann"], "group_id": ids["eng"], "mid": ids["mapping"],
                         "cid": ids["credential"]}[name]), True
         if name == "version":  # a tenant's own numbering: version 1 of the caller's tenant is its own
             return "1", False
+        if name == "tenant_key":  # a super-admin's tenant pages, and the admin API's
+            return "acme", True
+    if rule.startswith("/webhooks/") and name == "tenant_key":
+        return "acme", True  # the URL names the tenant; its secret for that IdP is the credential
     if name == "filename":
         return "console.css", False
     raise LookupError(f"{route}: no value for <{name}>; add one to _fill() so the new route is tested")
@@ -179,6 +192,22 @@ def _json(route: Route, resource: str | None, ids: dict):
                                          "resource": {"type": "document", "id": "1"}},
         "authzen.evaluations": {"subject": {"type": "user", "id": ids["ann"]}, "action": {"name": "edit"},
                                 "evaluations": [{"resource": {"type": "document", "id": "1"}}]},
+        "api_resources.put_resource": {"attributes": {"probe": True}},
+        # a whole policy: applied to acme, it would remove acme's roles and their mappings
+        "api_policy_file.diff_file": {"version": 1, "roles": [{"key": "probe-role", "permissions": ["*"]}]},
+        "api_policy_file.apply_file": {"version": 1, "roles": [{"key": "probe-role", "permissions": ["*"]}]},
+        "admin_api.create_tenant": {"key": "probe-tenant"},
+        "admin_api.patch_tenant": {"name": "probe", "organization": "probe"},
+        "admin_api.disable_tenant": {},
+        "admin_api.enable_tenant": {},
+        "api_resources.put_resources": {"resources": [{"type": "document", "id": ids["resource_id"],
+                                                       "attributes": {"probe": True}}]},
+        # IdP webhooks that would deactivate and delete acme's ann if they were accepted
+        "webhooks.logto_event": {"hookId": "probe", "event": "User.Data.Updated", "createdAt": "2024-01-01T00:00Z",
+                                 "data": {"id": "probe", "primaryEmail": ids["ann_name"], "isSuspended": True}},
+        "webhooks.okta_events": {"data": {"events": [{
+            "uuid": "probe", "eventType": "user.lifecycle.delete.initiated", "outcome": {"result": "SUCCESS"},
+            "target": [{"type": "User", "id": "probe", "alternateId": ids["ann_name"]}]}]}},
     }
     if route.endpoint not in bodies:
         raise LookupError(f"{route}: no request body known; add one to _json() so the new route is tested")
@@ -197,6 +226,8 @@ def _form(route: Route, ids: dict, csrf: str) -> list[tuple[str, str]]:
         "admin.playground_check": [("user", ids["ann"]), ("action", "edit"), ("resource", "document:1")],
         "admin.issue_token": [("name", "probe"), ("kind", "scim")],
         "admin.switch_tenant": [("tenant", str(ids["tenant_id"]))],
+        "admin.tenant_create": [("key", "probe-tenant"), ("role_mode", "hybrid"), ("credentials", "scim")],
+        "admin.tenant_update": [("name", "probe"), ("organization", "probe")],
     }
     return [*forms.get(route.endpoint, []), ("csrf_token", csrf)]  # the rest are a button: the token alone
 
@@ -239,6 +270,8 @@ class Tenants:
             self.revoked[kind] = secret
         _, self.admin_kind = self.issue("admin")  # a credential of a kind neither API takes
         self.secrets = {"scim": self.acme.scim_token, "app": self.acme.api_key}
+        self.operator = operator_key(app)  # the admin API's (ADMIN_API_KEYS), of no tenant
+        self.root = super_console(app)  # a super-admin, whose pages a tenant's admin does not have
         # an admin who signed in, then was removed: the session outlives the account
         admin_id = add_admin(app, "gone@acme.test", self.acme.tenant_id)
         self.gone = Console(app.test_client())
@@ -258,6 +291,9 @@ class Tenants:
         self.left.set_cookie("session", copied)
         self.markers = ["acme-marker", ids["ann"], ids["bob"], ids["eng"], ids["platform"], ids["role"],
                         self.acme.scim_token, self.acme.api_key]
+        self.webhooks = {name: webhook_credentials.configure(app, world.tenant_id, name)
+                         for name, world in (("acme", self.acme), ("initech", self.initech))}
+        self.markers += self.webhooks["acme"].values()
 
     def issue(self, kind: str) -> tuple[int, str]:
         with self.app.app_context(), intent(True):
@@ -273,6 +309,23 @@ class Tenants:
             db.session.remove()
 
     # -- the credentials a request must be refused with
+
+    def admin_api_variants(self):
+        """(name, client, headers) for the admin API: anything but an operator key is refused."""
+        c, right = self.acme.client, self.operator
+        return [
+            ("no Authorization", c, {}),
+            ("Authorization: Bearer", c, {"Authorization": "Bearer"}),
+            ("Basic credentials", c, {"Authorization": "Basic YWRhQGFjbWUudGVzdDpwYXNzd29yZA=="}),
+            ("the operator key without a scheme", c, {"Authorization": right}),
+            ("the operator key with a character more", c, {"Authorization": f"Bearer {right}x"}),
+            ("the operator key with a character less", c, {"Authorization": f"Bearer {right[:-1]}"}),
+            ("a made-up operator key", c, {"Authorization": "Bearer adm_" + "A" * 43}),
+            ("a SCIM token", c, {"Authorization": f"Bearer {self.acme.scim_token}"}),
+            ("an API key", c, {"Authorization": f"Bearer {self.acme.api_key}"}),
+            ("a tenant's admin-kind credential", c, {"Authorization": f"Bearer {self.admin_kind}"}),
+            ("a super-admin's console session", self.root.client, {}),
+        ]
 
     def api_variants(self, where: str):
         """(name, client, headers) for SCIM or /v1."""
@@ -331,6 +384,12 @@ def refusal_problems(t: Tenants, route: Route) -> list[tuple[Req, list[str]]]:
         variants = [(name, client, headers, None) for name, client, headers in t.api_variants(where)]
     elif where == "console":
         variants = t.console_variants()
+    elif where == "admin_api":
+        variants = [(name, client, headers, None) for name, client, headers in t.admin_api_variants()]
+    elif where == "webhook":
+        body = requests_for(route, t.acme.ids)[0][0].body
+        variants = [(name, t.acme.client, headers, None) for name, headers in webhook_credentials.refused_headers(
+            route.endpoint, body, t.webhooks["acme"], t.acme.scim_token, t.acme.api_key)]
     else:
         return [(Req(route.method, route.rule),
                  [f"{route} is on no known surface: authenticate it or add it to PUBLIC"])]
@@ -378,6 +437,9 @@ def other_tenant_problems(t: Tenants, route: Route) -> list[tuple[Req, list[str]
         before = snapshot(t.app, t.acme.tenant_id)
         if where == "console":
             resp = send(b.console.client, req)
+        elif where == "webhook":  # initech's own valid secrets, on acme's URL
+            req.headers = webhook_credentials.valid_headers(route.endpoint, req.body, t.webhooks["initech"])
+            resp = send(b.client, req)
         else:
             resp = send(b.client, req, b.scim_token if where == "scim" else b.api_key)
         problems = shape_problems(resp, req.path)
@@ -426,7 +488,13 @@ def test_the_credentials_used_are_otherwise_accepted(app, client, tenant):
         for req, _owned in requests_for(route, t.acme.ids):
             where = surface(req.path)
             if where == "console":
-                resp = send(t.acme.console.client, req)
+                super_only = route.endpoint.startswith("admin.tenant")  # a tenant's admin gets 404
+                resp = send((t.root if super_only else t.acme.console).client, req)
+            elif where == "webhook":
+                req.headers = webhook_credentials.valid_headers(route.endpoint, req.body, t.webhooks["acme"])
+                resp = send(t.acme.client, req)
+            elif where == "admin_api":
+                resp = send(t.acme.client, req, t.operator)
             else:
                 resp = send(t.acme.client, req, t.secrets[KIND[where]])
             expected = 501 if route.endpoint == "scim.me" else 200  # RFC 7644 §3.11: /Me may be unsupported

@@ -14,9 +14,11 @@ from scim_authz.admin import (  # noqa: E402,F401
                connect_views,
                context,
                directory_views,
+               governance_views,
                home_views,
                mapping_views,
                playground_views,
                policy_views,
                role_views,
+               tenant_views,
 )

@@ -17,6 +17,8 @@ from scim_authz.admin.throttle import SignInThrottle
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Admin, Tenant
 from scim_authz.db.txn import transaction
+from scim_authz.governance.actor import Actor, acting
+from scim_authz.ops.logs import ENVIRON_KEY
 from scim_authz.policy.errors import NotFound, PolicyError
 from scim_authz.web import rate_limit
 from scim_authz.web.deadline import RequestTimedOut
@@ -74,8 +76,12 @@ def console_view(*, write: bool = False, signed_in: bool = True, needs_tenant: b
                         sessions.forget(session)
                         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
                     g.tenant, g.tenants = _tenant_for(g.admin)
+                    if g.admin.tenant_id is not None and g.tenant.disabled_at is not None:
+                        return render_template("admin/tenant_disabled.html"), 403  # until it is enabled
                     if needs_tenant and g.tenant is None:
                         return render_template("admin/no_tenant.html"), 200
+                    with acting(Actor("admin", g.admin.email, "console", request.environ.get(ENVIRON_KEY))):
+                        return view(*args, **kwargs)
                 return view(*args, **kwargs)
         return wrapper
     return decorate

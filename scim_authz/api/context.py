@@ -9,8 +9,10 @@ from werkzeug.exceptions import TooManyRequests
 
 from scim_authz.api.errors import InvalidRequest, Unauthorized
 from scim_authz.credentials import cache as auth_cache
-from scim_authz.credentials.keys import Caller, InvalidCredential
+from scim_authz.credentials.keys import Caller, InvalidCredential, TenantDisabled
 from scim_authz.db.txn import transaction
+from scim_authz.governance.actor import Actor, acting
+from scim_authz.ops.logs import ENVIRON_KEY
 from scim_authz.web import rate_limit, requests
 
 
@@ -22,6 +24,8 @@ def _authenticate() -> Caller:
     limits.admit("api", address, authorization, TooManyRequests)
     try:
         return auth_cache.authenticate(authorization, "app")
+    except TenantDisabled as e:  # the key is the tenant's own: not a guess, so not counted as one
+        raise Unauthorized(e.detail) from e
     except InvalidCredential as e:
         limits.auth_failed("api", address)
         raise Unauthorized(e.detail if "Bearer" in e.detail else "The API key is not valid.") from e
@@ -34,7 +38,8 @@ def api_endpoint(write: bool = False):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             g.caller = _authenticate()
-            with transaction(write):
+            actor = Actor("api_key", g.caller.label, "api", request.environ.get(ENVIRON_KEY))
+            with transaction(write), acting(actor):
                 result = view(*args, **kwargs)
             return result if isinstance(result, Response) else json_response(result)
         return wrapper

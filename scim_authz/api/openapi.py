@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
+from scim_authz.api import openapi_policy as jp
 from scim_authz.api import openapi_schemas as js
 from scim_authz.api import schemas as ma
 from scim_authz.policy.vocabulary import PERMISSION
@@ -138,10 +139,34 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("post", V1 + "/resources"): Op("Hold many resources' attributes (all or nothing)", "ResourcesRequest",
                                     (200, "ResourcesWritten"), tag="resources"),
     ("get", V1 + "/resources"): Op(
-        "List one type's resources with their held attributes, a page at a time", ok=(200, "ResourcePage"),
-        tag="resources", query=({**q("type", {"type": "string"}), "required": True},
+        "List resources (of one type, or all) with their held attributes, a page at a time",
+        ok=(200, "ResourcePage"), tag="resources", query=(q("type", {"type": "string"}),
                                 q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
                                 q("cursor", {"type": "string"}))),
+    # ---- the administrative change log (api/changes_views.py)
+    ("get", V1 + "/changes"): Op(
+        "The administrative change log, newest first: who changed what, when, through which surface",
+        ok=(200, "AdminChanges"), tag="audit",
+        query=(q("action", {"type": "string"}, "a prefix: role. for every role change"),
+               q("actor", {"type": "string"}), q("surface", {"type": "string"}), q("target", {"type": "string"}),
+               q("since", {"type": "string", "format": "date-time"}),
+               q("until", {"type": "string", "format": "date-time"}),
+               q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+               q("cursor", {"type": "string"}))),
+    ("get", V1 + "/changes/directory-writes"): Op(
+        "SCIM directory writes per IdP token and day", ok=(200, "DirectoryWrites"), tag="audit",
+        query=(q("days", {"type": "integer", "minimum": 1, "maximum": 366, "default": 31}),)),
+    ("get", V1 + "/access-review"): Op(
+        "Access review: every user with each effective role, its provenance, since when, last checked",
+        ok=(200, "AccessReview"), tag="audit",
+        query=(q("format", {"type": "string", "enum": ["json", "csv"], "default": "json"},
+                 "csv: the same rows as text/csv"),
+               q("as_of", {"type": "string", "format": "date-time"}, "as it stood then (replayed from history)")),
+        extra={"also_content": "text/csv"}),
+    ("get", V1 + "/access-review/diff"): Op(
+        "Who gained and who lost which role, and through what, between two moments", ok=(200, "AccessReviewDiff"),
+        tag="audit", query=(q("from", {"type": "string", "format": "date-time"}, "default: 30 days before to"),
+                            q("to", {"type": "string", "format": "date-time"}, "default: now"))),
     # ---- users, tenant, audit (api/users_views.py)
     ("put", V1 + "/users/{key}"): Op("syncUser: create or update the user the app knows by this key",
                                       "SyncUserRequest", (201, "UserSynced"), (404, 409),
@@ -182,6 +207,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("post", AZ + "/search/action"): Op("AuthZEN action search: the actions a decision would permit",
                                         "AuthZENActionSearch", (200, "AuthZENActions"), tag="AuthZEN"),
 }
+OPERATIONS.update(jp.operations(Op, V1))  # the policy as a file: YAML or JSON in and out
 USER_KEY = "a user's id, userName or externalId"
 PATH_PARAMETERS = {"user": USER_KEY, "key": "a role key", "aid": "an assignment id", "mid": "a mapping id",
                    "filename": "an asset's file name", "rtype": "a resource type",
@@ -205,6 +231,11 @@ def _json(name: str | None) -> dict:
     return {"application/json": {"schema": js.ref(name) if name else {"type": "object"}}}
 
 
+def _also(media_types, name: str | None) -> dict:
+    """The same body in other media types than JSON (a policy file in YAML)."""
+    return {t: {"schema": js.ref(name) if name else {"type": "object"}} for t in media_types}
+
+
 def _operation(method: str, path: str, op: Op) -> dict:
     out = {"summary": op.summary, "tags": [op.tag], "operationId": f"{method}_{path}".replace("/", "_")
            .replace("{", "").replace("}", "").replace(".", "_").replace("-", "_").strip("_")}
@@ -218,9 +249,13 @@ def _operation(method: str, path: str, op: Op) -> dict:
     if not out["parameters"]:
         del out["parameters"]
     if op.body:
-        out["requestBody"] = {"required": True, "content": _json(op.body)}
+        also = _also(op.extra.get("body_as", ()), op.body)
+        out["requestBody"] = {"required": True, "content": {**_json(op.body), **also}}
     status, name = op.ok
     content = {op.extra["content"]: {"schema": {"type": "string"}}} if "content" in op.extra else _json(name)
+    if "also_content" in op.extra:  # the same answer in another format, chosen by a parameter
+        content[op.extra["also_content"]] = {"schema": {"type": "string"}}
+    content = {**_also(op.extra.get("ok_as", ()), name), **content}
     responses = {str(status): {"description": "OK" if status == 200 else "Created", "content": content}}
     for more, more_name in op.also:
         responses[str(more)] = {"description": "OK: it was there already", "content": _json(more_name)}
@@ -254,7 +289,8 @@ def build(app: Flask) -> dict:
                        "<tenant> --kind app`). The key decides the tenant."})
     for name, schema in MARSHMALLOW.items():
         spec.components.schema(name, schema=schema)
-    components = {**js.COMPONENTS, "BulkCheckRequest": js.bulk_check_request(app.config["AUTHZ_BULK_MAX_CHECKS"])}
+    components = {**js.COMPONENTS, **jp.COMPONENTS,
+                  "BulkCheckRequest": js.bulk_check_request(app.config["AUTHZ_BULK_MAX_CHECKS"])}
     for name, schema in components.items():
         spec.components.schema(name, schema)
     for code, description in ERRORS.items():

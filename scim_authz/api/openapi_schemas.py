@@ -162,6 +162,31 @@ RESOURCES_WRITTEN = obj({"created": {"type": "integer", "minimum": 0}, "replaced
 RESOURCE_PAGE = obj({"resources": {"type": "array", "items": ref("Resource")}, "next_cursor": NULLABLE_STRING},
                     ("resources", "next_cursor"))
 
+ADMIN_CHANGE = obj({"id": INTEGER, "at": TIME, "actor": obj({"kind": STRING, "name": STRING}, ("kind", "name")),
+                   "surface": STRING, "action": STRING, "target": STRING,
+                   "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]},
+                   "request_id": NULLABLE_STRING}, ("id", "at", "actor", "surface", "action", "target"))
+ADMIN_CHANGES = obj({"changes": {"type": "array", "items": ref("AdminChange")}, "next_cursor": NULLABLE_STRING},
+                    ("changes", "next_cursor"))
+DIRECTORY_WRITES = obj({"directory_writes": {"type": "array", "items": obj(
+    {"day": STRING, "token": obj({"id": INTEGER, "prefix": NULLABLE_STRING, "name": NULLABLE_STRING}, ("id",)),
+     "writes": INTEGER}, ("day", "token", "writes"))}}, ("directory_writes",))
+
+ACCESS_REVIEW = obj({"access_review": {"type": "array", "items": obj({
+    "user_id": STRING, "userName": STRING, "externalId": NULLABLE_STRING, "active": BOOLEAN,
+    "role": NULLABLE_STRING, "resource": NULLABLE_STRING, "source": {"enum": ["idp", "app", None]},
+    "provenance": NULLABLE_STRING, "group_chain": {"type": ["array", "null"], "items": STRING},
+    "assigned_by": NULLABLE_STRING, "since": {"type": ["string", "null"]},
+    "last_checked": {"type": ["string", "null"]}}, ("user_id", "userName", "role", "source"))}},
+    ("access_review",))
+
+_REVIEW_CHANGE = {"type": "array", "items": obj({"user_id": STRING, "userName": STRING, "role": STRING,
+                                                "resource": NULLABLE_STRING, "source": STRING,
+                                                "provenance": STRING}, ("user_id", "role", "provenance"),
+                                               closed=False)}
+ACCESS_REVIEW_DIFF = obj({"from": TIME, "to": TIME, "gained": _REVIEW_CHANGE, "lost": _REVIEW_CHANGE},
+                         ("from", "to", "gained", "lost"))
+
 # ---- users, tenant, audit --------------------------------------------------------------------------
 
 USER = obj({"id": STRING, "userName": STRING, "externalId": NULLABLE_STRING, "displayName": NULLABLE_STRING,
@@ -179,7 +204,7 @@ BULK_USERS_RESULT = obj({
 TENANT = obj({"key": STRING, "name": STRING, "role_mode": {"enum": ["idp", "app", "hybrid"]},
               "role_mode_meaning": STRING, "default_role": NULLABLE_STRING,
               "jwt": {"type": ["object", "null"], "description": "hs256_secret, when set, is shown as ********"},
-              "revision": REVISION}, ("key", "name", "role_mode"))
+              "log_directory_writes": BOOLEAN, "revision": REVISION}, ("key", "name", "role_mode"))
 TENANT_ONE = obj({"tenant": ref("Tenant")}, ("tenant",))
 TENANT_WRITTEN = obj({"tenant": ref("Tenant"), "revision": REVISION}, ("tenant", "revision"))
 DECISIONS = obj({"decisions": {"type": "array", "items": obj({
@@ -265,7 +290,10 @@ COMPONENTS = {
     "RelationshipsWritten": RELATIONSHIPS_WRITTEN, "RelationshipsDeleted": RELATIONSHIPS_DELETED,
     "RelationshipPage": RELATIONSHIP_PAGE, "Resource": RESOURCE, "ResourceOne": RESOURCE_ONE,
     "ResourceWritten": RESOURCE_WRITTEN, "ResourceDeleted": RESOURCE_DELETED, "ResourcesWritten": RESOURCES_WRITTEN,
-    "ResourcePage": RESOURCE_PAGE, "User": USER, "UserOne": USER_ONE, "UserSynced": USER_SYNCED,
+    "ResourcePage": RESOURCE_PAGE, "AdminChange": ADMIN_CHANGE, "AdminChanges": ADMIN_CHANGES,
+    "DirectoryWrites": DIRECTORY_WRITES, "AccessReview": ACCESS_REVIEW, "AccessReviewDiff": ACCESS_REVIEW_DIFF,
+    "User": USER, "UserOne": USER_ONE,
+    "UserSynced": USER_SYNCED,
     "BulkUsersResult": BULK_USERS_RESULT, "Tenant": TENANT, "TenantOne": TENANT_ONE, "TenantWritten": TENANT_WRITTEN,
     "Decisions": DECISIONS, "Usage": USAGE, "AuthZENSubject": AZ_SUBJECT, "AuthZENResource": AZ_RESOURCE,
     "AuthZENAction": AZ_ACTION, "AuthZENEvaluation": AZ_EVALUATION, "AuthZENEvaluations": AZ_EVALUATIONS,

@@ -56,8 +56,6 @@ def put_resources():
 @api_endpoint()
 def list_resources():
     rtype = request.args.get("type")
-    if not rtype:
-        raise InvalidRequest("type is required", details={"type": ["required"]})
     try:
         limit = int(request.args.get("limit", "100"))
     except ValueError as e:

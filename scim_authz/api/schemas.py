@@ -214,6 +214,8 @@ class TenantSettingsSchema(Schema):
     role_mode = fields.String(validate=validate.OneOf(list(ROLE_MODES)))
     default_role = fields.String(allow_none=True, validate=validate.Regexp(ROLE_KEY))
     jwt = fields.Nested(JWTSettings, allow_none=True)
+    # Each SCIM write in the administrative change log too, not only counted per token and day.
+    log_directory_writes = fields.Boolean()
 
     @validates_schema
     def _one_key_source(self, data, **kwargs):

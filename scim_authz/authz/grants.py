@@ -279,7 +279,7 @@ def describe_for(store: TenantStore, user_id: str, grant: Grant) -> str:
     user = store.users.get(user_id)
     if grant.source != "idp" or user is None or grant.via in user.groups:
         return describe(grant)
-    chain = _group_chain(store, user.groups, grant.via)
+    chain = group_chain(store, user.groups, grant.via)
     if not chain:
         return describe(grant)
     where = f" on {grant.scope[0]}:{grant.scope[1]}" if grant.scope else ""
@@ -288,7 +288,7 @@ def describe_for(store: TenantStore, user_id: str, grant: Grant) -> str:
     return f"role {grant.role}{where} via group {names[0]}, {members} (IdP)"
 
 
-def _group_chain(store: TenantStore, direct: set[str], target: str) -> list[str] | None:
+def group_chain(store: TenantStore, direct: set[str], target: str) -> list[str] | None:
     """The shortest chain of group ids from one of `direct` up to `target` (both ends included)."""
     came_from: dict[str, str | None] = dict.fromkeys(direct)
     frontier = sorted(direct)  # (sorted: the same chain every time)

@@ -86,11 +86,11 @@ class SQLReader:
         return driver
 
     def tenant(self, tenant_id: int) -> TenantRow | None:
-        rows = self._rows("SELECT id, key, role_mode, settings, revision FROM tenants WHERE id = :t", t=tenant_id)
+        rows = self._rows(_SNAPSHOT_SQL["tenant"], t=tenant_id)
         if not rows:
             return None
         r = rows[0]
-        return TenantRow(r[0], r[1], r[2], _json(r[3]) or {}, r[4])
+        return TenantRow(r[0], r[1], r[2], _json(r[3]) or {}, r[4], r[5] is not None)
 
     def snapshot(self, tenant_id: int) -> Snapshot:
         """Everything of one tenant, read in one transaction so it is one revision's state (on
@@ -227,7 +227,7 @@ def _iso(v) -> str:
 # ---- the snapshot's queries: each names the tenant once, as :t ---------------------------------
 
 _SNAPSHOT_SQL = {
-    "tenant": "SELECT id, key, role_mode, settings, revision FROM tenants WHERE id = :t",
+    "tenant": "SELECT id, key, role_mode, settings, revision, disabled_at FROM tenants WHERE id = :t",
     "users": "SELECT id, user_name, external_id, active, display_name FROM users WHERE tenant_id = :t",
     "groups": "SELECT id, display_name, external_id FROM groups WHERE tenant_id = :t",
     # Through groups (group_members is indexed by group, not by tenant); members as one array per
@@ -275,7 +275,7 @@ def _snapshot_rows(cur, sql: dict[str, str], tenant_id: int, binary: bool) -> Sn
     if not found:
         raise KeyError(f"no tenant {tenant_id}")
     t = found[0]
-    snap = Snapshot(TenantRow(t[0], t[1], t[2], _json(t[3]) or {}, t[4]))
+    snap = Snapshot(TenantRow(t[0], t[1], t[2], _json(t[3]) or {}, t[4], t[5] is not None))
     no_groups: frozenset[str] = frozenset()  # TenantStore gives each user its own set of groups
     snap.users = [UserInfo(uid, name, ext, bool(active), display, no_groups)
                   for uid, name, ext, active, display in rows("users")]

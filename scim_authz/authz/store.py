@@ -42,6 +42,7 @@ class TenantStore:
         self.revision = snapshot.tenant.revision
         self.role_mode = snapshot.tenant.role_mode
         self.settings = snapshot.tenant.settings or {}
+        self.disabled = snapshot.tenant.disabled  # every check denied while set
         self.users: dict[str, UserInfo] = {}
         self.inactive: set[str] = set()  # ids of deactivated users (a check asks this, not the user)
         self.by_name: dict[str, str] = {}
@@ -408,6 +409,7 @@ class TenantStore:
             row = reader.tenant(tid)
             if row is not None:
                 self.role_mode, self.settings = row.role_mode, row.settings or {}
+                self.disabled = row.disabled
             return True
         if kind == ch.CREDENTIAL:
             self.credentials_epoch += 1

@@ -47,6 +47,7 @@ class TenantRow:
     role_mode: str
     settings: dict
     revision: int
+    disabled: bool = False  # a disabled tenant's checks are all denied
 
 
 @dataclass

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Admin, Tenant, utcnow
+from scim_authz.governance import changelog
 
 MIN_PASSWORD = 12
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -46,6 +47,7 @@ def create_admin(email: str, password: str, tenant_id: int | None) -> Admin:
     admin = Admin(email=email, password_hash=generate_password_hash(password), tenant_id=tenant_id)
     db.session.add(admin)
     db.session.flush()
+    changelog.record(tenant_id, "admin.create", email, after={"email": email, "super": tenant_id is None})
     return admin
 
 
@@ -83,11 +85,15 @@ def set_disabled(email: str, disabled: bool) -> Admin:
     """Disable the admin (no sign-in, and their sessions end at their next request) or enable them
     again; enabling revives no session, and disabling twice keeps the first date."""
     admin = _existing(email)
+    was = admin.disabled_at is not None
     if disabled:
         admin.disabled_at = admin.disabled_at or utcnow()
         end_sessions(admin)
     else:
         admin.disabled_at = None
+    if was != disabled:
+        changelog.record(admin.tenant_id, "admin.disable" if disabled else "admin.enable", admin.email,
+                         before={"disabled": was}, after={"disabled": disabled})
     return admin
 
 
@@ -98,6 +104,7 @@ def set_password(email: str, password: str) -> Admin:
     _check_password(password)
     admin.password_hash = generate_password_hash(password)
     end_sessions(admin)
+    changelog.record(admin.tenant_id, "admin.password", admin.email)  # that it changed, never what to
     return admin
 
 

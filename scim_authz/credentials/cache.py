@@ -1,8 +1,9 @@
 """Bearer credentials checked once and then trusted from memory, for every protocol.
 
 A validated secret is cached (by its digest) with the tenant's credentials epoch, which advances
-whenever a credential of the tenant is issued or revoked anywhere (the change log says so), so a
-revoked secret stops working at the next request after its revocation reaches this instance.
+whenever a credential of the tenant is issued or revoked, or the tenant disabled, anywhere (the
+change log says so), so a revoked secret, or a disabled tenant's, stops working at the next request
+after the change reaches this instance.
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from scim_authz.authz.changes import CREDENTIAL
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential, Tenant, utcnow
+from scim_authz.governance import changelog
 from scim_authz.pdp.changes import record
 
 log = logging.getLogger("scim_authz.credentials.keys")
@@ -27,6 +28,11 @@ class InvalidCredential(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
+
+
+class TenantDisabled(InvalidCredential):
+    """A valid credential of a disabled tenant: refused like any other (401), with a message that says
+    why. Not a failed authentication: the caller proved it holds the secret."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ def issue_credential(tenant: Tenant, kind: str, name: str = "") -> IssuedSecret:
                       prefix=secret[: len(PREFIXES[kind]) + 6])
     db.session.add(cred)
     db.session.flush()
+    changelog.record(tenant.id, "credential.issue", f"{kind} {cred.prefix}…",
+                     after={"id": cred.id, "kind": kind, "name": name, "prefix": cred.prefix})
     record(tenant.id, CREDENTIAL, [str(cred.id)])
     return IssuedSecret(cred.id, secret, cred.prefix)
 
@@ -71,6 +79,8 @@ def revoke_credential(tenant: Tenant, credential_id: int) -> bool:
         return False
     if cred.revoked_at is None:
         cred.revoked_at = utcnow()
+        changelog.record(tenant.id, "credential.revoke", f"{cred.kind} {cred.prefix}…",
+                         before={"id": cred.id, "kind": cred.kind, "name": cred.name, "prefix": cred.prefix})
         # Instances cache validated keys; the change tells each of them to check again.
         record(tenant.id, CREDENTIAL, [str(cred.id)])
     return True
@@ -100,6 +110,9 @@ def authenticate(authorization: str | None, kind: str) -> tuple[Tenant, Credenti
     # The look-up is by digest; compare again in constant time so timing says nothing either way.
     if not hmac.compare_digest(cred.secret_hash, digest) or cred.kind != kind or cred.revoked_at is not None:
         raise InvalidCredential("The bearer token is not valid.")
+    if tenant.disabled_at is not None:
+        raise TenantDisabled(f"Tenant {tenant.key} is disabled: its credentials are refused until an operator "
+                             "enables it again.")
     return tenant, cred
 
 

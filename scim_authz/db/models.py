@@ -298,6 +298,34 @@ class AdminChange(db.Model):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+class AccessHistory(db.Model):
+    """Every change to what decides who holds which role (users, groups, memberships, roles,
+    assignments, mappings, a tenant's role mode), one row each, written by the database's own
+    triggers (scim_authz/db/history_triggers.py) so that no code path can miss one. Access reviews
+    as of a past date replay it (scim_authz/governance/access_history.py)."""
+
+    __tablename__ = "access_history"
+    __table_args__ = (Index("ix_access_history_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime)  # the database's clock, UTC
+    kind: Mapped[str] = mapped_column(String(20))  # user.put, user.delete, group.put, member.add, ...
+    ref_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a role's, assignment's or mapping's id
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    group_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    member_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    member_type: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(256), nullable=True)  # userName, displayName or role key
+    external_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    active: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    role_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resource_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    resource_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # who assigned or mapped it
+    role_mode: Mapped[str | None] = mapped_column(String(10), nullable=True)
+
+
 class DirectoryWriteCount(db.Model):
     """SCIM directory writes per IdP token and day (UTC): how much each connection changed."""
 
@@ -338,3 +366,11 @@ class Admin(db.Model):
     # Copied into each console session at sign-in; a session holding another number is refused.
     # Bumped on sign-out, disable and password change, so every earlier cookie stops working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+def _attach_history_triggers() -> None:
+    from scim_authz.db.history_triggers import attach
+    attach(db.metadata)
+
+
+_attach_history_triggers()

@@ -8,13 +8,18 @@ advances once, just before the commit, for all of the transaction's changes of t
 1,000-operation /Bulk is one revision, and other writers of the tenant wait for its commit, not
 for its whole run). Writes that answer with the revision they made `record` it at once.
 
+Inside `one_revision()` (a policy file applied whole: scim_authz/policy/as_code/apply.py) `record`
+notes instead of advancing, so every change the block makes to a tenant goes in under one revision,
+advanced once just before the commit; `record` returns that revision, which the tenant's row,
+locked at the block's first record, keeps from moving until then.
+
 On PostgreSQL the statement that advances the revision also calls `pg_notify`, which PostgreSQL
 delivers to every listening instance when, and only if, the transaction commits
 (scim_authz/pdp/revision_feed.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import delete, event, insert, select, text, update
@@ -30,6 +35,7 @@ PENDING = "scim_authz.pending_changes"  # session.info: [(tenant_id, kind, refs)
 MADE = "scim_authz.revisions_made"  # session.info: {tenant_id: revision} advanced in this transaction
 MADE_KINDS = "scim_authz.revision_kinds"  # session.info: {tenant_id: set of the kinds changed}
 COMMITTED = "scim_authz.revisions_committed"  # session.info: the same, once committed
+ONE = "scim_authz.one_revision"  # session.info, inside one_revision(): {tenant_id: the revision the commit will make}
 
 # The notification says `schema:tenant:revision:kinds` (kinds comma-separated: what changed, so a
 # listener can tell, say, a credential revoked from a user added without reading the change log).
@@ -52,13 +58,50 @@ def note(tenant_id: int, kind: str, refs: Iterable[str]) -> None:
 
 def record(tenant_id: int, kind: str, refs: Iterable[str]) -> int:
     """Advance the tenant's revision now and log what changed (with anything noted before);
-    returns the new revision."""
+    returns the new revision. Inside one_revision(): note it, and return the revision the commit
+    will make."""
     note(tenant_id, kind, refs)
+    if ONE in db.session.info:
+        return _coming(db.session, tenant_id)
     return _write_pending(db.session, tenant_id)[tenant_id]
+
+
+@contextmanager
+def one_revision() -> Iterator[dict[int, int]]:
+    """Make every change recorded inside one revision per tenant: `record` notes instead of
+    advancing and returns the revision the commit will make. Yields {tenant_id: that revision}.
+    The tenant's row is locked at the first record (as an advance would lock it), so no other
+    writer can take that number before this transaction commits. Nested, the outer block decides."""
+    info = db.session.info
+    if ONE in info:
+        yield info[ONE]
+        return
+    coming = info[ONE] = {}
+    try:
+        yield coming
+    finally:
+        info.pop(ONE, None)
+
+
+def _coming(session: Session, tenant_id: int) -> int:
+    """Inside one_revision(): the revision this transaction's commit will give the tenant."""
+    coming = session.info[ONE]
+    if tenant_id not in coming:
+        session.flush()
+        # A write that changes nothing: it locks the row (PostgreSQL) or takes the write lock
+        # (SQLite) until the commit, and reads the revision it holds now (earlier advances of this
+        # transaction included).
+        now = session.execute(update(Tenant).where(Tenant.id == tenant_id).values(revision=Tenant.revision)
+                              .returning(Tenant.revision)).scalar_one()
+        coming[tenant_id] = now + 1
+    return coming[tenant_id]
 
 
 def current_revision(tenant_id: int) -> int:
     """The tenant's revision as this transaction sees it, its noted changes included."""
+    info = db.session.info
+    if ONE in info and (tenant_id in info[ONE] or any(t == tenant_id for t, _, _ in info.get(PENDING, ()))):
+        return _coming(db.session, tenant_id)  # noted: advanced once, at the commit
     made = _write_pending(db.session, tenant_id)
     if tenant_id in made:
         return made[tenant_id]

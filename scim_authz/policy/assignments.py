@@ -7,6 +7,7 @@ from sqlalchemy import select
 from scim_authz.authz.changes import ASSIGNMENT
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Role, RoleAssignment, User
+from scim_authz.governance import changelog
 from scim_authz.pdp.changes import note, record
 from scim_authz.policy.errors import InvalidInput, NotFound
 from scim_authz.policy.lookup import role_or_404, user_or_404
@@ -25,7 +26,10 @@ def assign(tenant_id: int, user_key: str, role_key: str, resource: str | None, a
     role = role_or_404(tenant_id, role_key)
     a, revision, created = grant_once(tenant_id, RoleAssignment, {"user_id": user.id}, role, resource,
                                       {"assigned_by": actor}, ASSIGNMENT, user.id)
-    return assignment_dict(a, role.key, user), revision, created
+    out = assignment_dict(a, role.key, user)
+    if created:
+        changelog.record(tenant_id, "assignment.create", f"{user.user_name} {role.key}", after=_logged(out))
+    return out, revision, created
 
 
 def unassign(tenant_id: int, assignment_id: int) -> int:
@@ -33,9 +37,16 @@ def unassign(tenant_id: int, assignment_id: int) -> int:
     a = db.session.get(RoleAssignment, assignment_id)
     if a is None or a.tenant_id != tenant_id:
         raise NotFound(f"no role assignment {assignment_id}")
+    user, role = db.session.get(User, a.user_id), db.session.get(Role, a.role_id)
+    before = assignment_dict(a, role.key, user)
+    changelog.record(tenant_id, "assignment.delete", f"{user.user_name} {role.key}", before=_logged(before))
     db.session.delete(a)
     db.session.flush()
     return record(tenant_id, ASSIGNMENT, [a.user_id])
+
+
+def _logged(a: dict) -> dict:
+    return {k: v for k, v in a.items() if k != "created"}
 
 
 def list_assignments(tenant_id: int, user_key: str | None = None, role_key: str | None = None) -> list[dict]:
@@ -70,4 +81,8 @@ def set_tenant_roles(tenant_id: int, user: User, role_keys: list[str], actor: st
         changed = True
     if changed:
         db.session.flush()
+        by_id = {r.id: r.key for r in roles.values()}
+        old = sorted(db.session.get(Role, rid).key for rid in current)
+        changelog.record(tenant_id, "assignment.set", user.user_name, before={"roles": old},
+                         after={"roles": sorted(by_id[rid] for rid in want)})
         note(tenant_id, ASSIGNMENT, [user.id])  # the caller answers with current_revision(), which writes it

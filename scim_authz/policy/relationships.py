@@ -9,6 +9,7 @@ from scim_authz.authz.schema_dsl import SchemaError, parse_schema, validate_sche
 from scim_authz.authz.schema_model import CompiledSchema
 from scim_authz.db.extensions import db
 from scim_authz.db.models import AuthzSchema, Relationship
+from scim_authz.governance import changelog
 from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy.errors import InvalidInput, InvalidSchema, NotFound
 
@@ -36,10 +37,15 @@ def write_schema(tenant_id: int, source: str, actor: str) -> tuple[dict, int]:
         raise InvalidSchema("the schema is not valid; nothing was written", details=_issues(e.errors)) from e
     newest = db.session.execute(select(func.max(AuthzSchema.version)).where(
         AuthzSchema.tenant_id == tenant_id)).scalar() or 0
+    previous = db.session.execute(select(AuthzSchema.source).where(
+        AuthzSchema.tenant_id == tenant_id, AuthzSchema.version == newest)).scalar() if newest else None
     row = AuthzSchema(tenant_id=tenant_id, version=newest + 1, source=source, compiled=compiled.to_json(),
                       created_by=actor)
     db.session.add(row)
     db.session.flush()
+    changelog.record(tenant_id, "schema.write", f"version {row.version}",
+                     before={"version": newest, "source": previous} if newest else None,
+                     after={"version": row.version, "source": source})
     return schema_dict(row), record(tenant_id, SCHEMA, [str(row.version)])
 
 
@@ -97,10 +103,20 @@ def write_relationships(tenant_id: int, items: list[dict]) -> tuple[int, int]:
     if not new:
         return 0, current_revision(tenant_id)
     revision = record(tenant_id, RELATIONSHIP, [relationship_ref(t) for t in new])
+    changelog.record(tenant_id, "relationships.write", f"{len(new)} relationships", after=summary(new))
     db.session.execute(Relationship.__table__.insert(), [
         {"tenant_id": tenant_id, "resource_type": t[0], "resource_id": t[1], "relation": t[2], "subject_type": t[3],
          "subject_id": t[4], "subject_relation": t[5], "revision": revision} for t in new])
     return len(new), revision
+
+
+SUMMARY_SAMPLE = 20  # relationships a change log entry names; it counts them all
+
+
+def summary(tuples: list[tuple]) -> dict:
+    """A batch of relationships as the change log keeps it: how many, and the first few."""
+    return {"count": len(tuples), "first": [
+        f"{t[0]}:{t[1]}#{t[2]}@{t[3]}:{t[4]}" + (f"#{t[5]}" if t[5] else "") for t in tuples[:SUMMARY_SAMPLE]]}
 
 
 COLS = (Relationship.resource_type, Relationship.resource_id, Relationship.relation, Relationship.subject_type,
@@ -119,12 +135,14 @@ def _existing(tenant_id: int, tuples: list[tuple]) -> set[tuple]:
 def delete_relationships(tenant_id: int, items: list[dict]) -> tuple[int, int]:
     """Delete a batch; absent ones are ignored. Returns (how many were deleted, revision)."""
     tuples = list(dict.fromkeys(_split(i) for i in items))
-    present = [t for t in tuples if t in _existing(tenant_id, tuples)]
+    existing = _existing(tenant_id, tuples)  # once: per tuple, a batch of n read the table n times
+    present = [t for t in tuples if t in existing]
     if not present:
         return 0, current_revision(tenant_id)
     for i in range(0, len(present), 500):
         db.session.execute(delete(Relationship).where(Relationship.tenant_id == tenant_id,
                                                       tuple_(*COLS).in_(present[i:i + 500])))
+    changelog.record(tenant_id, "relationships.delete", f"{len(present)} relationships", before=summary(present))
     return len(present), record(tenant_id, RELATIONSHIP, [relationship_ref(t) for t in present])
 
 

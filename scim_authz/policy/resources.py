@@ -14,6 +14,7 @@ from sqlalchemy import select, tuple_
 from scim_authz.authz.changes import RESOURCE, object_ref
 from scim_authz.db.extensions import db
 from scim_authz.db.models import ResourceAttributes, utcnow
+from scim_authz.governance import changelog
 from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy.errors import InvalidInput, NotFound
 from scim_authz.policy.vocabulary import NAME, OBJECT_ID_MAX
@@ -51,8 +52,10 @@ def put_resource(tenant_id: int, rtype: str, rid: str, attributes: dict) -> tupl
     if created:
         row = ResourceAttributes(tenant_id=tenant_id, resource_type=rtype, resource_id=rid)
         db.session.add(row)
+    before = None if created else {"attributes": row.attributes}
     row.attributes, row.revision, row.updated = attributes, revision, utcnow()
     db.session.flush()
+    changelog.record(tenant_id, "resource.put", f"{rtype}:{rid}", before=before, after={"attributes": attributes})
     return resource_dict(row), created, revision
 
 
@@ -70,6 +73,8 @@ def put_resources(tenant_id: int, items: list[dict]) -> tuple[int, int, int]:
         existing |= {tuple(r) for r in db.session.execute(select(*cols).where(
             ResourceAttributes.tenant_id == tenant_id, tuple_(*cols).in_(keys[n:n + 500])))}
     revision = record(tenant_id, RESOURCE, [object_ref(t, i) for t, i in keys])
+    changelog.record(tenant_id, "resources.put", f"{len(keys)} resources",
+                     after={"count": len(keys), "first": [f"{t}:{i}" for t, i in keys[:20]]})
     now = utcnow()
     new = [k for k in keys if k not in existing]
     if new:
@@ -95,22 +100,29 @@ def delete_resource(tenant_id: int, rtype: str, rid: str) -> tuple[bool, int]:
     row = db.session.get(ResourceAttributes, (tenant_id, rtype, rid))
     if row is None:
         return False, current_revision(tenant_id)
+    changelog.record(tenant_id, "resource.delete", f"{rtype}:{rid}", before={"attributes": row.attributes})
     db.session.delete(row)
     return True, record(tenant_id, RESOURCE, [object_ref(rtype, rid)])
 
 
-def list_resources(tenant_id: int, rtype: str, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
-    """One type's resources by id, a page at a time (the cursor names the last id given)."""
-    q = select(ResourceAttributes).where(ResourceAttributes.tenant_id == tenant_id,
-                                         ResourceAttributes.resource_type == rtype)
+def list_resources(tenant_id: int, rtype: str | None, cursor: str | None,
+                   limit: int) -> tuple[list[dict], str | None]:
+    """Resources (of one type, or all) by type and id, a page at a time (the cursor names the last
+    one given)."""
+    key = (ResourceAttributes.resource_type, ResourceAttributes.resource_id)
+    q = select(ResourceAttributes).where(ResourceAttributes.tenant_id == tenant_id)
+    if rtype:
+        q = q.where(ResourceAttributes.resource_type == rtype)
     if cursor:
         try:
-            after = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-        except (binascii.Error, ValueError, UnicodeDecodeError) as e:
+            after = json.loads(base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode())
+            after_type, after_id = (str(x) for x in after)
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as e:
             raise InvalidInput("cursor is not one this API gave", details={"cursor": ["not a cursor"]}) from e
-        q = q.where(ResourceAttributes.resource_id > after)
-    rows = db.session.execute(q.order_by(ResourceAttributes.resource_id).limit(limit + 1)).scalars().all()
+        q = q.where(tuple_(*key) > tuple_(after_type, after_id))
+    rows = db.session.execute(q.order_by(*key).limit(limit + 1)).scalars().all()
     more = len(rows) > limit
     rows = rows[:limit]
-    nxt = base64.urlsafe_b64encode(rows[-1].resource_id.encode()).decode() if more else None
+    nxt = base64.urlsafe_b64encode(json.dumps([rows[-1].resource_type, rows[-1].resource_id]).encode()).decode() \
+        if more else None
     return [resource_dict(r) for r in rows], nxt

@@ -9,6 +9,7 @@ from scim_authz.authz.conditions import validate_condition
 from scim_authz.db.extensions import db
 from scim_authz.db.models import GroupRoleMapping, Role, RoleAssignment, Tenant, utcnow
 from scim_authz.db.txn import insert_unique
+from scim_authz.governance import changelog
 from scim_authz.pdp.changes import current_revision, record
 from scim_authz.policy.errors import Conflict, InvalidInput
 from scim_authz.policy.lookup import role_or_404, role_or_none
@@ -51,6 +52,11 @@ def role_dict(r: Role) -> dict:
     return {"key": r.key, "name": r.name, "description": r.description, "permissions": list(r.permissions),
             "extends": list(r.extends), "condition": r.condition, "created": iso(r.created),
             "updated": iso(r.updated)}
+
+
+def _logged(role: dict) -> dict:
+    """A role as the change log keeps it: what decides, not when it was stored."""
+    return {k: v for k, v in role.items() if k not in ("created", "updated")}
 
 
 def list_roles(tenant_id: int) -> list[dict]:
@@ -96,12 +102,15 @@ def create_role(tenant_id: int, data: dict) -> tuple[dict, int]:
     _, created = insert_unique(role, lambda: role_or_none(tenant_id, data["key"]))
     if not created:  # a concurrent request made it first: what a second, sequential create gets
         raise Conflict(f"a role {data['key']!r} already exists")
-    return role_dict(role), record(tenant_id, ROLE, [role.key])
+    out = role_dict(role)
+    changelog.record(tenant_id, "role.create", role.key, after=_logged(out))
+    return out, record(tenant_id, ROLE, [role.key])
 
 
 def update_role(tenant_id: int, key: str, data: dict, *, partial: bool) -> tuple[dict, int]:
     """Replace (PUT) or change (PATCH) a role; the key cannot change."""
     role = role_or_404(tenant_id, key)
+    before = _logged(role_dict(role))
     if data.get("key") not in (None, key):
         raise InvalidInput("a role's key cannot change", details={"key": ["read-only"]})
     merged = {"name": role.name, "description": role.description, "permissions": role.permissions,
@@ -114,7 +123,9 @@ def update_role(tenant_id: int, key: str, data: dict, *, partial: bool) -> tuple
     role.extends = list(dict.fromkeys(merged.get("extends") or []))
     role.condition = merged.get("condition") or None
     role.updated = utcnow()
-    return role_dict(role), record(tenant_id, ROLE, [key])
+    out = role_dict(role)
+    changelog.record(tenant_id, "role.update", key, before=before, after=_logged(out))
+    return out, record(tenant_id, ROLE, [key])
 
 
 def delete_role(tenant_id: int, key: str) -> int:
@@ -129,6 +140,7 @@ def delete_role(tenant_id: int, key: str) -> int:
         tenant.settings = {**tenant.settings, "default_role": None}  # new users get no role, not an error
     db.session.execute(RoleAssignment.__table__.delete().where(RoleAssignment.role_id == role.id))
     db.session.execute(GroupRoleMapping.__table__.delete().where(GroupRoleMapping.role_id == role.id))
+    changelog.record(tenant_id, "role.delete", key, before=_logged(role_dict(role)))
     db.session.delete(role)
     db.session.flush()
     return record(tenant_id, ROLE, [key])

@@ -10,6 +10,7 @@ from scim_authz.authz.changes import TENANT
 from scim_authz.credentials import safe_fetch
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
+from scim_authz.governance import changelog
 from scim_authz.pdp.changes import record
 from scim_authz.policy.errors import Conflict, InvalidInput, NotFound
 from scim_authz.policy.lookup import role_or_404
@@ -51,13 +52,15 @@ def settings_dict(t: Tenant) -> dict:
     if jwt.get("hs256_secret"):
         jwt["hs256_secret"] = "********"  # never echoed
     return {"key": t.key, "name": t.name, "role_mode": t.role_mode, "role_mode_meaning": ROLE_MODES[t.role_mode],
-            "default_role": s.get("default_role"), "jwt": jwt or None, "revision": t.revision}
+            "default_role": s.get("default_role"), "jwt": jwt or None,
+            "log_directory_writes": bool(s.get("log_directory_writes")), "revision": t.revision}
 
 
 def update_settings(tenant_id: int, data: dict, *, jwks_require_https: bool = True,
                     jwks_allow_private: bool = False) -> tuple[dict, int]:
     """Change the name, the role mode, the default role, or the JWT configuration."""
     t = db.session.get(Tenant, tenant_id)
+    before = _logged(settings_dict(t))
     settings = dict(t.settings or {})
     if "name" in data:
         t.name = data["name"]
@@ -82,9 +85,18 @@ def update_settings(tenant_id: int, data: dict, *, jwks_require_https: bool = Tr
         if jwt and jwt.get("jwks_url"):
             _check_jwks_url(jwt["jwks_url"], jwks_require_https, jwks_allow_private)
         settings["jwt"] = jwt
+    if "log_directory_writes" in data:
+        settings["log_directory_writes"] = bool(data["log_directory_writes"])
     t.settings = settings
     db.session.flush()
+    after = _logged(settings_dict(t))
+    changelog.record(tenant_id, "tenant.settings", t.key, before=before, after=after)
     return settings_dict(t), record(tenant_id, TENANT, [str(tenant_id)])
+
+
+def _logged(settings: dict) -> dict:
+    """Settings as the change log keeps them (a shared secret masked, as settings_dict shows it)."""
+    return {k: v for k, v in settings.items() if k not in ("revision", "role_mode_meaning")}
 
 
 def _check_jwks_url(url: str, require_https: bool, allow_private: bool) -> None:

@@ -7,9 +7,12 @@ import logging
 from flask import Blueprint, Response, current_app, g, request
 
 from scim_authz.credentials import cache as auth_cache
-from scim_authz.credentials.keys import InvalidCredential
+from scim_authz.credentials.keys import InvalidCredential, TenantDisabled
 from scim_authz.db.txn import transaction
+from scim_authz.governance import directory_writes
+from scim_authz.governance.actor import Actor, acting
 from scim_authz.http_errors import empty_response, scim_response
+from scim_authz.ops.logs import ENVIRON_KEY
 from scim_authz.pdp.changes import revision_header
 from scim_authz.scim import bulk, discovery, listing, service
 from scim_authz.scim.errors import (
@@ -45,12 +48,17 @@ def scim_endpoint(write: bool):
             try:
                 caller = auth_cache.authenticate(authorization, "scim", policy=False)
             except InvalidCredential as e:
-                limits.auth_failed("scim", address)
+                if not isinstance(e, TenantDisabled):  # a disabled tenant's own token is no guess
+                    limits.auth_failed("scim", address)
                 raise Unauthorized(e.detail) from e
             # The absolute base URL, for meta.location (RFC 7643 §3.1).
             g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=scim_base_url(), tenant_key=caller.tenant_key)
-            with transaction(write):
+            actor = Actor("scim_token", caller.label, "scim", request.environ.get(ENVIRON_KEY))
+            with transaction(write), acting(actor):
                 resp = view(*args, **kwargs)
+                if write and resp.status_code < 400:
+                    directory_writes.count(caller.tenant_id, caller.credential_id, request.method, request.path,
+                                           resp.status_code)
             if write:
                 revision_header(resp, g.ctx.tenant_id)
             return resp

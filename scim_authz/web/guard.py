@@ -27,7 +27,8 @@ CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
                "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 # Body caps per surface (settings), longest prefix first.
 SURFACES = (("/scim/", "SCIM_MAX_REQUEST_BYTES"), ("/v1/", "API_MAX_REQUEST_BYTES"),
-            ("/access/", "API_MAX_REQUEST_BYTES"), ("/admin", "CONSOLE_MAX_REQUEST_BYTES"))
+            ("/access/", "API_MAX_REQUEST_BYTES"), ("/admin", "CONSOLE_MAX_REQUEST_BYTES"),
+            ("/webhooks/", "WEBHOOK_MAX_REQUEST_BYTES"))
 
 
 class InputRefused(BadRequest):

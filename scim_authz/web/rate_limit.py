@@ -10,6 +10,7 @@ one per surface and kind ("RATE,BURST", see config/settings.py), name the limits
     scim     RATE_LIMIT_SCIM_TOKEN  RATE_LIMIT_SCIM_ADDRESS     RATE_LIMIT_SCIM_AUTH_FAILURES
     api      RATE_LIMIT_API_KEY     RATE_LIMIT_API_ADDRESS      RATE_LIMIT_API_AUTH_FAILURES
     console  -                      RATE_LIMIT_CONSOLE_ADDRESS  sign-ins: scim_authz/admin/throttle.py
+    webhook  -                      RATE_LIMIT_WEBHOOK_ADDRESS  RATE_LIMIT_WEBHOOK_AUTH_FAILURES
 
 Failed authentications are counted by address because an invalid key names no credential. Once
 an address has used its allowance its requests are refused before any key is looked at, a valid
@@ -41,6 +42,7 @@ SURFACES = {  # surface: settings of its (credential, address, failures) limits
     "scim": ("RATE_LIMIT_SCIM_TOKEN", "RATE_LIMIT_SCIM_ADDRESS", "RATE_LIMIT_SCIM_AUTH_FAILURES"),
     "api": ("RATE_LIMIT_API_KEY", "RATE_LIMIT_API_ADDRESS", "RATE_LIMIT_API_AUTH_FAILURES"),
     "console": (None, "RATE_LIMIT_CONSOLE_ADDRESS", None),
+    "webhook": (None, "RATE_LIMIT_WEBHOOK_ADDRESS", "RATE_LIMIT_WEBHOOK_AUTH_FAILURES"),
 }
 Limit = tuple[float, float]  # (tokens a second, burst)
 

@@ -213,6 +213,23 @@ def test_console_end_to_end(live_app, browser):
         assert page.locator("svg.chart rect").count() == 12
         shot("audit")
 
+        # Governance: the change log names the admin who made the mapping; the access review lists
+        # bob's role through the nested group, and downloads as CSV.
+        nav("Change log").click()
+        entry = page.locator("tbody tr", has_text="mapping.create").first
+        assert ADMIN in entry.inner_text() and "console" in entry.inner_text()
+        entry.get_by_text("Show").click()
+        assert '"role": "editor"' in entry.locator("pre").last.inner_text()
+        shot("change-log")
+        nav("Access review").click()
+        bob = page.locator("tbody tr", has_text="bob@acme.test").first
+        assert "role editor via group Platform, member of Engineering (IdP)" in bob.inner_text()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download CSV").click()
+        assert download.value.suggested_filename == "access-review.csv"
+        assert "bob@acme.test" in open(download.value.path(), encoding="utf-8").read()
+        shot("access-review")
+
         nav("Dashboard").click()
         shot("dashboard")
         page.get_by_role("button", name="Sign out").click()

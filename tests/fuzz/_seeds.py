@@ -156,7 +156,25 @@ def api_seeds(w: World) -> list[Seed]:
              content_type=JSON),
         Seed("POST", "/v1/lookup/subjects", {"action": "view", "resource": "folder:1", "limit": 10,
                                              "cursor": "YQ=="}, content_type=JSON),
+        # a policy file (as JSON): compared, and applied dry (the fuzzer's valid ones write nothing either)
+        Seed("POST", "/v1/policy/diff", policy_file(w), content_type=JSON),
+        Seed("POST", "/v1/policy/apply", policy_file(w), query=[("dry_run", "true")], content_type=JSON),
     ]
+
+
+def policy_file(w: World) -> dict:
+    ids = w.ids
+    return {"version": 1, "role_mode": "hybrid", "default_role": ids["role"],
+            "roles": [{"key": ids["role"], "name": "Editor", "permissions": ["document:edit", "document:view"],
+                       "condition": 'user.title == "Engineer"'}, {"key": "fuzz-viewer", "extends": [ids["role"]]}],
+            "group_mappings": [{"group": ids["eng_name"], "role": ids["role"], "resource": "folder:1"},
+                               {"group": {"externalId": "fuzz-ext"}, "role": "fuzz-viewer"}],
+            "assignments": [{"user": ids["ann_name"], "role": "fuzz-viewer"}], "schema": SCHEMA,
+            "relationships": ["document:2#parent@folder:1", f"folder:1#viewer@group:{ids['eng']}#member"],
+            "resources": [{"type": "document", "id": "2", "attributes": {"status": "open", "n": 3}}],
+            "fixtures": {"users": [{"userName": "f@x", "groups": ["G"], "attributes": {"title": "Engineer"}}],
+                         "groups": [{"displayName": "G"}]},
+            "assertions": [{"user": "f@x", "action": "view", "resource": "folder:1", "expect": "deny"}]}
 
 
 def api_query_seeds(w: World) -> list[Seed]:

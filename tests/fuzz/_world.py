@@ -95,6 +95,7 @@ def build_world(app, client, tenant, *, prefix: str = "acme", admin: str | None 
     _ok(api.post("/relationships", {"relationships": [
         {"resource": f"document:{prefix}-marker-doc", "relation": "owner", "subject": f"user:{ann}"},
         {"resource": "folder:1", "relation": "viewer", "subject": f"group:{eng}#member"}]}))
+    _ok(api.put(f"/resources/document/{prefix}-marker-doc", {"attributes": {"title": f"{prefix}-marker title"}}))
     _ok(api.post("/check", {"user": ann, "action": "edit", "resource": "document:1"}))
     _ok(api.patch("/tenant", {"name": f"{prefix}-marker Corp"}))
     admin = admin or f"ada@{prefix}.test"
@@ -105,7 +106,8 @@ def build_world(app, client, tenant, *, prefix: str = "acme", admin: str | None 
     ids = {"ann": ann, "bob": bob, "platform": platform, "eng": eng, "role": role, "assignment": aid,
            "mapping": mid, "schema_version": 1, "admin": admin, "ann_name": f"ann.{prefix}-marker@{prefix}.test",
            "bob_name": f"bob.{prefix}-marker@{prefix}.test", "eng_name": f"{prefix}-marker Engineering",
-           "platform_name": f"{prefix}-marker Platform", "tenant_name": f"{prefix}-marker Corp"}
+           "platform_name": f"{prefix}-marker Platform", "tenant_name": f"{prefix}-marker Corp",
+           "resource_id": f"{prefix}-marker-doc"}
     return World(app, client, tid, token, key, console, ids)
 
 
@@ -252,8 +254,12 @@ def surface(path: str) -> str:
         return "scim"
     if path.startswith(("/v1/", "/access/")) or path == "/v1":
         return "api"  # (AuthZEN's /access/v1 takes the same API keys and answers errors alike)
+    if path.startswith("/admin/api/"):
+        return "admin_api"  # the operator's JSON API (operator keys, /v1's error bodies)
     if path.startswith("/admin"):
         return "console"
+    if path.startswith("/webhooks/"):
+        return "webhook"  # (IdP webhooks: their own secrets, /v1's error bodies; docs/webhooks.md)
     return "other"
 
 
@@ -291,7 +297,7 @@ def shape_problems(resp, path: str) -> list[str]:
             problems.append(f"{status}: detail is not a string: {body_text[:200]!r}")
         if "scimType" in body and body["scimType"] not in SCIM_TYPES:
             problems.append(f"{status}: scimType {body['scimType']!r} is not one of RFC 7644 §3.12's")
-    elif where == "api":
+    elif where in ("api", "webhook", "admin_api"):
         if resp.mimetype != "application/json":
             problems.append(f"{status}: Content-Type {resp.content_type}, not application/json")
         err = body.get("error") if isinstance(body, dict) else None
