@@ -18,6 +18,7 @@ from scim_authz.admin import (  # noqa: E402,F401
                home_views,
                mapping_views,
                playground_views,
+               policy_file_views,
                policy_views,
                role_views,
                tenant_views,

@@ -230,6 +230,18 @@ def test_console_end_to_end(live_app, browser):
         assert "bob@acme.test" in open(download.value.path(), encoding="utf-8").read()
         shot("access-review")
 
+        # Policy file: the tenant's policy downloaded, a role added to it, the difference read, applied.
+        nav("Policy file").click()
+        exported = page.request.get(f"{origin}/admin/policy-file/export").text()
+        assert "key: editor" in exported
+        page.get_by_label("Or paste it").fill(
+            exported.replace("roles:\n", "roles:\n- key: auditor\n  permissions: [report:view]\n", 1))
+        page.get_by_role("button", name="Show what it would change").click()
+        assert "+ role auditor" in page.locator("pre.diff").inner_text()
+        shot("policy-file")
+        page.get_by_role("button", name="Apply these changes").click()
+        page.get_by_text(re.compile(r"Applied: .*revision \d+")).wait_for()
+
         nav("Dashboard").click()
         shot("dashboard")
         page.get_by_role("button", name="Sign out").click()
