@@ -1,32 +1,88 @@
 """SCIM directory writes, counted per IdP token and day (UTC), and, when the tenant turns it on
 (`log_directory_writes`), each one in the administrative change log as well.
 
-The count is written at the end of the request's transaction, just before the commit, so the
-row it increments is locked only as long as the tenant's revision already is: concurrent writes of
-one token wait for each other no longer than they did before.
+The count costs a write request no database work: each process adds its writes up in memory, and
+a thread of its own adds them to `directory_write_counts` about once a second, in a short
+transaction (also when the process stops, and before this process reads the counts). A process
+killed outright loses at most that last second of counts; never a write, which has committed.
 """
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential, DirectoryWriteCount, Tenant, utcnow
 from scim_authz.governance import changelog
 
+log = logging.getLogger("scim_authz.governance")
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+FLUSH_SECONDS = 1.0
 
 
-def count(tenant_id: int, credential_id: int, method: str, path: str, status: int) -> None:
-    """One successful SCIM write by this token, in the current transaction."""
-    table = DirectoryWriteCount.__table__
-    insert = _INSERT[db.session.get_bind().dialect.name](table)
-    db.session.execute(insert.values(tenant_id=tenant_id, credential_id=credential_id,
-                                     day=utcnow().date().isoformat(), writes=1)
-                       .on_conflict_do_update(index_elements=["tenant_id", "credential_id", "day"],
-                                              set_={"writes": table.c.writes + 1}))
+class WriteCounter:
+    """One process's counts not yet written, and the thread that writes them."""
+
+    def __init__(self, engine: Engine, every: float = FLUSH_SECONDS):
+        self.engine, self.every = engine, every
+        self._pending: Counter = Counter()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._closed = False
+
+    def add(self, tenant_id: int, credential_id: int) -> None:
+        with self._lock:
+            self._pending[(tenant_id, credential_id, utcnow().date().isoformat())] += 1
+            if self._thread is None or self._pid != os.getpid():  # (first use, or in a forked worker)
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="directory-write-counts", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.every)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Add what this process counted to the table, in one short transaction; kept for the next
+        try when the database cannot be written."""
+        with self._lock:
+            batch, self._pending = self._pending, Counter()
+        if not batch:
+            return
+        table = DirectoryWriteCount.__table__
+        try:
+            insert = _INSERT[self.engine.dialect.name](table)
+            stmt = insert.on_conflict_do_update(index_elements=["tenant_id", "credential_id", "day"],
+                                                set_={"writes": table.c.writes + insert.excluded.writes})
+            with self.engine.begin() as conn:
+                conn.execute(stmt, [{"tenant_id": t, "credential_id": c, "day": d, "writes": n}
+                                    for (t, c, d), n in sorted(batch.items())])
+        except Exception as e:  # noqa: BLE001 - kept and tried again; a count is never worth a failed write
+            log.warning("directory write counts not written yet (%d rows kept): %s", len(batch), e)
+            with self._lock:
+                self._pending.update(batch)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self.flush()
+
+
+def count(counter: WriteCounter, tenant_id: int, credential_id: int, method: str, path: str, status: int) -> None:
+    """One successful SCIM write by this token, in the current transaction: counted, and logged
+    too when the tenant asks (its row read by primary key: the one read this adds to a write)."""
+    counter.add(tenant_id, credential_id)
     tenant = db.session.get(Tenant, tenant_id)
     if (tenant.settings or {}).get("log_directory_writes"):
         changelog.record(tenant_id, f"scim.{method.lower()}", path, after={"status": status})

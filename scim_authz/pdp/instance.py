@@ -18,6 +18,7 @@ from scim_authz.pdp.decision_log import AuditLog
 log = logging.getLogger("scim_authz.pdp")
 _lock = threading.Lock()
 ENGINE_KEY, AUDIT_KEY = "scim_authz.engine", "scim_authz.decision_log"
+COUNTS_KEY = "scim_authz.directory_write_counts"
 
 
 def engine(app: Flask | None = None) -> Engine:
@@ -54,12 +55,27 @@ def audit(app: Flask | None = None) -> AuditLog:
     return log_
 
 
+def write_counter(app: Flask | None = None):
+    """This instance's counter of SCIM writes per token and day (governance/directory_writes.py)."""
+    from scim_authz.governance.directory_writes import WriteCounter
+
+    app = app or current_app
+    counter = app.extensions.get(COUNTS_KEY)
+    if counter is None:
+        with _lock:
+            counter = app.extensions.setdefault(COUNTS_KEY, WriteCounter(db.engine))
+    return counter
+
+
 def close(app: Flask) -> None:
-    """Stop what the decision point started for this app: the decision log writer (flushed) and
-    the revision feed's listener."""
+    """Stop what the decision point started for this app: the decision log writer (flushed), the
+    SCIM write counter (flushed) and the revision feed's listener."""
     writer = app.extensions.get(AUDIT_KEY)
     if writer is not None:
         writer.close()
+    counter = app.extensions.get(COUNTS_KEY)
+    if counter is not None:
+        counter.close()
     with app.app_context():
         revision_signal.forget(db.engine)
 

@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, g, request
 
+from scim_authz import pdp
 from scim_authz.credentials import cache as auth_cache
 from scim_authz.credentials.keys import InvalidCredential, TenantDisabled
 from scim_authz.db.txn import transaction
@@ -57,7 +58,8 @@ def scim_endpoint(write: bool):
             with transaction(write), acting(actor):
                 resp = view(*args, **kwargs)
                 if write and resp.status_code < 400:
-                    directory_writes.count(caller.tenant_id, caller.credential_id, request.method, request.path,
+                    directory_writes.count(pdp.write_counter(), caller.tenant_id, caller.credential_id,
+                                           request.method, request.path,
                                            resp.status_code)
             if write:
                 revision_header(resp, g.ctx.tenant_id)

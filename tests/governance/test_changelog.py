@@ -3,6 +3,7 @@ same transaction, saying who (API key, console admin, CLI user, IdP token), when
 surface, and before and after; readable with filters and a cursor; a failed request leaves none."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -121,7 +122,27 @@ def test_scim_writes_are_counted_per_token_and_day_and_logged_when_asked(app, ap
     assert [c["action"] for c in logged] == ["scim.delete", "scim.post"]
     assert logged[0]["actor"]["kind"] == "scim_token" and logged[0]["surface"] == "scim"
     assert logged[0]["target"].endswith(f"/Users/{uid}")
+    # counted in memory, written by the instance's thread within a second; reading through the
+    # API writes them at once
+    assert [c["writes"] for c in api.get("/changes/directory-writes").get_json()["directory_writes"]] == [4]
     assert [r.writes for r in rows(app, DirectoryWriteCount, tenant_id=tenant[0])] == [4]
+
+
+def test_counts_are_written_by_the_thread_and_kept_when_the_database_refuses(app, scim, tenant):
+    from scim_authz import pdp
+    scim_user(scim, "a@example.com")
+    with app.app_context():
+        counter = pdp.write_counter(app)
+    deadline = time.monotonic() + 5
+    while not rows(app, DirectoryWriteCount, tenant_id=tenant[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r.writes for r in rows(app, DirectoryWriteCount, tenant_id=tenant[0])] == [1]
+    real, counter.engine = counter.engine, None  # a flush that fails keeps its counts for the next
+    counter.add(tenant[0], 999)
+    counter.flush()
+    counter.engine = real
+    counter.flush()
+    assert sorted(r.writes for r in rows(app, DirectoryWriteCount, tenant_id=tenant[0])) == [1, 1]
 
 
 def test_the_log_is_append_only_and_retention_prunes(app, api, runner):
