@@ -29,7 +29,7 @@ from scim_authz.scim.filter_parse import MAX_TERMS as _MAX_TERMS
 from scim_authz.scim.filter_parse import is_chain as _is_chain
 from scim_authz.scim.filter_parse import parse_filter
 from scim_authz.scim.filter_parse import shown as _shown
-from scim_authz.scim.schema_defs import SCHEMA_FOR
+from scim_authz.scim.schema_defs import ENTERPRISE_USER, SCHEMA_FOR
 
 _MODELS = {"User": User, "Group": Group}
 
@@ -142,6 +142,10 @@ class _Compiler:
         urn, rest = self.schema.split_urn(path)
         top, _, sub = rest.partition(".")
         adef = self.schema.lookup(urn, top) if top else None
+        if adef is None and urn is None and top.lower() == "manager" and ENTERPRISE_USER in self.schema.extensions:
+            # Entra ID filters on `manager` without the enterprise extension's URN (before it changes
+            # a user's manager); other extension attributes must be named with theirs (RFC 7644 §3.10).
+            urn, adef = ENTERPRISE_USER, self.schema.lookup(ENTERPRISE_USER, top)
         if adef is None:
             if urn is None and top.lower() == "schemas" and not sub:
                 return "schemas"
@@ -283,9 +287,14 @@ class _Compiler:
         if isinstance(target, _Scalar):
             return _compare(target, op, value, self.sqlite)
         if isinstance(target, _Complex):
-            if op != "pr":  # a complex value is present when any of its sub-attributes is
+            if op == "pr":  # a complex value is present when any of its sub-attributes is
+                return or_(*(_present(f) for f in target.fields))
+            # No sub-attribute means its "value", as for a multi-valued one (RFC 7644 §3.4.2.2):
+            # Entra ID asks `manager eq "<id>"` before it changes a user's manager.
+            value_field = next((f for f in target.fields if f.name == f"{target.name}.value"), None)
+            if value_field is None:
                 raise InvalidFilter(f"{target.name} is complex: name a sub-attribute, e.g. {target.fields[0].name}")
-            return or_(*(_present(f) for f in target.fields))
+            return _compare(value_field, op, value, self.sqlite)
         elements, sdef = target
         sub = sdef["name"] if sdef else None
         if op == "ne":  # not equal: no element is equal (so also true when there are no elements)

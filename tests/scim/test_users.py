@@ -1,6 +1,8 @@
 """Users: RFC 7644 §3.3 create, §3.4.1 read, §3.5.1 replace, §3.6 delete, on real HTTP and real rows."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from scim_authz.db.extensions import db
@@ -157,6 +159,21 @@ def test_enterprise_manager_bare_id_is_stored_as_value(scim):
     assert u[ENTERPRISE_USER]["manager"] == {"value": boss["id"]}
     filtered = scim.get(f'/Users?filter={ENTERPRISE_USER}:manager.value eq "{boss["id"]}"').get_json(force=True)
     assert [r["userName"] for r in filtered["Resources"]] == ["worker"]
+
+
+@pytest.mark.parametrize("spelling", ["manager", f"{ENTERPRISE_USER}:manager"])
+def test_entras_manager_check_compares_the_managers_value(scim, spelling):
+    """Before it changes a manager, Entra ID asks whether the user already has that one:
+    `id eq "<user>" and manager eq "<manager id>"` (no sub-attribute: the manager's value)."""
+    boss, other = create(scim, userName="boss"), create(scim, userName="other")
+    u = create(scim, {"userName": "worker", ENTERPRISE_USER: {"manager": {"value": boss["id"]}}})
+    query = "/Users?attributes=id&filter=" + quote(f'id eq "{u["id"]}" and {spelling} eq "{boss["id"]}"')
+    found = scim.get(query).get_json(force=True)
+    assert found["totalResults"] == 1 and [r["id"] for r in found["Resources"]] == [u["id"]]
+    query = "/Users?attributes=id&filter=" + quote(f'id eq "{u["id"]}" and {spelling} eq "{other["id"]}"')
+    assert scim.get(query).get_json(force=True)["totalResults"] == 0
+    bad = scim.get("/Users?filter=" + quote('name eq "x"'))  # a complex attribute with no value
+    assert bad.status_code == 400 and bad.get_json(force=True)["scimType"] == "invalidFilter"
 
 
 def test_patch_changes_one_attribute_atomically(app, scim):
