@@ -1,14 +1,14 @@
 """Command line: `flask --app wsgi tenants …`, `… tokens …`, or the `scim-authz` console script."""
 from __future__ import annotations
 
-import functools
 import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from scim_authz.cli_common import ActingGroup, tenant_or_fail
 from scim_authz.credentials.admins import (
     AdminError,
     create_admin,
@@ -21,41 +21,16 @@ from scim_authz.credentials.admins import (
 from scim_authz.credentials.keys import issue_credential, revoke_credential
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential
-from scim_authz.governance.actor import acting, cli_actor
 from scim_authz.policy.errors import PolicyError
 from scim_authz.policy.tenants import create_tenant, find_tenant, list_tenants
 from scim_authz.policy.vocabulary import ROLE_MODES
 from scim_authz.web.requests import scim_base_url
-
-
-class ActingGroup(AppGroup):
-    """A command group whose commands' changes the administrative change log records as made by
-    the operating-system user running them (surface "cli")."""
-
-    def command(self, *args, **kwargs):
-        register = super().command(*args, **kwargs)
-
-        def decorator(f):
-            @functools.wraps(f)
-            def acted(*a, **kw):
-                with acting(cli_actor()):
-                    return f(*a, **kw)
-            return register(acted)
-        return decorator
-
 
 tenants_cli = ActingGroup("tenants", help="Create, list, rename, link, disable and enable tenants.")
 tokens_cli = ActingGroup("tokens", help="Issue, list and revoke SCIM tokens and API keys.")
 admins_cli = ActingGroup("admins", help="Create, list, disable and enable the console's admins, and reset their "
                                      "passwords. Disabling and a new password end the admin's console sessions.")
 roles_cli = ActingGroup("roles", help="Inspect the roles of tenants.")
-
-
-def _tenant_or_fail(key: str):
-    tenant = find_tenant(key)
-    if tenant is None:
-        raise click.ClickException(f"no tenant {key!r}; create it with `tenants create {key}`")
-    return tenant
 
 
 @tenants_cli.command("create")
@@ -86,7 +61,7 @@ def tenants_list():
 @click.option("--name", default="", help="A label, e.g. 'Okta production'.")
 def tokens_issue(tenant_key, kind, name):
     """Issue a token for TENANT_KEY; it is printed once and stored only as a hash."""
-    tenant = _tenant_or_fail(tenant_key)
+    tenant = tenant_or_fail(tenant_key)
     issued = issue_credential(tenant, kind, name)
     db.session.commit()
     click.echo(f"id {issued.credential_id}  prefix {issued.prefix}")
@@ -97,7 +72,7 @@ def tokens_issue(tenant_key, kind, name):
 @click.argument("tenant_key")
 def tokens_list(tenant_key):
     """List TENANT_KEY's tokens (prefix, kind, created, last used, revoked)."""
-    tenant = _tenant_or_fail(tenant_key)
+    tenant = tenant_or_fail(tenant_key)
     creds = db.session.execute(
         select(Credential).where(Credential.tenant_id == tenant.id).order_by(Credential.id)).scalars()
     for c in creds:
@@ -112,7 +87,7 @@ def tokens_list(tenant_key):
 @click.argument("credential_id", type=int)
 def tokens_revoke(tenant_key, credential_id):
     """Revoke token CREDENTIAL_ID of TENANT_KEY."""
-    tenant = _tenant_or_fail(tenant_key)
+    tenant = tenant_or_fail(tenant_key)
     if not revoke_credential(tenant, credential_id):
         raise click.ClickException(f"tenant {tenant_key} has no token {credential_id}")
     db.session.commit()
@@ -135,7 +110,7 @@ def admins_create(email, tenant_key, is_super, password_stdin):
     """Create a console admin EMAIL of one tenant (--tenant KEY) or of all (--super)."""
     if bool(tenant_key) == is_super:
         raise click.UsageError("give either --tenant KEY or --super")
-    tenant = _tenant_or_fail(tenant_key) if tenant_key else None
+    tenant = tenant_or_fail(tenant_key) if tenant_key else None
     password = _read_password(password_stdin)
     try:
         admin = create_admin(email, password, tenant.id if tenant else None)
@@ -197,7 +172,7 @@ def roles_check(tenant_key):
     """Report permissions no check can ever ask about (exit status 1 when there are any)."""
     from scim_authz.policy.roles import uncheckable_permissions
 
-    tenant = _tenant_or_fail(tenant_key) if tenant_key else None
+    tenant = tenant_or_fail(tenant_key) if tenant_key else None
     found = uncheckable_permissions(tenant.id if tenant else None)
     for tkey, role, permission, why in found:
         click.echo(f"{tkey}\trole {role}\t{permission}\t{why}")
@@ -263,7 +238,7 @@ def access_review_cmd(tenant_key, fmt, output, as_of):
     from scim_authz import pdp
     from scim_authz.governance import access_review
 
-    tenant = _tenant_or_fail(tenant_key)
+    tenant = tenant_or_fail(tenant_key)
     rows = access_review.review_as_of(tenant.id, as_of) if as_of else access_review.review(pdp.engine(), tenant.id)
     output.write(access_review.as_csv(rows) if fmt == "csv" else json.dumps({"access_review": rows}, indent=2) + "\n")
 

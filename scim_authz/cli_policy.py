@@ -16,8 +16,8 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from scim_authz.cli_common import ActingPlainGroup
 from scim_authz.db.txn import transaction
-from scim_authz.governance.actor import acting, cli_actor
 from scim_authz.policy.as_code import promote as promotion
 from scim_authz.policy.as_code.apply import Applied, apply_policy, diff_policy
 from scim_authz.policy.as_code.diff import headline, render
@@ -29,7 +29,7 @@ from scim_authz.policy.as_code.validate import PolicyFileInvalid, read_text, val
 from scim_authz.policy.errors import PolicyError
 from scim_authz.policy.tenants import find_tenant
 
-policy_cli = click.Group("policy", help="A tenant's policy as a file: validate (offline), export, diff, apply, "
+policy_cli = ActingPlainGroup("policy", help="A tenant's policy as a file: validate (offline), export, diff, apply, "
                                         "promote between environments. docs/policy-as-code.md")
 
 
@@ -157,7 +157,7 @@ def diff(file, tenant_key, show_all, exit_code):
 def apply(file, tenant_key, dry_run, show_all):
     """Make the tenant hold what FILE says: all or nothing, one revision, printing each change."""
     policy = _policy_of(file)
-    with acting(cli_actor()), transaction(True):
+    with transaction(True):
         tenant = _tenant(tenant_key)
         try:
             done = apply_policy(tenant.id, policy, dry_run=dry_run, target=file)
@@ -206,7 +206,7 @@ def promote(source_key, target_key, yes, dry_run, force, sections):
         return
     if not yes and not click.confirm(f"Apply these {len(shown.changes)} change(s) to {target_key}?"):
         raise click.ClickException("nothing was written")
-    with acting(cli_actor()), transaction(True):
+    with transaction(True):
         source, target = _tenant(source_key), _tenant(target_key)
         try:
             done = promotion.promote(source, target, sections, force=force)

@@ -5,22 +5,21 @@ recorded in the administrative change log as the operating-system user's."""
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
+from scim_authz.cli_common import ActingGroup
 from scim_authz.credentials import operator_keys
 from scim_authz.db.extensions import db
-from scim_authz.governance.actor import acting, cli_actor
 from scim_authz.policy import tenant_lifecycle as lifecycle
 from scim_authz.policy.errors import PolicyError
 
-admin_keys_cli = AppGroup("admin-keys", help="Make operator keys for the admin API (/admin/api, ADMIN_API_KEYS).")
+admin_keys_cli = ActingGroup("admin-keys", help="Make operator keys for the admin API (/admin/api, ADMIN_API_KEYS).")
 
 
 def _change(change, *args):
-    """Run a change as the CLI's actor and commit it; a refused change is an error message."""
+    """Run a change and commit it; a refused change is an error message."""
     try:
-        with acting(cli_actor()):
-            result = change(*args)
+        result = change(*args)
     except PolicyError as e:
         raise click.ClickException(e.message) from e
     db.session.commit()

@@ -6,29 +6,21 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import AppGroup
 
+from scim_authz.cli_common import ActingGroup, tenant_or_fail
 from scim_authz.db.extensions import db
-from scim_authz.governance.actor import acting, cli_actor
 from scim_authz.policy import webhook_secrets
 from scim_authz.policy.errors import PolicyError
-from scim_authz.policy.tenants import find_tenant
 from scim_authz.web.requests import public_origin
 
-webhooks_cli = AppGroup("webhooks", help="Set, remove and show the per-tenant secrets of IdP webhooks (Logto, Okta).")
+webhooks_cli = ActingGroup("webhooks",
+                           help="Set, remove and show the per-tenant secrets of IdP webhooks (Logto, Okta).")
 SOURCES = click.Choice(sorted(webhook_secrets.KEYS))
 
 
 def webhook_url(tenant_key: str, source: str) -> str:
     """The URL to give the IdP for this tenant."""
     return f"{public_origin()}/webhooks/{source}/{tenant_key}"
-
-
-def _tenant_or_fail(key: str):
-    tenant = find_tenant(key)
-    if tenant is None:
-        raise click.ClickException(f"no tenant {key!r}; create it with `tenants create {key}`")
-    return tenant
 
 
 @webhooks_cli.command("set-secret")
@@ -49,13 +41,12 @@ def set_secret(tenant_key, source, secret, secret_stdin):
                                "console and give it with --secret or --secret-stdin")
     if generated:
         secret = webhook_secrets.generate()
-    with acting(cli_actor()):
-        tenant = _tenant_or_fail(tenant_key)
-        try:
-            webhook_secrets.set_secret(tenant, source, secret)
-        except PolicyError as e:
-            raise click.ClickException(e.message) from e
-        db.session.commit()
+    tenant = tenant_or_fail(tenant_key)
+    try:
+        webhook_secrets.set_secret(tenant, source, secret)
+    except PolicyError as e:
+        raise click.ClickException(e.message) from e
+    db.session.commit()
     click.echo(f"set the {source} secret of tenant {tenant_key}; webhook URL: {webhook_url(tenant_key, source)}")
     if generated:
         click.echo("Give Okta this value as the Authorization header of the event hook (shown once):")
@@ -67,11 +58,10 @@ def set_secret(tenant_key, source, secret, secret_stdin):
 @click.argument("source", type=SOURCES)
 def remove_secret(tenant_key, source):
     """Forget TENANT_KEY's secret for SOURCE: its webhooks are refused from then on."""
-    with acting(cli_actor()):
-        tenant = _tenant_or_fail(tenant_key)
-        if not webhook_secrets.remove_secret(tenant, source):
-            raise click.ClickException(f"tenant {tenant_key} has no {source} secret")
-        db.session.commit()
+    tenant = tenant_or_fail(tenant_key)
+    if not webhook_secrets.remove_secret(tenant, source):
+        raise click.ClickException(f"tenant {tenant_key} has no {source} secret")
+    db.session.commit()
     click.echo(f"removed the {source} secret of tenant {tenant_key}")
 
 
@@ -79,6 +69,6 @@ def remove_secret(tenant_key, source):
 @click.argument("tenant_key")
 def show(tenant_key):
     """Show TENANT_KEY's webhook URLs and whether each has a secret (never the secret)."""
-    tenant = _tenant_or_fail(tenant_key)
+    tenant = tenant_or_fail(tenant_key)
     for source, is_set in webhook_secrets.configured(tenant).items():
         click.echo(f"{source}\t{webhook_url(tenant_key, source)}\t{'secret set' if is_set else 'no secret'}")
