@@ -81,7 +81,7 @@ class User(db.Model):
 class Group(db.Model):
     __tablename__ = "groups"
     __table_args__ = (
-        Index("ix_groups_tenant_display_name_ci", "tenant_id", "display_name_ci"),
+        Index("ix_groups_tenant_display_name_ci", "tenant_id", "display_name_ci", unique=True),
         Index("ix_groups_tenant_external_id", "tenant_id", "external_id"),
         Index("ix_groups_tenant_created", "tenant_id", "created", "id"),
     )

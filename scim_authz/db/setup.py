@@ -62,8 +62,16 @@ def configure_engine(app: Flask) -> None:
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()
+            # SQLite's lower() folds ASCII only; SCIM's case-insensitive comparisons use this one,
+            # Python's, on both sides (scim.filters.fold_case).
+            dbapi_conn.create_function("scim_fold", 1, fold_text, deterministic=True)
 
         sqlite_transactions(db.engine, lambda: WRITE_INTENT.get())
+
+
+def fold_text(value):
+    """lower() for every script (SQLite's own folds ASCII only)."""
+    return value.lower() if isinstance(value, str) else value
 
 
 def sqlite_transactions(engine, write_intent) -> None:

@@ -65,13 +65,13 @@ def _check_user_name_free(tenant_id: int, user_name: str, except_id: str | None 
         raise Conflict(f"userName {user_name!r} is already in use in this tenant")
 
 
-def _flush_unique() -> None:
+def _flush_unique(what: str = "userName") -> None:
     """Flush, turning a unique-index race into Conflict rather than a 500 (the request's
     transaction is rolled back whole; a bulk operation has a savepoint of its own)."""
     try:
         db.session.flush()
     except IntegrityError as e:
-        raise Conflict("userName is already in use in this tenant") from e
+        raise Conflict(f"{what} is already in use in this tenant") from e
 
 
 def create_user(tenant_id: int, doc: dict) -> User:
@@ -186,12 +186,22 @@ def _group_columns(doc: dict) -> dict:
             "external_id": doc.get("externalId"), "doc": doc}
 
 
+def _check_group_name_free(tenant_id: int, display_name: str, except_id: str | None = None) -> None:
+    """Group displayNames are unique per tenant, case-insensitively: Microsoft Entra ID's
+    provisioning requires it (SCIM itself does not), and a role mapped by name must name one group."""
+    q = select(Group.id).where(Group.tenant_id == tenant_id, Group.display_name_ci == display_name.lower())
+    found = db.session.execute(q).scalar_one_or_none()
+    if found is not None and found != except_id:
+        raise Conflict(f"displayName {display_name!r} is already in use by another group in this tenant")
+
+
 def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -> Group:
-    """Create a group, with its initial members."""
+    """Create a group, with its initial members. A displayName in use is found by the unique index
+    on the insert itself."""
     now = utcnow()
     group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_group_columns(doc))
     db.session.add(group)
-    db.session.flush()
+    _flush_unique("displayName")
     note(tenant_id, GROUP, [group.id])
     if members:
         _insert_members(group, members)
@@ -202,8 +212,11 @@ def replace_group(group: Group, doc: dict, members: list[dict] | None) -> bool:
     """Replace a group's attributes, and its members when `members` is not None."""
     changed = False
     if doc != group.doc:
+        if doc["displayName"].lower() != group.display_name_ci:
+            _check_group_name_free(group.tenant_id, doc["displayName"], except_id=group.id)
         for k, v in _group_columns(doc).items():
             setattr(group, k, v)
+        _flush_unique("displayName")
         note(group.tenant_id, GROUP, [group.id])
         changed = True
     if members is not None:

@@ -81,6 +81,11 @@ def parse_filter(filter_text: str):
         raise InvalidFilter("the filter is nested too deeply") from None
 
 
+def number_text(value: int | float) -> str:
+    """An unquoted number's text, for comparing it with a string attribute (`postalCode eq 12345`)."""
+    return json.dumps(value)
+
+
 def shown(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 

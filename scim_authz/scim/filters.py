@@ -28,6 +28,7 @@ from scim_authz.scim.errors import InvalidFilter
 from scim_authz.scim.filter_parse import MAX_TERMS as _MAX_TERMS
 from scim_authz.scim.filter_parse import is_chain as _is_chain
 from scim_authz.scim.filter_parse import parse_filter
+from scim_authz.scim.filter_parse import number_text
 from scim_authz.scim.filter_parse import shown as _shown
 from scim_authz.scim.schema_defs import ENTERPRISE_USER, SCHEMA_FOR
 
@@ -170,7 +171,7 @@ class _Compiler:
         if name.split(".")[0] in ("groups", "members"):
             return (self._user_groups() if self.rt == "User" else self._group_members()), sdef
         if adef["multiValued"]:
-            return self._json_elements(ext + [adef["name"]], adef, name), sdef
+            return self._json_elements(ext + [adef["name"]], adef, ":".join(ext + [adef["name"]])), sdef
         if adef["type"] == "complex" and sdef is None:
             return _Complex(name, [self._json_scalar(self.model.doc, ext + [adef["name"], sub["name"]], sub,
                                                      f"{name}.{sub['name']}") for sub in adef["subAttributes"]])
@@ -391,6 +392,8 @@ def _test(s: _Scalar, op: str, value, sqlite: bool) -> ColumnElement[bool]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or op in _SUBSTRING:
             raise InvalidFilter(f"{s.name} is a number: use eq, ne, gt, ge, lt, le with a number")
         return _COMPARE[op](cast(s.expr, Numeric) if s.json_bool else s.expr, value)
+    if kind in ("string", "reference") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = number_text(value)  # `postalCode eq 12345`: the number's text, as a PATCH path reads it
     if not isinstance(value, str):
         raise InvalidFilter(f"{s.name} is a {kind}: compare it with a quoted string, not {_shown(value)}")
     if kind == "dateTime":  # every dateTime attribute lives in a DateTime column (meta.*)
@@ -400,22 +403,31 @@ def _test(s: _Scalar, op: str, value, sqlite: bool) -> ColumnElement[bool]:
     if kind == "binary" and op in _ORDERING:
         raise InvalidFilter(f"{op} cannot be used on binary attribute {s.name}")
     expr, exact = s.expr, s.adef["caseExact"]
-    if not exact:
-        # Both sides lowercased. SQLite's lower() folds ASCII only, so there non-ASCII letters in JSON
-        # attributes match case-sensitively (the *_ci columns are lowered in Python, so they do not).
+    if not exact and s.lowered:  # a *_ci column: lowered in Python when written, so is the value
         value = value.lower()
-        expr = expr if s.lowered else func.lower(expr)
+    elif not exact:
+        # Both sides lowered by the same function, whatever the script (fold_case): on PostgreSQL
+        # its lower() folds differently from Python's in places (a final sigma), so the value is
+        # not lowered in Python.
+        expr, folded = fold_case(expr, sqlite), fold_case(literal(value), sqlite)
+        return _COMPARE[op](expr, folded) if op not in _SUBSTRING else _substring(op, expr, folded, sqlite)
     if op not in _SUBSTRING:
         return _COMPARE[op](expr, value)
-    if exact and sqlite:
-        # SQLite's LIKE ignores ASCII case, so caseExact substring tests use instr/substr instead.
-        if op == "co":
-            return func.instr(expr, value) > 0
-        if op == "sw":
-            return func.substr(expr, 1, len(value)) == value
-        return func.substr(expr, func.length(expr) - len(value) + 1) == value
+    if exact and sqlite:  # SQLite's LIKE ignores ASCII case
+        return _substring(op, expr, literal(value), sqlite)
     # autoescape: %, _ and the escape character in the value match literally.
     return {"co": expr.contains, "sw": expr.startswith, "ew": expr.endswith}[op](value, autoescape=True)
+
+
+def _substring(op: str, expr: ColumnElement, value: ColumnElement, sqlite: bool) -> ColumnElement[bool]:
+    """co, sw, ew by position rather than LIKE: exact, with no wildcard to escape."""
+    if op == "co":
+        return (func.instr(expr, value) if sqlite else func.strpos(expr, value)) > 0
+    if op == "sw":
+        return func.substr(expr, 1, func.length(value)) == value
+    if sqlite:  # a start before the first character yields a shorter text, never equal
+        return func.substr(expr, func.length(expr) - func.length(value) + 1) == value
+    return func.right(expr, func.length(value)) == value
 
 
 def build_filter(filter_text: str, resource_type: str, dialect: str) -> ColumnElement[bool]:
@@ -438,13 +450,20 @@ def sort_expression(sort_by: str, resource_type: str, dialect: str) -> ColumnEle
         sdef = sdef or compiler.schema.sub_attribute(elements.adef, "value")
         if sdef is None:
             raise InvalidFilter(f"cannot sort by {elements.name}: name a sub-attribute")
-        return elements.first(_sort_key(elements.field(sdef)))
+        return elements.first(_sort_key(elements.field(sdef), compiler.sqlite))
     if not isinstance(target, _Scalar):
         raise InvalidFilter(f"cannot sort by {sort_by}")
-    return _sort_key(target)
+    return _sort_key(target, compiler.sqlite)
 
 
-def _sort_key(s: _Scalar) -> ColumnElement:
+def _sort_key(s: _Scalar, sqlite: bool) -> ColumnElement:
     if s.adef["type"] in _STRINGS and not s.adef["caseExact"] and not s.lowered:
-        return func.lower(s.expr)
+        return fold_case(s.expr, sqlite)
     return s.expr
+
+
+def fold_case(expr: ColumnElement, sqlite: bool) -> ColumnElement:
+    """Text lowercased in every script, as Python's str.lower does it. SQLite's own lower() folds
+    ASCII only, so there it is the function db.setup registers on every connection; PostgreSQL's
+    lower() follows the database's LC_CTYPE (a UTF-8 locale, as initdb gives by default)."""
+    return func.scim_fold(expr) if sqlite else func.lower(expr)

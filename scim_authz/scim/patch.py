@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from scim2_filter_parser import ast
 
-from .errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, SCIMError
+from .errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, SCIMError
 from .paths import Path, equalities, get_ci, literal, matches, parse_path
 from .schema_defs import ResourceSchema
 
@@ -122,7 +122,7 @@ class _Patcher:
         """A key of an object value, read as an attribute path; an unknown key is a bad value, not a bad path."""
         try:
             return parse_path(self.schema, key)
-        except InvalidPath as exc:
+        except (InvalidPath, InvalidFilter) as exc:
             raise InvalidValue(f"'{key}' in {where} is not an attribute: {exc.detail}") from exc
 
     def write(self, op: str, path: Path, value) -> None:

@@ -1,7 +1,7 @@
 """PATCH attribute paths (RFC 7644 §3.5.2) and an in-memory matcher for their value filters.
 
 Pure functions: a path string and a ResourceSchema in, a canonical Path out. Value filters are
-parsed with scim2-filter-parser; the matcher evaluates them against one element of a
+parsed by filter_parse, the grammar search filters use; the matcher evaluates them against one element of a
 multi-valued complex attribute, which is all a PATCH needs (SQL filtering lives elsewhere).
 """
 from __future__ import annotations
@@ -10,11 +10,9 @@ import re
 from dataclasses import dataclass, field
 
 from scim2_filter_parser import ast
-from scim2_filter_parser.lexer import SCIMLexer
-from scim2_filter_parser.parser import SCIMParser
 
-from .errors import InvalidPath
-from .filter_parse import MAX_LENGTH
+from .errors import InvalidFilter, InvalidPath
+from .filter_parse import MAX_LENGTH, number_text, parse_filter
 from .schema_defs import ResourceSchema
 
 # RFC 7643 §2.1: ATTRNAME = ALPHA *(nameChar); "$ref" is the one name starting with "$".
@@ -114,11 +112,16 @@ def _split(rest: str, path: str) -> tuple[str, str | None, str | None]:
 
 
 def _closing_bracket(text: str, start: int, path: str) -> int:
-    """Index of the "]" closing the "[" at `start`; brackets inside quoted strings do not count."""
-    quoted = False
+    """Index of the "]" closing the "[" at `start`; brackets inside quoted strings (which may hold
+    escaped quotes) do not count."""
+    quoted = escaped = False
     for i in range(start + 1, len(text)):
         c = text[i]
-        if c == '"':
+        if escaped:  # the character after a backslash inside a string, e.g. the quote of \"
+            escaped = False
+        elif quoted and c == "\\":
+            escaped = True
+        elif c == '"':
             quoted = not quoted
         elif not quoted and c == "[":
             raise InvalidPath(f"Nested value filters are not allowed (path '{path}').")
@@ -131,56 +134,24 @@ def _closing_bracket(text: str, start: int, path: str) -> int:
 # Value filters
 
 
-class _Quoted(str):
-    """A quoted filter literal, so that "true" (a string) and true (a boolean) stay apart."""
-
-
-def _tokens(text: str):
-    for tok in SCIMLexer().tokenize(text):
-        if tok.type == "COMP_VALUE":
-            tok.value = _Quoted(tok.value)
-        yield tok
-
-
 def parse_value_filter(attr_def: dict, text: str) -> ast.Filter:
-    """Parse the `valFilter` of a valuePath (RFC 7644 §3.4.2.2), checking it names sub-attributes of `attr_def`."""
+    """Parse the `valFilter` of a valuePath (RFC 7644 §3.4.2.2), checking it names sub-attributes of
+    `attr_def`; InvalidFilter when it cannot be read (RFC 7644 §3.12 lists PATCH path filters under it).
+
+    The grammar is the search filters' own (filter_parse), so a PATCH path reads multi-digit numbers,
+    escaped quotes and `and` over `or` exactly as `?filter=` does."""
     try:
-        tree = SCIMParser().parse(_tokens(text))
-    except Exception as exc:  # the lexer raises ValueError, the parser SCIMParserError
-        why = "it ends too early" if str(exc).endswith("None") else str(exc)  # sly reports EOF as None
-        raise InvalidPath(f"Invalid value filter '{text}' on '{attr_def['name']}': {why}.") from exc
-    if tree is None:
-        raise InvalidPath(f"Invalid value filter '{text}' on '{attr_def['name']}'.")
-    tree = _regroup(tree)
+        tree = parse_filter(text)
+    except InvalidFilter as exc:
+        raise InvalidFilter(f"Invalid value filter '{text}' on '{attr_def['name']}': {exc.detail}.") from exc
     _check(tree, attr_def, text)
     return tree
 
 
-def _regroup(node):
-    """Make "and" bind tighter than "or" (RFC 7644 §3.4.2.2).
-
-    scim2-filter-parser 0.7 gives both one precedence level, so `a or b and c` parses as
-    `(a or b) and c`. Left associativity means the right operand is never a bare "or", so
-    rotating And(Or(x, y), c) into Or(x, And(y, c)) bottom-up restores the RFC's grouping.
-    A parenthesised group is Filter(Filter(...)) and is left alone.
-    """
-    if isinstance(node, ast.Filter):
-        node.expr = _regroup(node.expr)
-    elif isinstance(node, ast.LogExpr):
-        node.expr1, node.expr2 = _regroup(node.expr1), _regroup(node.expr2)
-        left = node.expr1
-        if (node.op.lower() == "and" and isinstance(left, ast.Filter) and not left.negated
-                and isinstance(left.expr, ast.LogExpr) and left.expr.op.lower() == "or"):
-            inner = left.expr
-            right = _regroup(ast.LogExpr(node.op, inner.expr2, node.expr2))
-            return ast.LogExpr(inner.op, inner.expr1, ast.Filter(right, False, None))
-    return node
-
-
 def _check(node, attr_def: dict, text: str) -> None:
     """Reject what a value filter cannot say, and put sub-attribute names in schema casing."""
-    def bad(why: str):
-        return InvalidPath(f"Invalid value filter '{text}' on '{attr_def['name']}': {why}.")
+    def bad(why: str):  # RFC 7644 §3.12: invalidFilter applies to a PATCH path's filter too
+        return InvalidFilter(f"Invalid value filter '{text}' on '{attr_def['name']}': {why}.")
 
     if isinstance(node, ast.Filter):
         if node.namespace is not None:
@@ -204,13 +175,9 @@ def _check(node, attr_def: dict, text: str) -> None:
 
 
 def literal(comp_value: ast.CompValue | None):
-    """The JSON value of a filter literal: quoted strings stay strings, true/false/null/numbers are typed."""
-    if comp_value is None:
-        return None
-    v = comp_value.value
-    if isinstance(v, _Quoted):
-        return str(v)
-    return {"true": True, "false": False, "null": None}.get(v, int(v) if str(v).isascii() and str(v).isdigit() else v)
+    """The JSON value of a filter literal (filter_parse has already decoded strings, numbers, true,
+    false and null)."""
+    return None if comp_value is None else comp_value.value
 
 
 def equalities(tree, attr_def: dict) -> dict | None:
@@ -291,9 +258,11 @@ def _compare(op: str, actual, expected, sub_def: dict | None) -> bool:
         actual, expected = _as_bool(actual), _as_bool(expected)
         if actual is None or expected is None:
             return op == "ne"
+    elif isinstance(actual, str) and isinstance(expected, (int, float)):
+        return _compare(op, actual, number_text(expected), sub_def)  # `postalCode eq 12345`, as a search reads it
     elif isinstance(actual, str) and isinstance(expected, str):
         if not (sub_def or {}).get("caseExact", False):
-            actual, expected = actual.casefold(), expected.casefold()
+            actual, expected = actual.lower(), expected.lower()  # as a search compares (filters.fold_case)
     elif not (isinstance(actual, (int, float)) and isinstance(expected, (int, float))):
         return op == "ne"  # different JSON types are never equal, and have no order
     return _COMPARE[op](actual, expected)

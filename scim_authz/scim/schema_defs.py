@@ -97,7 +97,7 @@ ENTERPRISE_ATTRIBUTES = [
 ]
 
 GROUP_ATTRIBUTES = [
-    attr("displayName", required=True),
+    attr("displayName", required=True, uniqueness="server"),
     attr("members", "complex", multi=True, sub=[
         attr("value", mutability="immutable"),
         # RFC 7643 §8.7.1 lists no "display" for members: the IdP's label is not stored, so

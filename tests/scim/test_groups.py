@@ -151,3 +151,32 @@ def test_group_display_name_filter_is_case_insensitive(scim):
     group(scim, "Engineering")
     r = scim.get('/Groups?filter=displayName eq "engineering"').get_json(force=True)
     assert r["totalResults"] == 1
+
+
+def test_group_display_name_is_unique_per_tenant_case_insensitively(app, scim, other_scim):
+    first = group(scim, "Zoë's Ångström Team")
+    for name in ("Zoë's Ångström Team", "ZOË'S ÅNGSTRÖM TEAM"):
+        r = scim.post("/Groups", {"schemas": [GROUP], "displayName": name})
+        assert r.status_code == 409, name
+        body = r.get_json(force=True)
+        assert body["scimType"] == "uniqueness" and body["status"] == "409"
+        assert "already in use" in body["detail"]
+    # Another tenant may use the name.
+    assert other_scim.post("/Groups", {"schemas": [GROUP], "displayName": "Zoë's Ångström Team"}).status_code == 201
+    with app.app_context():
+        names = db.session.execute(select(Group.display_name)).scalars()
+        assert sorted(names).count("Zoë's Ångström Team") == 2
+
+
+def test_renaming_a_group_to_a_name_in_use_is_409_and_changes_nothing(app, scim):
+    a, b = group(scim, "Alpha"), group(scim, "Beta")
+    r = scim.patch(f"/Groups/{b['id']}", patch_op({"op": "replace", "path": "displayName", "value": "ALPHA"}))
+    assert r.status_code == 409 and r.get_json(force=True)["scimType"] == "uniqueness"
+    r = scim.put(f"/Groups/{b['id']}", {"schemas": [GROUP], "displayName": "alpha"})
+    assert r.status_code == 409
+    after = scim.get(f"/Groups/{b['id']}").get_json(force=True)
+    assert after["displayName"] == "Beta" and after["meta"]["version"] == b["meta"]["version"]
+    # A group may change the case of its own name.
+    r = scim.patch(f"/Groups/{a['id']}", patch_op({"op": "replace", "path": "displayName", "value": "ALPHA"}))
+    assert r.status_code in (200, 204)
+    assert scim.get(f"/Groups/{a['id']}").get_json(force=True)["displayName"] == "ALPHA"

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from scim_authz.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
+from scim_authz.scim.errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scim_authz.scim.patch import MembersChange, apply_patch
 from scim_authz.scim.paths import matches
 from scim_authz.scim.schema_defs import ENTERPRISE_USER as ENT
@@ -294,7 +294,7 @@ def test_remove_members_by_other_filter_is_remove_where():
 # (id, schema, doc, operations, error class, fragment of the detail)
 ERRORS = [
     ("unknown-attribute", USER_SCHEMA, BJENSEN, [op("replace", "nope", 1)], InvalidPath, "nope"),
-    ("bad-filter", USER_SCHEMA, BJENSEN, [op("replace", "emails[type eq].value", "x")], InvalidPath, "type eq"),
+    ("bad-filter", USER_SCHEMA, BJENSEN, [op("replace", "emails[type eq].value", "x")], InvalidFilter, "type eq"),
     ("filter-on-singular", USER_SCHEMA, BJENSEN, [op("replace", 'name[givenName eq "B"]', {})],
      InvalidPath, "multi-valued"),
     ("path-not-a-string", USER_SCHEMA, BJENSEN, [op("replace", ["userName"], "x")], InvalidPath, "string"),
