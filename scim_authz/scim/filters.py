@@ -27,8 +27,7 @@ from scim_authz.db.models import Group, GroupMember, User
 from scim_authz.scim.errors import InvalidFilter
 from scim_authz.scim.filter_parse import MAX_TERMS as _MAX_TERMS
 from scim_authz.scim.filter_parse import is_chain as _is_chain
-from scim_authz.scim.filter_parse import parse_filter
-from scim_authz.scim.filter_parse import number_text
+from scim_authz.scim.filter_parse import number_text, parse_filter
 from scim_authz.scim.filter_parse import shown as _shown
 from scim_authz.scim.schema_defs import ENTERPRISE_USER, SCHEMA_FOR
 

@@ -154,7 +154,7 @@ def test_group_display_name_filter_is_case_insensitive(scim):
 
 
 def test_group_display_name_is_unique_per_tenant_case_insensitively(app, scim, other_scim):
-    first = group(scim, "Zoë's Ångström Team")
+    group(scim, "Zoë's Ångström Team")
     for name in ("Zoë's Ångström Team", "ZOË'S ÅNGSTRÖM TEAM"):
         r = scim.post("/Groups", {"schemas": [GROUP], "displayName": name})
         assert r.status_code == 409, name
