@@ -114,6 +114,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # "FULL" makes every SQLite commit durable on power loss, not only on a process crash.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL")
+    # How long a SQLite writer outside the writers' turn (scim_authz/db/write_turn.py) waits for
+    # the write lock before failing; the turn makes request writes wait for none.
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "10000"))
     # From the environment; when unset, create_app takes (or makes) the instance folder's own.
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SESSION_COOKIE_HTTPONLY = True
@@ -128,6 +131,8 @@ class Config:
     SCIM_BULK_MAX_PAYLOAD = _int("SCIM_BULK_MAX_PAYLOAD", 1_048_576)
     SCIM_FILTER_MAX_RESULTS = _int("SCIM_FILTER_MAX_RESULTS", 1000)
     SCIM_MAX_REQUEST_BYTES = _int("SCIM_MAX_REQUEST_BYTES", 16 * 1_048_576)
+    # GET /Groups/{id} reads a group's members this many at a time; a group with more is streamed.
+    SCIM_GROUP_MEMBERS_CHUNK = _int("SCIM_GROUP_MEMBERS_CHUNK", 5000)
     # Request bodies are capped before they are read (chunked ones too) on every surface, and the
     # URL of any request (scim_authz/web/guard.py); a JSON body nests at most this deep. /v1's cap
     # is also read from MAX_CONTENT_LENGTH; API_MAX_REQUEST_BYTES wins when both are set.

@@ -9,7 +9,7 @@ from scim_authz.api.errors import APIError
 from scim_authz.credentials.end_user_jwt import JWTError, verify_end_user_jwt
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
-from scim_authz.db.txn import intent
+from scim_authz.db.txn import transaction
 
 log = logging.getLogger("scim_authz.api")
 
@@ -51,10 +51,9 @@ def resolve(tenant_id: int, user: dict) -> tuple[str, dict | None, int | None]:
     if found is not None:
         return found.id, claims, None
     db.session.rollback()
-    with intent(True):
+    with transaction(True):
         data = {"userName": user_name if isinstance(user_name, str) else external, "externalId": external,
                 "displayName": claims.get("name") if isinstance(claims.get("name"), str) else None,
                 "email": None, "active": None, "attributes": None, "roles": None}
         created, _, revision = sync_user(tenant_id, external, data, actor=f"jwt {g.caller.label}")
-        db.session.commit()
     return created["id"], claims, revision

@@ -128,14 +128,10 @@ def touch_last_used(credential_id: int) -> None:
 
 def touch_last_used_now(credential_id: int) -> None:
     """Record use in a transaction of its own; a hint for the console, so a failure is only logged."""
-    from scim_authz.db.txn import WRITE_INTENT
+    from scim_authz.db.txn import transaction
 
-    token = WRITE_INTENT.set(True)
     try:
-        touch_last_used(credential_id)
-        db.session.commit()
+        with transaction(True):  # (on SQLite, in the writers' turn)
+            touch_last_used(credential_id)
     except Exception:  # noqa: BLE001 - last_used must never fail a request that succeeded
-        db.session.rollback()
         log.warning("could not record last use of credential %s", credential_id, exc_info=True)
-    finally:
-        WRITE_INTENT.reset(token)

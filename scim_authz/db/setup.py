@@ -7,21 +7,13 @@ from flask import Flask
 from sqlalchemy import event
 
 from scim_authz.db.txn import WRITE_INTENT
+from scim_authz.db.write_turn import take_for_unit_of_work, turn_for
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # An installed wheel carries the Alembic scripts inside the package; a source checkout keeps them
 # at the top of the repository, beside the package.
 MIGRATIONS_DIR = next((d for d in (_PACKAGE / "migrations", _PACKAGE.parent / "migrations") if d.is_dir()),
                       _PACKAGE.parent / "migrations")
-
-
-def sqlite_sidecar(engine, suffix: str) -> str | None:
-    """A file beside the engine's SQLite database (`<database><suffix>`), shared by every process
-    that opens it; None for another backend or a database in memory."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return str(Path(url.database).resolve()) + suffix
 
 
 # A PostgreSQL connection that cannot be made fails after a few seconds, and one whose peer went
@@ -51,6 +43,8 @@ def configure_engine(app: Flask) -> None:
     if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ValueError(f"SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
 
+    busy_timeout = int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 10000))
+
     with app.app_context():
         from scim_authz.db.extensions import db
 
@@ -59,7 +53,7 @@ def configure_engine(app: Flask) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={busy_timeout:d}")
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()
             # SQLite's lower() folds ASCII only; SCIM's case-insensitive comparisons use this one,
@@ -76,7 +70,9 @@ def fold_text(value):
 
 def sqlite_transactions(engine, write_intent) -> None:
     """Take SQLite transactions into our hands: BEGIN IMMEDIATE for writes, so a request that reads
-    and then writes never fails on a lock upgrade, and a plain BEGIN for reads.
+    and then writes never fails on a lock upgrade, and a plain BEGIN for reads. A unit of work that
+    writes takes its turn among the database's writers first (db.write_turn), so it never sleeps
+    in SQLite's busy handler.
 
     `write_intent()` says whether the current unit of work will write.
     """
@@ -85,6 +81,12 @@ def sqlite_transactions(engine, write_intent) -> None:
     def _autocommit_driver(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # pysqlite must not issue its own BEGIN
 
+    turn = turn_for(engine)
+
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent() else "BEGIN")
+        if write_intent():
+            take_for_unit_of_work(turn)  # given back by db.txn.transaction after COMMIT/ROLLBACK
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from sqlalchemy.exc import IntegrityError
 
 from scim_authz.db.extensions import db
+from scim_authz.db.write_turn import HELD, give_back
 
 # True while the current unit of work will write, so SQLite takes its write lock up front.
 WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
@@ -28,7 +29,8 @@ def transaction(write: bool):
     """One request's unit of work: SQLite's write lock taken up front when it writes; committed
     when the block ends if it writes, rolled back if it only read or if it raised. A read that never
     touched the database (a check answered from memory) does not pay for making a session."""
-    token = WRITE_INTENT.set(write)
+    token, held = WRITE_INTENT.set(write), []
+    turns = HELD.set(held if write else None)
     try:
         yield
         if write:
@@ -45,6 +47,8 @@ def transaction(write: bool):
                 db.session.invalidate()
         raise
     finally:
+        give_back(held)  # the SQLite writers' turn, taken when the transaction began (db.write_turn)
+        HELD.reset(turns)
         WRITE_INTENT.reset(token)
 
 

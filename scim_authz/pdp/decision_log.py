@@ -8,7 +8,6 @@ decision already returned: the trade every high-throughput PDP makes, stated her
 from __future__ import annotations
 
 import atexit
-import fcntl
 import logging
 import os
 import re
@@ -19,8 +18,8 @@ from collections import deque
 import psycopg
 from sqlalchemy.engine import Engine as SAEngine
 
-from scim_authz.db.setup import sqlite_sidecar
 from scim_authz.db.txn import intent
+from scim_authz.db.write_turn import WriteTurn, turn_for
 
 log = logging.getLogger("scim_authz.pdp.decision_log")
 # The database is away, locked or full: keep the rows queued and try again. Any other failure is
@@ -59,7 +58,9 @@ class AuditLog:
         self._conn = None
         self._conn_pid = None
         self._local = threading.local()  # request threads' connections (write_now)
-        self._turn = _WriteTurn(engine)
+        # On SQLite, log writers take turns with every other writer of the file (db.write_turn);
+        # elsewhere the log's own threads take turns.
+        self._turn = turn_for(engine) or WriteTurn(None)
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._row_marks = f"({', '.join([mark] * len(COLUMNS))})"
         self._insert_sql: dict[int, str] = {}
@@ -324,37 +325,3 @@ def _params(rows: list[tuple], sqlite: bool) -> list:
             last, iso = at, at.isoformat(" ")
         extend((r[0], r[1], iso, r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]))
     return out
-
-
-class _WriteTurn:
-    """Log writers of every process on one SQLite file take turns here, before asking SQLite for
-    its write lock: a writer that finds that lock taken sleeps in SQLite's busy handler, in steps
-    of up to 100 ms however soon the lock is free again; one waiting here is woken the moment it
-    is. (A lock for this process's threads, then an flock on a file beside the database for the
-    processes.) Elsewhere, and for a database in memory, it is only the lock for the threads."""
-
-    def __init__(self, engine: SAEngine):
-        self._threads = threading.Lock()
-        self._path = sqlite_sidecar(engine, "-log.lock")
-        self._fd = None
-        self._pid = None
-
-    def __enter__(self):
-        self._threads.acquire()
-        if self._path is None:
-            return self
-        try:
-            if self._fd is None or self._pid != os.getpid():
-                self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            if self._path is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._threads.release()

@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session
 
-from scim_authz.db.setup import sqlite_sidecar
+from scim_authz.db.write_turn import sqlite_sidecar
 from scim_authz.pdp import revision_feed
 from scim_authz.pdp.revision_feed import RevisionFeed
 
