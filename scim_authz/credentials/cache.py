@@ -25,8 +25,8 @@ CACHE_KEY = "scim_authz.credentials"
 def authenticate(header: str | None, kind: str, *, policy: bool = True) -> auth.Caller:
     """The caller behind `Authorization: Bearer …` for a credential of `kind`; InvalidCredential
     otherwise. With `policy`, sets `g.store`: the tenant's policy, brought up to date by this very
-    look-up. Without it (SCIM, which reads no policy), a process that hears PostgreSQL's revision
-    feed only asks the feed whether a credential of the tenant changed, and catches nothing up."""
+    look-up. Without it (SCIM, which reads no policy), a process only asks PostgreSQL's revision
+    feed, or on SQLite the file signal, whether a credential changed, and catches nothing up."""
     token = auth.bearer_token(header)
     digest = auth.hash_secret(token)
     app = current_app._get_current_object()  # once: each use of the proxy costs a look-up
@@ -42,8 +42,7 @@ def authenticate(header: str | None, kind: str, *, policy: bool = True) -> auth.
             if st is not None:
                 g.store = st
             return caller
-    feed = eng.feed if not policy else None
-    heard_before = feed.credential_changes if feed is not None else None
+    heard_before = _credential_changes(eng) if not policy else None
     try:
         tenant, cred = auth.authenticate(header, kind)
     except auth.InvalidCredential:
@@ -66,8 +65,8 @@ def authenticate(header: str | None, kind: str, *, policy: bool = True) -> auth.
     db.session.rollback()
     if stale:
         auth.touch_last_used_now(caller.credential_id)
-    mark = _heard_mark(eng, caller.tenant_id) if feed is not None else None
-    if mark is not None and feed.credential_changes == heard_before:
+    mark = _heard_mark(eng, caller.tenant_id) if heard_before is not None else None
+    if mark is not None and _credential_changes(eng) == heard_before:
         # No credential change was heard while the secret was looked up: the look-up saw every
         # change up to `mark`, so the secret stands until a newer one is heard.
         epoch = ("heard", mark)
@@ -79,11 +78,20 @@ def authenticate(header: str | None, kind: str, *, policy: bool = True) -> auth.
     return caller
 
 
-def _heard_mark(eng, tenant_id: int) -> int | None:
-    """The newest revision this process heard that changed a credential of the tenant, or None
-    when it hears no feed (SQLite, or its PostgreSQL connection is down)."""
-    feed = eng.feed
-    return feed.credentials_changed(tenant_id) if feed is not None else None
+def _heard_mark(eng, tenant_id: int):
+    """What says no credential of the tenant changed since: on PostgreSQL the newest revision this
+    process heard that changed one (None while its feed is down); on SQLite the credentials word
+    of the file signal, which every process rewrites after committing such a change; else None."""
+    if eng.feed is not None:
+        return eng.feed.credentials_changed(tenant_id)
+    return eng.signal.credentials_token() if eng.signal is not None else None
+
+
+def _credential_changes(eng):
+    """What moves whenever a credential of any tenant changes (None: nothing says so)."""
+    if eng.feed is not None:
+        return eng.feed.credential_changes
+    return eng.signal.credentials_token() if eng.signal is not None else None
 
 
 def _epoch(eng, tenant_id: int, policy: bool):

@@ -23,12 +23,13 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session
 
+from scim_authz.authz.changes import CREDENTIAL
 from scim_authz.db.write_turn import sqlite_sidecar
 from scim_authz.pdp import revision_feed
 from scim_authz.pdp.revision_feed import RevisionFeed
 
 log = logging.getLogger("scim_authz.pdp.revision_signal")
-SIZE = 8
+SIZE = 16
 
 _signals: dict[str, FileSignal] = {}
 _feeds: WeakKeyDictionary[SAEngine, RevisionFeed] = WeakKeyDictionary()
@@ -36,7 +37,9 @@ _lock = threading.Lock()
 
 
 class FileSignal:
-    """Eight bytes of a file mapped into every process that uses the database."""
+    """Sixteen bytes of a file mapped into every process that uses the database: eight that every
+    committed change rewrites, and eight that only a change of credentials (or a tenant disabled)
+    rewrites, so SCIM requests trust a secret they verified without catching up any policy."""
 
     def __init__(self, path: str):
         self.path = path
@@ -50,11 +53,15 @@ class FileSignal:
 
     def token(self) -> bytes:
         """The current value: different from any earlier one once a change has been committed."""
-        return self._map[:SIZE]
+        return self._map[:8]
 
-    def announce(self) -> None:
-        """Say that a change was committed: a fresh random value (any reader's last value differs)."""
-        self._map[:SIZE] = os.urandom(SIZE)
+    def credentials_token(self) -> bytes:
+        """Different from any earlier value once a change of credentials has been committed."""
+        return self._map[8:SIZE]
+
+    def announce(self, credentials: bool = True) -> None:
+        """Say that a change was committed: fresh random values (any reader's last value differs)."""
+        self._map[:SIZE if credentials else 8] = os.urandom(SIZE if credentials else 8)
 
 
 def for_engine(engine: SAEngine, enabled: bool = True) -> FileSignal | None:
@@ -100,4 +107,4 @@ def committed(session: Session, made: dict[int, int], kinds: dict[int, set[str]]
             feed.heard(tenant_id, revision, (kinds or {}).get(tenant_id))
     sig = for_engine(engine)
     if sig is not None:
-        sig.announce()
+        sig.announce(credentials=kinds is None or any(CREDENTIAL in k for k in kinds.values()))
