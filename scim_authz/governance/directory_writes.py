@@ -83,10 +83,10 @@ class WriteCounter:
 
 def count(counter: WriteCounter, tenant_id: int, credential_id: int, method: str, path: str, status: int) -> None:
     """One successful SCIM write by this token, in the current transaction: counted, and logged
-    too when the tenant asks (its row read by primary key: the one read this adds to a write)."""
+    too when the tenant asks (its settings read by primary key: the one read this adds to a write)."""
     counter.add(tenant_id, credential_id)
-    tenant = db.session.get(Tenant, tenant_id)
-    if (tenant.settings or {}).get("log_directory_writes"):
+    settings = db.session.execute(select(Tenant.settings).where(Tenant.id == tenant_id)).scalar_one()
+    if (settings or {}).get("log_directory_writes"):
         changelog.record(tenant_id, f"scim.{method.lower()}", path, after={"status": status})
 
 

@@ -33,6 +33,7 @@ SIZE = 16
 
 _signals: dict[str, FileSignal] = {}
 _feeds: WeakKeyDictionary[SAEngine, RevisionFeed] = WeakKeyDictionary()
+_by_engine: WeakKeyDictionary[SAEngine, FileSignal | None] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -66,13 +67,20 @@ class FileSignal:
 
 def for_engine(engine: SAEngine, enabled: bool = True) -> FileSignal | None:
     """The engine's signal (one per database file and process), or None where there is none."""
-    path = sqlite_sidecar(engine, "-revision") if enabled else None
+    if not enabled:
+        return None
+    known = _by_engine.get(engine, False)  # after every commit: resolving the path costs more than the rest
+    if known is not False:
+        return known
+    path = sqlite_sidecar(engine, "-revision")
     if path is None:
+        _by_engine[engine] = None
         return None
     with _lock:
         sig = _signals.get(path)
         if sig is None:
             sig = _signals[path] = FileSignal(path)
+        _by_engine[engine] = sig
         return sig
 
 
