@@ -2,8 +2,8 @@
 
 Ours: a database migrated by `flask db upgrade`, a tenant and token made with the CLI, then
 `gunicorn -c config/gunicorn.conf.py wsgi:app` from the repository root. The bare apps of bench/
-(the SCIM floor of scim_peer, the check peer of check_http) get the same config file evaluated in
-the same environment, minus its server hooks, which need our app.
+(the SCIM floor of scim_peer, the durable floors of scim_cycle, the check peer of check_http) get
+the same config file evaluated in the same environment, minus its server hooks, which need our app.
 """
 from __future__ import annotations
 
@@ -100,19 +100,30 @@ def start_our_server(name: str, database_url: str, token: str, log_dir: Path, ex
                   {"server": "gunicorn -c config/gunicorn.conf.py wsgi:app", **gunicorn_defaults()})
 
 
-def start_floor_server(name: str, token: str, log_dir: Path) -> Server:
-    """bench/bare_scim_app.py served as start_our_server serves ours: gunicorn from the repository
-    root with config/gunicorn.conf.py (a copy without its server hooks, which need our app), the
-    same environment (BIND on a free loopback port, ACCESS_LOG=/dev/null), the same wait_ready:
+def _serve_bench_app(name: str, app: str, token: str, log_dir: Path, notes: dict, extra_env: dict | None = None
+                     ) -> Server:
+    """An app of bench/ served as start_our_server serves ours: gunicorn from the repository root
+    with config/gunicorn.conf.py (a copy without its server hooks, which need our app), the same
+    environment (BIND on a free loopback port, ACCESS_LOG=/dev/null), the same wait_ready:
 
-        gunicorn -c <config/gunicorn.conf.py minus hooks> --pythonpath bench bare_scim_app:app
-
-    It keeps no state and checks no token beyond requiring a Bearer header; `token` is what the
-    client sends."""
+        gunicorn -c <config/gunicorn.conf.py minus hooks> --pythonpath bench <app>"""
     port = free_port()
     conf = write_floor_config(log_dir)
-    env = {**os.environ, "BIND": f"{LOOPBACK}:{port}", "ACCESS_LOG": "/dev/null"}
-    return _serve(name, port, token, log_dir, env, ["-c", str(conf), "--pythonpath", "bench", "bare_scim_app:app"],
-                  {"server": "gunicorn -c <config/gunicorn.conf.py minus its server hooks> "
-                             "--pythonpath bench bare_scim_app:app",
-                   **gunicorn_defaults(), "storage": "none (answers computed from the request)"})
+    env = {**os.environ, "BIND": f"{LOOPBACK}:{port}", "ACCESS_LOG": "/dev/null", **(extra_env or {})}
+    return _serve(name, port, token, log_dir, env, ["-c", str(conf), "--pythonpath", "bench", app],
+                  {"server": f"gunicorn -c <config/gunicorn.conf.py minus its server hooks> --pythonpath bench {app}",
+                   **gunicorn_defaults(), **notes})
+
+
+def start_floor_server(name: str, token: str, log_dir: Path) -> Server:
+    """bench/bare_scim_app.py (the Flask floor) served like ours. It keeps no state and checks no
+    token beyond requiring a Bearer header; `token` is what the client sends."""
+    return _serve_bench_app(name, "bare_scim_app:app", token, log_dir,
+                            {"storage": "none (answers computed from the request)"})
+
+
+def start_durable_floor(name: str, token: str, log_dir: Path, database: str, storage: str) -> Server:
+    """bench/durable_scim_app.py (the durable floor) served like ours, on `database` (a SQLite
+    file's path or a postgresql:// URL) whose tables the caller made (_durable_stores.create_schema)."""
+    return _serve_bench_app(name, "durable_scim_app:app", token, log_dir, {"storage": storage},
+                            {"DURABLE_DATABASE": database})

@@ -33,6 +33,11 @@ class PgDatabase:
         self.server_url, self.name = server_url, name
         self.url = database_url_for(server_url, name)
 
+    @property
+    def libpq_url(self) -> str:
+        """The database's URL as psycopg.connect() takes it (self.url is SQLAlchemy's)."""
+        return _libpq_url(self.url)
+
     def _admin(self, sql: str) -> None:
         import psycopg
 
