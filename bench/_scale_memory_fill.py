@@ -80,6 +80,12 @@ def kept_marker(db: PgDatabase) -> str | None:
     return row[0] if row else None
 
 
+# Written straight into the tables, the users and groups are not counted by the product's services:
+# each tenant's counts (tenants.user_count, group_count) are set from the rows once they are in.
+SET_COUNTS = ("UPDATE tenants SET user_count = (SELECT count(*) FROM users WHERE users.tenant_id = tenants.id), "
+              "group_count = (SELECT count(*) FROM groups WHERE groups.tenant_id = tenants.id)")
+
+
 def fill_pg(db: PgDatabase, shape: Shape, batch: int = 20) -> float:
     """A fresh database, migrated and filled; seconds taken. Foreign-key triggers are off for the
     filler's session only (session_replication_role = replica): the rows are consistent by
@@ -115,6 +121,8 @@ def fill_pg(db: PgDatabase, shape: Shape, batch: int = 20) -> float:
             log(f"  postgresql: building {index} ({time.perf_counter() - t0:.0f} s)")
             conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {condef}" if constraint else indexdef)
             conn.commit()
+        conn.execute(SET_COUNTS)
+        conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         log(f"  postgresql: VACUUM ANALYZE ({time.perf_counter() - t0:.0f} s)")
         conn.execute("VACUUM ANALYZE")  # what autovacuum would do after such a load
@@ -161,6 +169,7 @@ def fill_sqlite(path, shape: Shape, batch: int = 20) -> float:
             conn.commit()
             done = min(shape.tenants, start + batch - 1)
             log(f"  sqlite: {done}/{shape.tenants} tenants ({time.perf_counter() - t0:.0f} s)")
+        conn.execute(SET_COUNTS)
         conn.execute("ANALYZE")
         conn.commit()
     finally:

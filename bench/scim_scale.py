@@ -17,10 +17,16 @@ For each N (default 1,000, 10,000 and 100,000 users), in a fresh database migrat
                     `members[value eq "…"]` form for the remove)
       groups_list   GET /Groups?excludedAttributes=members
     and, beyond those three: Okta's connector test `GET /Users?startIndex=1&count=2` (users_page) and
-    a page from the middle, `GET /Users?startIndex=N/2&count=100` (users_deep_page), as an import pages.
+    a page from the middle, `GET /Users?startIndex=N/2&count=100` (users_deep_page), as an import pages;
+  * for each N of at least 50,000, after the rounds, a group of 50,000 members (bench/_scim_scale_big.py):
+    GET /Groups/{id} and the workers' peak memory meanwhile (group_get_50k; and against a second
+    server that builds the whole document in memory, group_get_50k_unstreamed), one PATCH removing
+    10,000 members (patch_remove_10k) and one adding them back (patch_add_10k).
 
 stdout: a table (N, op, median ms, p95 ms), then as the last line one JSON object with every
-figure and, per op, the ratio of the largest N's median to the smallest N's. Progress to stderr.
+figure, per op the ratio of the largest N's median to the smallest N's, and the targets (users_page
+flat, group_get_50k < 1 s, patch_remove_10k and patch_add_10k < 2 s) with `meets_targets`.
+Progress to stderr.
 
     python bench/scim_scale.py                              # SQLite, 1k / 10k / 100k
     python bench/scim_scale.py --sizes 1000,10000           # quicker
@@ -30,6 +36,7 @@ figure and, per op, the ratio of the largest N's median to the smallest N's. Pro
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import shutil
@@ -39,6 +46,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import _scim_scale_big as big
 from _gunicorn import prepare_our_database, start_our_server
 from _pg import PgDatabase
 from _report import emit_json, log, print_table, product_state
@@ -60,6 +68,7 @@ def load_directory(database_url: str, tenant_key: str, n: int, chunk: int = 10_0
     from scim_authz import create_app
     from scim_authz.db.extensions import db
     from scim_authz.db.models import Group, GroupMember, User, new_id, utcnow
+    from scim_authz.directory.counts import recount
     from scim_authz.policy.tenants import find_tenant
     from scim_authz.scim.resource import normalise
     from scim_authz.scim.schema_defs import SCHEMA_FOR
@@ -103,6 +112,7 @@ def load_directory(database_url: str, tenant_key: str, n: int, chunk: int = 10_0
             db.session.execute(members.insert(), [
                 {"group_id": group_id, "member_id": ids[i], "member_type": "User", "tenant_id": tenant.id,
                  "added": base + timedelta(microseconds=i * 10)} for i in range(start, min(n, start + chunk))])
+        recount(tenant.id)  # rows written past the directory service: the tenant's counts are set from them
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
             # What autovacuum would have done after such a load; the planner needs statistics.
@@ -247,6 +257,11 @@ def main() -> int:
     p.add_argument("--patch-reps", type=int, default=300, help="timed PATCHes per N, half add, half remove")
     p.add_argument("--extra-reps", type=int, default=100, help="timed users_page and users_deep_page requests per N")
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--big-reps", type=int, default=20, help="timed GETs of the 50,000-member group per N (default 20)")
+    p.add_argument("--big-patch-reps", type=int, default=10,
+                   help="timed PATCHes removing 10,000 of its members, each followed by one adding them back")
+    p.add_argument("--no-unstreamed", action="store_true",
+                   help="skip group_get_50k_unstreamed (a second server building the whole document in memory)")
     p.add_argument("--time-limit", type=float, default=300.0, help="seconds of timed rounds in all (default 300)")
     p.add_argument("--seed", type=int, default=11)
     args = p.parse_args()
@@ -258,6 +273,7 @@ def main() -> int:
         p.error("--database-url must be a postgresql:// URL (SQLite is the default)")
 
     t_start = time.monotonic()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # (the product's logging set-up would log each request)
     product = product_state()   # the code the servers will import
     results: list[dict] = []
     loads: dict[str, dict] = {}
@@ -267,6 +283,7 @@ def main() -> int:
     servers: dict[int, object] = {}
     probers: dict[int, Prober] = {}
     urls: dict[int, str] = {}
+    tokens: dict[int, str] = {}
     try:
         # 1. a fresh database per N: migrate, tenant and token through the CLI, then the bulk load
         for n in sizes:
@@ -277,7 +294,7 @@ def main() -> int:
             else:
                 urls[n] = f"sqlite:///{tmp / f'scale-{n}.db'}"
             t0 = time.perf_counter()
-            token = prepare_our_database(urls[n])
+            token = tokens[n] = prepare_our_database(urls[n])
             migrate_s = time.perf_counter() - t0
             loaded = load_directory(urls[n], "bench", n)
             log(f"   migrated in {migrate_s:.1f}s, loaded {n:,} users + 1 group of {n:,} in {loaded['seconds']:.1f}s")
@@ -321,6 +338,17 @@ def main() -> int:
                 results.append(r)
                 log(f"   N={n:<7} {op:16s} median {r['median_ms']} ms  p95 {r['p95_ms']} ms  ({r['reps']} reps, "
                     f"{r['errors']} errors)")
+        # 4. the big group's rows, where N holds 50,000 users (the rounds above never saw the group)
+        for n in (n for n in sizes if n >= big.BIG):
+            def unstreamed(n=n):
+                return start_our_server(f"scale-{n}-unstreamed", urls[n], tokens[n], tmp, extra_env=big.UNSTREAMED_ENV)
+            for r in big.run(servers[n], n, probers[n].loaded["user_ids"], urls[n], member_count,
+                             None if args.no_unstreamed else unstreamed, reps=args.big_reps,
+                             patch_reps=args.big_patch_reps, warmup=max(1, args.warmup // 5)):
+                results.append(r)
+                log(f"   N={n:<7} {r['op']:24s} median {r['median_ms']} ms  p95 {r['p95_ms']} ms  ({r['reps']} reps, "
+                    f"{r['errors']} errors)" + (f"  peak RSS +{r['peak_rss_growth_mb']} MB"
+                                                if r.get("peak_rss_growth_mb") is not None else ""))
         server_notes = {k: v for k, v in servers[sizes[0]].notes.items()}
     except BaseException:
         for n_, srv in servers.items():
@@ -337,14 +365,17 @@ def main() -> int:
     shown = SHOWN
     print(f"our server under gunicorn ({server_notes.get('workers')} workers x {server_notes.get('threads')} threads), "
           f"{backend}; one sequential client; median and p95 of each op per N")
-    head = ["N", "op", "median ms", "p95 ms", "reps", "errors"]
+    head = ["N", "op", "median ms", "p95 ms", "reps", "errors", "server memory"]
     table = []
     for n in sizes:
         for op in shown:
             r = next(x for x in results if x["n"] == n and x["op"] == op)
             label = op + (" (extra)" if op in EXTRA_OPS else "") + ("  (part of patch_member)"
                                                                     if op in ("patch_add", "patch_remove") else "")
-            table.append([f"{n:,}", label, r["median_ms"], r["p95_ms"], r["reps"], r["errors"]])
+            table.append([f"{n:,}", label, r["median_ms"], r["p95_ms"], r["reps"], r["errors"], ""])
+        for r in (x for x in results if x["n"] == n and x["op"] in big.OPS):
+            memory = f"peak RSS +{r['peak_rss_growth_mb']} MB" if r.get("peak_rss_growth_mb") is not None else ""
+            table.append([f"{n:,}", r["op"], r["median_ms"], r["p95_ms"], r["reps"], r["errors"], memory])
     print_table(head, table)
     growth = {}
     lo, hi = min(sizes), max(sizes)
@@ -356,17 +387,25 @@ def main() -> int:
     line = ", ".join(f"{op} {g}x" if g is not None else f"{op} n/a (errors)" for op, g in growth.items())
     print(f"median at N={hi:,} / median at N={lo:,}: {line}")
     flat = {op: (g is not None and g <= FLAT) for op, g in growth.items()}
+    big_figures, big_meets = big.judge(results, sizes)
+    targets = {"users_page_growth_max": FLAT, **{f"{op}_median_ms_below": t for op, t in big.TARGETS_MS.items()}}
+    meets_targets = {"users_page_flat": flat["users_page"], **big_meets}
     summary = {
         "benchmark": "scim_scale", "database": backend, "sizes": sizes, "ops": list(OPS), "extra_ops": list(EXTRA_OPS),
         "results": results, "growth_largest_over_smallest": growth,
         "flat_threshold": FLAT, "flat": flat, "all_flat": all(flat[op] for op in OPS),
+        "targets": targets, "meets_targets": meets_targets, "meets_all_targets": all(meets_targets.values()),
+        "big_group": {"members": big.BIG, "batch": big.BATCH, "figures": big_figures,
+                      "measured_at": [n for n in sizes if n >= big.BIG]},
         "errors": sum(r["errors"] for r in results), "load": loads, "server": server_notes,
         "settings": {"reps": args.reps, "patch_reps": args.patch_reps, "extra_reps": args.extra_reps,
-                     "warmup": args.warmup, "cpus": os.cpu_count()},
+                     "warmup": args.warmup, "big_reps": args.big_reps, "big_patch_reps": args.big_patch_reps,
+                     "unstreamed_peer": not args.no_unstreamed, "cpus": os.cpu_count()},
         "product": product, "elapsed_s": round(time.monotonic() - t_start, 1),
     }
     print(f"flat (<= {FLAT}x) for {', '.join(op for op in OPS if flat[op]) or 'none'} of the three ops; "
           f"run took {summary['elapsed_s']} s")
+    print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in meets_targets.items()))
     emit_json(summary)
     return 0
 

@@ -26,6 +26,15 @@ def scim_response(body: dict, status: int, headers: dict | None = None) -> Respo
                     content_type=SCIM_CONTENT_TYPE, headers=headers)
 
 
+def scim_stream(parts, status: int, headers: dict | None = None, *, on_close=None) -> Response:
+    """A SCIM response whose body is sent as `parts` yields it (chunked); `on_close` runs once it
+    is sent or abandoned, whichever way."""
+    resp = Response(parts, status=status, content_type=SCIM_CONTENT_TYPE, headers=headers)
+    if on_close is not None:
+        resp.call_on_close(on_close)
+    return resp
+
+
 def empty_response(status: int, headers: dict | None = None) -> Response:
     """A response without a body (204, 304): no Content-Type, since there is no content."""
     resp = Response(status=status, headers=headers)

@@ -81,3 +81,29 @@ def test_uncheckable_permissions_are_reported_by_the_migration_and_kept(bare_app
             kept = conn.execute(db.text("SELECT permissions FROM roles WHERE id = 1")).scalar_one()
         assert "document:sign-off" in (kept if isinstance(kept, str) else str(kept))
         downgrade(revision="base")
+
+
+def test_directory_counts_are_filled_from_the_rows(bare_app):
+    """0011 keeps each tenant's user and group counts on its row, filled from the rows that exist."""
+    with bare_app.app_context():
+        upgrade(revision="0010_group_name_unique")
+        with db.engine.begin() as conn:
+            for tid, key in ((1, "acme"), (2, "empty")):
+                conn.execute(db.text("INSERT INTO tenants (id, key, name, role_mode, settings, revision, created) "
+                                     "VALUES (:id, :k, :k, 'hybrid', '{}', 0, '2026-01-01 00:00:00')"),
+                             {"id": tid, "k": key})
+            for i in range(3):
+                conn.execute(db.text(
+                    "INSERT INTO users (id, tenant_id, user_name, user_name_ci, active, doc, app_attributes, version, "
+                    "created, last_modified) VALUES (:id, 1, :n, :n, true, '{}', '{}', 1, '2026-01-01 00:00:00', "
+                    "'2026-01-01 00:00:00')"), {"id": f"u{i}", "n": f"user{i}"})
+            conn.execute(db.text(
+                "INSERT INTO groups (id, tenant_id, display_name, display_name_ci, doc, version, created, "
+                "last_modified) VALUES ('g1', 1, 'G', 'g', '{}', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        upgrade()
+        with db.engine.connect() as conn:
+            got = conn.execute(db.text("SELECT id, user_count, group_count FROM tenants ORDER BY id")).all()
+        assert [tuple(r) for r in got] == [(1, 3, 1), (2, 0, 0)]
+        downgrade(revision="0010_group_name_unique")
+        assert "user_count" not in {c["name"] for c in inspect(db.engine).get_columns("tenants")}
+        downgrade(revision="base")

@@ -8,7 +8,7 @@ import os
 import threading
 from typing import Any
 
-from sqlalchemy import bindparam, column, select, table, text, tuple_
+from sqlalchemy import and_, bindparam, column, or_, select, table, text, tuple_
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import OperationalError
 
@@ -139,8 +139,14 @@ class SQLReader:
 
     def memberships(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The member type of each (group id, member id) of `pairs` that is a membership."""
-        stmt = select(_MEMBERS.c.group_id, _MEMBERS.c.member_id, _MEMBERS.c.member_type).where(
-            tuple_(_MEMBERS.c.group_id, _MEMBERS.c.member_id).in_(pairs))
+        by_group: dict[str, list[str]] = {}
+        for gid, mid in pairs:
+            by_group.setdefault(gid, []).append(mid)
+        # One group's members per condition: SQLite scans the whole table for a list of
+        # (group, member) pairs, but walks the primary key for `group_id = ? AND member_id IN (…)`.
+        cond = or_(*(and_(_MEMBERS.c.group_id == gid, _MEMBERS.c.member_id.in_(mids))
+                     for gid, mids in by_group.items()))
+        stmt = select(_MEMBERS.c.group_id, _MEMBERS.c.member_id, _MEMBERS.c.member_type).where(cond)
         with self.read_guard(), self._one_statement.connect() as conn:
             return {(r[0], r[1]): r[2] for r in conn.execute(stmt)}
 

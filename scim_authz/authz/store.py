@@ -200,6 +200,15 @@ class TenantStore:
         if mid in self.groups:
             self.groups[mid].parents.discard(gid)
 
+    def _member_moved(self, mid: str) -> bool:
+        """Forget what was cached for a member that joined or left a group; True when it is not a
+        user (a nested group: any user's grants may have changed)."""
+        if mid in self.users:
+            self.grants_cache.pop(mid, None)
+            self.attr_cache.pop(mid, None)
+            return False
+        return True
+
     def _drop_group(self, gid: str) -> None:
         g = self.groups.pop(gid, None)
         if g is None:
@@ -350,21 +359,22 @@ class TenantStore:
                 self._remove_member(gid, mid)
             else:
                 self._add_member(gid, mid, mtype)
-            if mid in self.users:
-                self.grants_cache.pop(mid, None)
-                self.attr_cache.pop(mid, None)
-                return False
-            return True
-        if kind == ch.MEMBERS:  # a group's members replaced wholesale
+            return self._member_moved(mid)
+        if kind == ch.MEMBERS:  # a group's members replaced wholesale, or many changed at once
             g = self.groups.get(ref)
-            if g is not None:
-                for uid in list(g.users):
-                    self._remove_member(ref, uid)
-                for sub in list(g.subgroups):
-                    self._remove_member(ref, sub)
-                for mid, mtype in reader.group_members(ref):
+            if g is None:
+                return True
+            # Only the difference is applied: a user who stays a member keeps its cached grants.
+            now = dict(reader.group_members(ref))
+            structural = False
+            for mid in (g.users | g.subgroups) - now.keys():
+                self._remove_member(ref, mid)
+                structural |= self._member_moved(mid)
+            for mid, mtype in now.items():
+                if mid not in g.users and mid not in g.subgroups:
                     self._add_member(ref, mid, mtype)
-            return True
+                    structural |= self._member_moved(mid)
+            return structural
         if kind == ch.GROUP:
             g = reader.group(tid, ref)
             if g is None:

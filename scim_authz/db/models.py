@@ -38,6 +38,11 @@ class Tenant(db.Model):
     # Tenants of one organisation linked as its environments ("acme": "dev", "staging", "production").
     organization: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     environment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # How many users and groups the tenant holds, changed in the same statement that advances the
+    # revision of every transaction that creates or deletes some (scim_authz/pdp/changes.py
+    # `adjust_counts`): an unfiltered listing's totalResults without a count(*) of 100,000 rows.
+    user_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    group_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Credential(db.Model):

@@ -23,7 +23,7 @@ from scim_authz.directory.errors import (
     UnknownMembers,
     ValueTooLong,
 )
-from scim_authz.pdp.changes import note
+from scim_authz.pdp.changes import adjust_counts, note
 
 # Nested groups deeper than this are refused; it also bounds the transitive-groups walk.
 MAX_GROUP_DEPTH = 32
@@ -51,7 +51,7 @@ def _fits(doc: dict, *names: str) -> None:
             raise ValueTooLong(f"{name} is {len(value)} characters long; at most {MAX_LENGTH} are kept")
 
 
-def _user_columns(doc: dict) -> dict:
+def user_columns(doc: dict) -> dict:
     _fits(doc, "userName", "externalId", "displayName")
     name = doc["userName"]
     return {"user_name": name, "user_name_ci": name.lower(), "external_id": doc.get("externalId"),
@@ -78,10 +78,11 @@ def create_user(tenant_id: int, doc: dict) -> User:
     """Create a user from a validated document. A userName in use is found by the unique index on
     the insert itself (no look-up first: one round trip less per create)."""
     now = utcnow()
-    user = User(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_user_columns(doc))
+    user = User(tenant_id=tenant_id, version=1, created=now, last_modified=now, **user_columns(doc))
     db.session.add(user)
     _flush_unique()
     note(tenant_id, USER, [user.id])
+    adjust_counts(tenant_id, users=1)
     return user
 
 
@@ -91,7 +92,7 @@ def replace_user(user: User, doc: dict) -> bool:
         return False
     if doc["userName"].lower() != user.user_name_ci:
         _check_user_name_free(user.tenant_id, doc["userName"], except_id=user.id)
-    for k, v in _user_columns(doc).items():
+    for k, v in user_columns(doc).items():
         setattr(user, k, v)
     user.version += 1
     user.last_modified = utcnow()
@@ -106,6 +107,7 @@ def delete_user(user: User) -> None:
     db.session.delete(user)
     db.session.flush()
     note(user.tenant_id, USER, [user.id])
+    adjust_counts(user.tenant_id, users=-1)
 
 
 def groups_of_users(tenant_id: int, user_ids: list[str]) -> dict[str, list[dict]]:
@@ -180,7 +182,7 @@ def lock_group(group: Group) -> None:
         raise ResourceNotFound(f"Group {group.id} not found")
 
 
-def _group_columns(doc: dict) -> dict:
+def group_columns(doc: dict) -> dict:
     _fits(doc, "displayName", "externalId")
     return {"display_name": doc["displayName"], "display_name_ci": doc["displayName"].lower(),
             "external_id": doc.get("externalId"), "doc": doc}
@@ -199,10 +201,11 @@ def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -
     """Create a group, with its initial members. A displayName in use is found by the unique index
     on the insert itself."""
     now = utcnow()
-    group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **_group_columns(doc))
+    group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **group_columns(doc))
     db.session.add(group)
     _flush_unique("displayName")
     note(tenant_id, GROUP, [group.id])
+    adjust_counts(tenant_id, groups=1)
     if members:
         _insert_members(group, members)
     return group
@@ -214,7 +217,7 @@ def replace_group(group: Group, doc: dict, members: list[dict] | None) -> bool:
     if doc != group.doc:
         if doc["displayName"].lower() != group.display_name_ci:
             _check_group_name_free(group.tenant_id, doc["displayName"], except_id=group.id)
-        for k, v in _group_columns(doc).items():
+        for k, v in group_columns(doc).items():
             setattr(group, k, v)
         _flush_unique("displayName")
         note(group.tenant_id, GROUP, [group.id])
@@ -233,6 +236,7 @@ def delete_group(group: Group) -> None:
     db.session.delete(group)
     db.session.flush()
     note(group.tenant_id, GROUP, [group.id])
+    adjust_counts(group.tenant_id, groups=-1)
 
 
 def touch_group(group: Group) -> None:
@@ -256,17 +260,43 @@ def bump_group_version(group: Group) -> None:
 
 # ---- memberships -----------------------------------------------------------------------------
 
+# Ids bound in one statement: under SQLite's limit on a statement's parameters (999 before 3.32),
+# so a PATCH naming 10,000 members is a dozen set-based statements, not 10,000 nor one too many.
+IDS_PER_STATEMENT = 900
+# A write that adds or removes more of one group's members than this logs one MEMBERS change for
+# the group (each instance re-reads its members) instead of one change per member. Up to it, one
+# change per member is cheaper for the instances catching up (they read only those memberships, and
+# keep every other member's cached grants), and a batch stays far from the engine's full reload
+# (authz/engine.py, 50,000 changes).
+MEMBER_CHANGES_LOGGED = 10_000
+
+
+def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), IDS_PER_STATEMENT):
+        yield ordered[start:start + IDS_PER_STATEMENT]
+
+
+def _note_members(group: Group, changed: list[str]) -> None:
+    """Log the members of `group` added or removed by one write: one change per member, or one for
+    the group when there are many."""
+    if len(changed) > MEMBER_CHANGES_LOGGED:
+        note(group.tenant_id, MEMBERS, [group.id])
+    elif changed:
+        note(group.tenant_id, MEMBER, [member_ref(group.id, m) for m in changed])
+
+
 def _resolve_members(tenant_id: int, ids: Iterable[str]) -> dict[str, str]:
     """member id -> "User" | "Group" for ids of this tenant; UnknownMembers for the rest."""
     ids = set(ids)
     if not ids:
         return {}
-    found = {i: "User" for i in db.session.execute(
-        select(User.id).where(User.tenant_id == tenant_id, User.id.in_(ids))).scalars()}
+    found = {i: "User" for chunk in _chunks(ids) for i in db.session.execute(
+        select(User.id).where(User.tenant_id == tenant_id, User.id.in_(chunk))).scalars()}
     rest = ids - found.keys()
     if rest:
-        found.update({i: "Group" for i in db.session.execute(
-            select(Group.id).where(Group.tenant_id == tenant_id, Group.id.in_(rest))).scalars()})
+        found.update({i: "Group" for chunk in _chunks(rest) for i in db.session.execute(
+            select(Group.id).where(Group.tenant_id == tenant_id, Group.id.in_(chunk))).scalars()})
     missing = ids - found.keys()
     if missing:
         raise UnknownMembers(missing)
@@ -304,8 +334,7 @@ def _insert_members(group: Group, members: list[dict]) -> int:
             .returning(GroupMember.__table__.c.member_id), rows).scalars())
     except IntegrityError as e:  # the group itself was deleted by a concurrent request
         raise ResourceNotFound(f"Group {group.id} not found") from e
-    if added:
-        note(group.tenant_id, MEMBER, [member_ref(group.id, m) for m in added])
+    _note_members(group, added)
     return len(added)
 
 
@@ -359,23 +388,23 @@ def add_members_and_bump(group: Group, members: list[dict]) -> bool:
         if r[0] == "bumped":
             set_committed_value(group, "version", r[3])
             set_committed_value(group, "last_modified", r[4])
-    if added:
-        note(group.tenant_id, MEMBER, [member_ref(group.id, m) for m in added])
+    _note_members(group, added)
     return bool(added)
 
 
 def remove_members(group: Group, ids: Iterable[str], *, touch: bool = True) -> bool:
-    """Remove these members (absent ones are ignored)."""
-    ids = set(ids)
-    if not ids:
-        return False
-    n = db.session.execute(
-        delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(ids))).rowcount
-    if n:
-        note(group.tenant_id, MEMBER, [member_ref(group.id, i) for i in sorted(ids)])
-    if n and touch:
+    """Remove these members (absent ones are ignored): set-based deletes of a few hundred ids each,
+    which name the members they removed; one change logged for the whole batch."""
+    table = GroupMember.__table__
+    removed: list[str] = []
+    for chunk in _chunks(set(ids)):
+        removed += db.session.execute(
+            delete(table).where(table.c.group_id == group.id, table.c.member_id.in_(chunk))
+            .returning(table.c.member_id)).scalars()
+    _note_members(group, sorted(removed))
+    if removed and touch:
         touch_group(group)
-    return bool(n)
+    return bool(removed)
 
 
 def remove_all_members(group: Group, *, touch: bool = True) -> bool:

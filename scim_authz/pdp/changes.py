@@ -16,6 +16,9 @@ locked at the block's first record, keeps from moving until then.
 On PostgreSQL the statement that advances the revision also calls `pg_notify`, which PostgreSQL
 delivers to every listening instance when, and only if, the transaction commits
 (scim_authz/pdp/revision_feed.py).
+
+The same statement changes the tenant's user and group counts by what the transaction created and
+deleted (`adjust_counts`), so they are exact at every commit and cost no lock or statement of their own.
 """
 from __future__ import annotations
 
@@ -36,10 +39,12 @@ MADE = "scim_authz.revisions_made"  # session.info: {tenant_id: revision} advanc
 MADE_KINDS = "scim_authz.revision_kinds"  # session.info: {tenant_id: set of the kinds changed}
 COMMITTED = "scim_authz.revisions_committed"  # session.info: the same, once committed
 ONE = "scim_authz.one_revision"  # session.info, inside one_revision(): {tenant_id: the revision the commit will make}
+COUNTS = "scim_authz.directory_counts"  # session.info: {tenant_id: [users, groups]} not yet written
 
 # The notification says `schema:tenant:revision:kinds` (kinds comma-separated: what changed, so a
 # listener can tell, say, a credential revoked from a user added without reading the change log).
-_ADVANCE = ("UPDATE tenants SET revision = revision + 1 WHERE id = :t RETURNING revision, "
+_ADVANCE = ("UPDATE tenants SET revision = revision + 1, user_count = user_count + :users, "
+            "group_count = group_count + :groups WHERE id = :t RETURNING revision, "
             f"pg_notify('{CHANNEL}', current_schema() || ':' || id || ':' || revision || ':' || :kind_set)")
 _ADVANCE_PG = text(_ADVANCE)
 _ADVANCE_AND_LOG_PG = text(
@@ -54,6 +59,22 @@ def note(tenant_id: int, kind: str, refs: Iterable[str]) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown change kind {kind!r}")
     db.session.info.setdefault(PENDING, []).append((tenant_id, kind, list(refs)))
+
+
+def adjust_counts(tenant_id: int, *, users: int = 0, groups: int = 0) -> None:
+    """Say that this transaction created (positive) or deleted (negative) users or groups of the
+    tenant; its counts change by as much when its revision advances (or at the commit). Whoever
+    inserts or deletes users or groups without the directory service calls this with the numbers
+    of rows, in the same transaction."""
+    if users or groups:
+        pending = db.session.info.setdefault(COUNTS, {}).setdefault(tenant_id, [0, 0])
+        pending[0] += users
+        pending[1] += groups
+
+
+def forget_counts(tenant_id: int) -> None:
+    """Drop what `adjust_counts` has noted for the tenant (its counts were just set from its rows)."""
+    db.session.info.get(COUNTS, {}).pop(tenant_id, None)
 
 
 def record(tenant_id: int, kind: str, refs: Iterable[str]) -> int:
@@ -128,47 +149,55 @@ def savepoint():
     pending = list(session.info.get(PENDING, ()))
     made = dict(session.info.get(MADE, {}))
     kinds = {t: set(k) for t, k in session.info.get(MADE_KINDS, {}).items()}
+    counts = {t: list(c) for t, c in session.info.get(COUNTS, {}).items()}
     try:
         with session.begin_nested():
             yield
     except BaseException:
         session.info[PENDING], session.info[MADE], session.info[MADE_KINDS] = pending, made, kinds
+        session.info[COUNTS] = counts
         raise
 
 
 def _write_pending(session: Session, only: int | None = None) -> dict[int, int]:
     """Advance the revision of each tenant with noted changes (or only `only`'s), once each, and
-    write the changes; returns {tenant_id: new revision}."""
-    queue = session.info.get(PENDING)
-    if not queue:
+    write the changes and the counts; returns {tenant_id: new revision}."""
+    queue = session.info.get(PENDING) or []
+    counts = session.info.get(COUNTS) or {}
+    if not queue and not counts:
         return {}
-    tenants = [only] if only is not None else list(dict.fromkeys(t for t, _, _ in queue))
+    tenants = [only] if only is not None else list(dict.fromkeys([*(t for t, _, _ in queue), *counts]))
     session.flush()  # the transaction's own rows first: the tenant's row is locked from here to commit
     made = {}
     for tid in tenants:
         mine = [(kind, refs) for t, kind, refs in queue if t == tid]
+        deltas = counts.pop(tid, (0, 0))
         if not mine:
+            if any(deltas):  # counted without a change noted: the counts alone, no new revision
+                session.execute(update(Tenant).where(Tenant.id == tid).values(
+                    user_count=Tenant.user_count + deltas[0], group_count=Tenant.group_count + deltas[1]))
             continue
-        made[tid] = _advance(session, tid, [(kind, ref) for kind, refs in mine for ref in refs])
+        made[tid] = _advance(session, tid, [(kind, ref) for kind, refs in mine for ref in refs], deltas)
     session.info[PENDING] = [e for e in queue if e[0] not in made]
     session.info.setdefault(MADE, {}).update(made)
     return made
 
 
-def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]]) -> int:
-    """Advance the revision and log `changed` (kind, ref) under it: on PostgreSQL one round trip,
-    which also notifies every listening instance when the transaction commits."""
+def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]], deltas=(0, 0)) -> int:
+    """Advance the revision, change the counts by `deltas` (users, groups) and log `changed`
+    (kind, ref) under it: on PostgreSQL one round trip, which also notifies every listening
+    instance when the transaction commits."""
     kinds = {k for k, _ in changed}
     session.info.setdefault(MADE_KINDS, {}).setdefault(tenant_id, set()).update(kinds)
     if session.get_bind().dialect.name == "postgresql":
-        kind_set = ",".join(sorted(kinds))
+        params = {"t": tenant_id, "kind_set": ",".join(sorted(kinds)), "users": deltas[0], "groups": deltas[1]}
         if not changed:
-            return session.execute(_ADVANCE_PG, {"t": tenant_id, "kind_set": kind_set}).first()[0]
+            return session.execute(_ADVANCE_PG, params).first()[0]
         return session.execute(_ADVANCE_AND_LOG_PG, {
-            "t": tenant_id, "kind_set": kind_set, "kinds": [k for k, _ in changed],
-            "refs": [r for _, r in changed]}).first()[0]
-    revision = session.execute(update(Tenant).where(Tenant.id == tenant_id)
-                               .values(revision=Tenant.revision + 1).returning(Tenant.revision)).scalar_one()
+            **params, "kinds": [k for k, _ in changed], "refs": [r for _, r in changed]}).first()[0]
+    revision = session.execute(update(Tenant).where(Tenant.id == tenant_id).values(
+        revision=Tenant.revision + 1, user_count=Tenant.user_count + deltas[0],
+        group_count=Tenant.group_count + deltas[1]).returning(Tenant.revision)).scalar_one()
     if changed:
         session.execute(insert(Change), [{"tenant_id": tenant_id, "revision": revision, "kind": k, "ref": r}
                                          for k, r in changed])
@@ -198,6 +227,7 @@ def _rolled_back(session: Session) -> None:
     session.info.pop(PENDING, None)
     session.info.pop(MADE, None)
     session.info.pop(MADE_KINDS, None)
+    session.info.pop(COUNTS, None)
 
 
 def prune(tenant_id: int | None, keep: int) -> int:

@@ -18,10 +18,10 @@ from scim_authz.scim.errors import InvalidFilter
 _LITERALS = {"TRUE": True, "FALSE": False, "NULL": None}
 _MAX_DEPTH = 64  # parse-tree depth: about two per level of parentheses, not() or [...]
 MAX_TERMS = 500  # comparisons per filter; SQLite refuses expressions deeper than 1000
-# Characters per filter, checked before lexing: 500 comparisons fit in it, and the parser's time
-# grows with the text (8 MB took 16 s), so a longer filter is refused before any of that is spent.
-# Okta's and Entra ID's filters are a few hundred characters.
-MAX_LENGTH = 20_000
+# Characters per filter, checked before lexing: 500 comparisons of ids fit in it (Okta removes
+# members with `members[value eq "<id>" or ...]`, 53 characters an id), and the parser's time grows
+# with the text (8 MB took 16 s), so a longer filter is refused before any of that is spent.
+MAX_LENGTH = 30_000
 
 
 class _Lexer(SCIMLexer):

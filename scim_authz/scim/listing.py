@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, User
+from scim_authz.directory import counts
 from scim_authz.scim.errors import InvalidFilter
 from scim_authz.scim.filters import build_filter, sort_expression
 from scim_authz.scim.schema_defs import LIST_RESPONSE
@@ -27,6 +28,14 @@ def _conditions(ctx: Context, rtype: str, filter_text: str | None) -> list:
     if filter_text is not None and filter_text.strip():
         conds.append(build_filter(filter_text, rtype, db.engine.dialect.name))
     return conds
+
+
+def _total(ctx: Context, rtype: str, conds: list) -> int:
+    """How many resources match: unfiltered, the tenant's kept count (exact, and flat however many
+    there are); filtered, counted."""
+    if len(conds) == 1:  # the tenant's own condition only
+        return counts.total(ctx.tenant_id, rtype)
+    return db.session.execute(select(func.count()).select_from(MODEL[rtype]).where(*conds)).scalar_one()
 
 
 def _order(rtype: str, params: dict) -> list:
@@ -52,7 +61,7 @@ def search(ctx: Context, rtype: str, params: dict, max_results: int) -> dict:
     if 0 < len(rows) < count or (start == 1 and count and not rows):
         total = start - 1 + len(rows)  # a short page is the last one: nothing left to count
     else:
-        total = db.session.execute(select(func.count()).select_from(model).where(*conds)).scalar_one()
+        total = _total(ctx, rtype, conds)
     resources = RENDER[rtype](ctx, rows, params.get("attributes", ()), params.get("excludedAttributes", ()))
     return list_response(resources, total, start)
 
@@ -71,9 +80,7 @@ def search_all(ctx: Context, params: dict, max_results: int) -> dict:
         except InvalidFilter as e:
             errors.append(e)
             continue
-        model = MODEL[rtype]
-        total = db.session.execute(select(func.count()).select_from(model).where(*conds)).scalar_one()
-        parts.append((rtype, conds, total))
+        parts.append((rtype, conds, _total(ctx, rtype, conds)))
     if len(errors) == 2:
         raise errors[0]
     resources, skip, left = [], start - 1, count

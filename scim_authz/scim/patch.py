@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from scim2_filter_parser import ast
 
 from .errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, SCIMError
-from .paths import Path, equalities, get_ci, literal, matches, parse_path
+from .paths import Path, equalities, get_ci, literal, matches, operands, parse_path
 from .schema_defs import ResourceSchema
 
 _OPS = ("add", "replace", "remove")
@@ -428,11 +428,17 @@ class _Patcher:
 
 def _member_ids(tree) -> list[str] | None:
     """The ids of `value eq "a" or value eq "b"`, or None for any other members filter."""
+    terms = operands(tree, "or")
+    if len(terms) > 1:
+        ids = []
+        for term in terms:
+            found = _member_ids(term)
+            if found is None:
+                return None
+            ids += found
+        return ids
     if isinstance(tree, ast.Filter):
-        return None if tree.negated else _member_ids(tree.expr)
-    if isinstance(tree, ast.LogExpr) and tree.op.lower() == "or":
-        left, right = _member_ids(tree.expr1), _member_ids(tree.expr2)
-        return None if left is None or right is None else left + right
+        return None if tree.negated or tree.namespace is not None else _member_ids(tree.expr)
     if isinstance(tree, ast.AttrExpr) and tree.value.lower() == "eq" and tree.attr_path.attr_name == "value":
         value = literal(tree.comp_value)
         return [value] if isinstance(value, str) else None

@@ -148,30 +148,49 @@ def parse_value_filter(attr_def: dict, text: str) -> ast.Filter:
     return tree
 
 
-def _check(node, attr_def: dict, text: str) -> None:
-    """Reject what a value filter cannot say, and put sub-attribute names in schema casing."""
+def _check(tree, attr_def: dict, text: str) -> None:
+    """Reject what a value filter cannot say, and put sub-attribute names in schema casing. Walked
+    without recursion: Okta's `value eq "a" or … ` chains run to hundreds of terms."""
     def bad(why: str):  # RFC 7644 §3.12: invalidFilter applies to a PATCH path's filter too
         return InvalidFilter(f"Invalid value filter '{text}' on '{attr_def['name']}': {why}.")
 
-    if isinstance(node, ast.Filter):
-        if node.namespace is not None:
-            raise bad("nested value filters are not allowed")
-        _check(node.expr, attr_def, text)
-    elif isinstance(node, ast.LogExpr):
-        _check(node.expr1, attr_def, text)
-        _check(node.expr2, attr_def, text)
-    elif isinstance(node, ast.AttrExpr):
-        ap = node.attr_path
-        if not isinstance(ap.attr_name, str) or ap.uri is not None or ap.sub_attr is not None:
-            raise bad("only plain sub-attribute names may be compared")
-        sub_def = ResourceSchema.sub_attribute(attr_def, ap.attr_name)
-        if sub_def is None:
-            raise bad(f"'{ap.attr_name}' is not a sub-attribute of '{attr_def['name']}'")
-        if node.value.lower() in _ORDERING and sub_def["type"] in _UNORDERED_TYPES:
-            raise bad(f"'{node.value}' cannot compare the {sub_def['type']} '{sub_def['name']}'")
-        ap.attr_name = sub_def["name"]
-    else:
-        raise bad("unexpected expression")
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Filter):
+            if node.namespace is not None:
+                raise bad("nested value filters are not allowed")
+            stack.append(node.expr)
+        elif isinstance(node, ast.LogExpr):
+            stack += [node.expr2, node.expr1]
+        elif isinstance(node, ast.AttrExpr):
+            ap = node.attr_path
+            if not isinstance(ap.attr_name, str) or ap.uri is not None or ap.sub_attr is not None:
+                raise bad("only plain sub-attribute names may be compared")
+            sub_def = ResourceSchema.sub_attribute(attr_def, ap.attr_name)
+            if sub_def is None:
+                raise bad(f"'{ap.attr_name}' is not a sub-attribute of '{attr_def['name']}'")
+            if node.value.lower() in _ORDERING and sub_def["type"] in _UNORDERED_TYPES:
+                raise bad(f"'{node.value}' cannot compare the {sub_def['type']} '{sub_def['name']}'")
+            ap.attr_name = sub_def["name"]
+        else:
+            raise bad("unexpected expression")
+
+
+def operands(tree, op: str) -> list:
+    """The terms of an `op` ("and"/"or") chain, in order, however long, without recursion; [tree]
+    when it is not such a chain. Parentheses around a same-op chain are looked through."""
+    out, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Filter) and not node.negated and node.namespace is None \
+                and isinstance(node.expr, ast.LogExpr) and node.expr.op.lower() == op:
+            node = node.expr
+        if isinstance(node, ast.LogExpr) and node.op.lower() == op:
+            stack += [node.expr2, node.expr1]
+        else:
+            out.append(node)
+    return out
 
 
 def literal(comp_value: ast.CompValue | None):
@@ -186,15 +205,19 @@ def equalities(tree, attr_def: dict) -> dict | None:
     `type eq "work" and primary eq true` -> {"type": "work", "primary": True}; used to create the
     element an unmatched `add`/`replace` path asks for (what Microsoft Entra ID relies on).
     """
+    terms = operands(tree, "and")
+    if len(terms) > 1:
+        out: dict = {}
+        for term in terms:
+            part = equalities(term, attr_def)
+            if part is None or any(k in out and out[k] != v for k, v in part.items()):
+                return None
+            out.update(part)
+        return out
     if isinstance(tree, ast.Filter):
         return None if tree.negated or tree.namespace is not None else equalities(tree.expr, attr_def)
     if isinstance(tree, ast.LogExpr):
-        if tree.op.lower() != "and":
-            return None
-        left, right = equalities(tree.expr1, attr_def), equalities(tree.expr2, attr_def)
-        if left is None or right is None or any(k in left and left[k] != v for k, v in right.items()):
-            return None
-        return {**left, **right}
+        return None
     if isinstance(tree, ast.AttrExpr) and tree.value.lower() == "eq":
         value = literal(tree.comp_value)
         if value is None:
@@ -270,13 +293,14 @@ def _compare(op: str, actual, expected, sub_def: dict | None) -> bool:
 
 def matches(element, tree, attr_def: dict) -> bool:
     """Whether one value of a multi-valued attribute satisfies a valuePath filter (RFC 7644 §3.4.2.2, Table 3)."""
-    if isinstance(tree, ast.Filter):
+    if isinstance(tree, ast.Filter) and (tree.negated or not isinstance(tree.expr, ast.LogExpr)):
         result = matches(element, tree.expr, attr_def)
         return not result if tree.negated else result
+    if isinstance(tree, ast.Filter):
+        tree = tree.expr
     if isinstance(tree, ast.LogExpr):
-        if tree.op.lower() == "and":
-            return matches(element, tree.expr1, attr_def) and matches(element, tree.expr2, attr_def)
-        return matches(element, tree.expr1, attr_def) or matches(element, tree.expr2, attr_def)
+        op = tree.op.lower()
+        return (all if op == "and" else any)(matches(element, t, attr_def) for t in operands(tree, op))
     if isinstance(tree, ast.AttrExpr):
         name = tree.attr_path.attr_name
         sub_def = ResourceSchema.sub_attribute(attr_def, name)

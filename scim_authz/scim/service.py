@@ -84,17 +84,22 @@ def render_users(ctx: Context, users: list[User], attributes=(), excluded=(), *,
 
 def render_groups(ctx: Context, groups: list[Group], attributes=(), excluded=(), *, new: bool = False) -> list[dict]:
     """SCIM Groups; members are read only when they will be returned."""
-    schema = SCHEMA_FOR["Group"]
     members = (directory.members_of_groups([g.id for g in groups])
-               if wants(schema, list(attributes), list(excluded), "members") else {})
-    out = []
-    for g in groups:
-        extra = None
-        if members.get(g.id):
-            extra = {"members": [{**m, "$ref": f"{ctx.base_url}/{m['type']}s/{m['value']}"} for m in members[g.id]]}
-        out.append(project(schema, render(schema, g.id, g.doc, _meta(ctx, "Group", g), extra),
-                           list(attributes), list(excluded)))
-    return out
+               if wants(SCHEMA_FOR["Group"], list(attributes), list(excluded), "members") else {})
+    return [render_group(ctx, g, members.get(g.id), attributes, excluded) for g in groups]
+
+
+def member_value(ctx: Context, member_id: str, member_type: str) -> dict:
+    """A group's member as its `members` attribute shows it (RFC 7643 §4.2)."""
+    return {"value": member_id, "type": member_type, "$ref": f"{ctx.base_url}/{member_type}s/{member_id}"}
+
+
+def render_group(ctx: Context, group, members: list[dict] | None, attributes=(), excluded=()) -> dict:
+    """One SCIM Group with these members ({value, type} each, in order; none: no `members`)."""
+    schema = SCHEMA_FOR["Group"]
+    extra = {"members": [member_value(ctx, m["value"], m["type"]) for m in members]} if members else None
+    return project(schema, render(schema, group.id, group.doc, _meta(ctx, "Group", group), extra),
+                   list(attributes), list(excluded))
 
 
 RENDER = {"User": render_users, "Group": render_groups}

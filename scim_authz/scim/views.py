@@ -12,7 +12,7 @@ from scim_authz.credentials.keys import InvalidCredential, TenantDisabled
 from scim_authz.db.txn import transaction
 from scim_authz.governance import directory_writes
 from scim_authz.governance.actor import Actor, acting
-from scim_authz.http_errors import empty_response, scim_response
+from scim_authz.http_errors import empty_response, scim_response, scim_stream
 from scim_authz.ops.logs import ENVIRON_KEY
 from scim_authz.pdp.changes import revision_header
 from scim_authz.scim import bulk, discovery, listing, service
@@ -24,6 +24,7 @@ from scim_authz.scim.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from scim_authz.scim.group_stream import GroupRead
 from scim_authz.scim.schema_defs import RESOURCE_TYPES, SCHEMAS
 from scim_authz.scim.schemas import load_search
 from scim_authz.web import rate_limit
@@ -165,11 +166,37 @@ def create_resource(resource):
 @scim_endpoint(write=False)
 def get_resource(resource, rid):
     rtype = _rtype(resource)
+    if rtype == "Group":
+        return group_response(rid)
     row = service.get(g.ctx, rtype, rid)
-    inm = request.headers.get("If-None-Match")
-    if inm and service.etag(row.version) in {t.strip() for t in inm.split(",")} | ({"*"} & {inm.strip()}):
+    if _not_modified(row.version):
         return empty_response(304, {"ETag": service.etag(row.version)})
     return resource_response(rtype, row)
+
+
+def _not_modified(version: int) -> bool:
+    """If-None-Match names this version (RFC 7644 §3.14)."""
+    inm = request.headers.get("If-None-Match")
+    return bool(inm) and service.etag(version) in {t.strip() for t in inm.split(",")} | ({"*"} & {inm.strip()})
+
+
+def group_response(rid: str) -> Response:
+    """GET /Groups/{id}: the group and its members as of one snapshot; a large group's body is
+    streamed as its members are read (scim/group_stream.py)."""
+    params = load_search(request.args.to_dict())
+    read = GroupRead(g.ctx, rid, current_app.config["SCIM_GROUP_MEMBERS_CHUNK"])
+    headers = {"ETag": service.etag(read.row.version)}
+    try:
+        if _not_modified(read.row.version):
+            read.close()
+            return empty_response(304, headers)
+        body = read.body(params["attributes"], params["excludedAttributes"])
+    except BaseException:
+        read.close()
+        raise
+    if isinstance(body, dict):
+        return scim_response(body, 200, headers)
+    return scim_stream(body, 200, headers, on_close=read.close)
 
 
 @bp.put("/<any(Users, Groups):resource>/<rid>")
