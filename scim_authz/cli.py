@@ -248,6 +248,7 @@ def register_cli(app: Flask) -> None:
     from scim_authz.cli_policy import policy_cli
     from scim_authz.cli_tenants import TENANT_COMMANDS, admin_keys_cli
     from scim_authz.cli_webhooks import webhooks_cli
+    from scim_authz.scim.bulk_import.command import import_cmd
 
     for command in TENANT_COMMANDS:
         tenants_cli.add_command(command)
@@ -263,6 +264,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(prune_changes)
     app.cli.add_command(prune_admin_changes)
     app.cli.add_command(access_review_cmd)
+    app.cli.add_command(import_cmd)
 
 
 def main() -> None:

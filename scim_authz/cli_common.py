@@ -27,6 +27,16 @@ class ActingPlainGroup(_Acting, click.Group):
     act as the CLI user."""
 
 
+class ActingCommand(_Acting, click.Command):
+    """A command outside any group that acts as the CLI user."""
+
+
+class Unusable(click.ClickException):
+    """A file that cannot be read or a tenant that does not exist: exit status 2."""
+
+    exit_code = 2
+
+
 def tenant_or_fail(key: str):
     tenant = find_tenant(key)
     if tenant is None:

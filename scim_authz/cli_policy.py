@@ -16,7 +16,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from scim_authz.cli_common import ActingPlainGroup
+from scim_authz.cli_common import ActingPlainGroup, Unusable
 from scim_authz.db.txn import transaction
 from scim_authz.policy.as_code import promote as promotion
 from scim_authz.policy.as_code.apply import Applied, apply_policy, diff_policy
@@ -31,12 +31,6 @@ from scim_authz.policy.tenants import find_tenant
 
 policy_cli = ActingPlainGroup("policy", help="A tenant's policy as a file: validate (offline), export, diff, apply, "
                                         "promote between environments. docs/policy-as-code.md")
-
-
-class Unusable(click.ClickException):
-    """A file that cannot be read or a tenant that does not exist: exit status 2."""
-
-    exit_code = 2
 
 
 def _text(path: str) -> str:
