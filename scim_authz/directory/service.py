@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ARRAY, String, bindparam, delete, select, text, update
+from sqlalchemy import ARRAY, String, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from scim_authz.authz.changes import GROUP, MEMBER, MEMBERS, USER, member_ref
 from scim_authz.db.extensions import db
-from scim_authz.db.models import Group, GroupMember, User, utcnow
+from scim_authz.db.models import Group, GroupMember, User, new_id, utcnow
 from scim_authz.directory.errors import (
     Conflict,
     InvalidMembership,
@@ -78,9 +79,17 @@ def create_user(tenant_id: int, doc: dict) -> User:
     """Create a user from a validated document. A userName in use is found by the unique index on
     the insert itself (no look-up first: one round trip less per create)."""
     now = utcnow()
-    user = User(tenant_id=tenant_id, version=1, created=now, last_modified=now, **user_columns(doc))
+    row = {"id": new_id(), "tenant_id": tenant_id, "version": 1, "created": now, "last_modified": now,
+           "app_attributes": {}, **user_columns(doc)}
+    try:
+        # A Core INSERT, then the object attached as if loaded: a third of the cost of the ORM's
+        # unit of work on the most frequent SCIM write, and still an ordinary object of the session.
+        db.session.execute(insert(User.__table__), [row])
+    except IntegrityError as e:
+        raise Conflict("userName is already in use in this tenant") from e
+    user = User(**row)
+    make_transient_to_detached(user)
     db.session.add(user)
-    _flush_unique()
     note(tenant_id, USER, [user.id])
     adjust_counts(tenant_id, users=1)
     return user
