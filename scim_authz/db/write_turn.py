@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -84,16 +83,6 @@ def turn_for(engine) -> WriteTurn | None:
         if turn is None:
             turn = _turns[key] = WriteTurn(path)
         return turn
-
-
-@contextmanager
-def taking(turn: WriteTurn | None):
-    """`with` a turn that may be None (PostgreSQL)."""
-    if turn is None:
-        yield None
-        return
-    with turn:
-        yield turn
 
 
 # The turns the current unit of work took when its transaction began (db.setup's begin event),

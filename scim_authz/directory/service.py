@@ -6,6 +6,7 @@ is one insert (and one update of the group's version), never a rewrite of the li
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from sqlalchemy import ARRAY, String, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -59,18 +60,21 @@ def user_columns(doc: dict) -> dict:
             "active": doc.get("active", True) is not False, "display_name": doc.get("displayName"), "doc": doc}
 
 
-def _check_user_name_free(tenant_id: int, user_name: str, except_id: str | None = None) -> None:
-    q = select(User.id).where(User.tenant_id == tenant_id, User.user_name_ci == user_name.lower())
-    found = db.session.execute(q).scalar_one_or_none()
+def _check_name_free(column, tenant_id: int, name: str, what: str, except_id: str | None = None) -> None:
+    """`name` is not another row's in the tenant (a unique *_ci column, compared lowercased)."""
+    found = db.session.execute(select(column.table.c.id).where(
+        column.table.c.tenant_id == tenant_id, column == name.lower())).scalar_one_or_none()
     if found is not None and found != except_id:
-        raise Conflict(f"userName {user_name!r} is already in use in this tenant")
+        raise Conflict(f"{what} {name!r} is already in use in this tenant")
 
 
-def _flush_unique(what: str = "userName") -> None:
-    """Flush, turning a unique-index race into Conflict rather than a 500 (the request's
-    transaction is rolled back whole; a bulk operation has a savepoint of its own)."""
+@contextmanager
+def _unique(what: str = "userName"):
+    """Turn a unique-index race (or a name taken, found by the insert itself) into Conflict rather
+    than a 500 (the request's transaction is rolled back whole; a bulk operation has a savepoint of
+    its own)."""
     try:
-        db.session.flush()
+        yield
     except IntegrityError as e:
         raise Conflict(f"{what} is already in use in this tenant") from e
 
@@ -81,12 +85,10 @@ def create_user(tenant_id: int, doc: dict) -> User:
     now = utcnow()
     row = {"id": new_id(), "tenant_id": tenant_id, "version": 1, "created": now, "last_modified": now,
            "app_attributes": {}, **user_columns(doc)}
-    try:
+    with _unique():
         # A Core INSERT, then the object attached as if loaded: a third of the cost of the ORM's
         # unit of work on the most frequent SCIM write, and still an ordinary object of the session.
         db.session.execute(insert(User.__table__), [row])
-    except IntegrityError as e:
-        raise Conflict("userName is already in use in this tenant") from e
     user = User(**row)
     make_transient_to_detached(user)
     db.session.add(user)
@@ -100,12 +102,13 @@ def replace_user(user: User, doc: dict) -> bool:
     if doc == user.doc:
         return False
     if doc["userName"].lower() != user.user_name_ci:
-        _check_user_name_free(user.tenant_id, doc["userName"], except_id=user.id)
+        _check_name_free(User.user_name_ci, user.tenant_id, doc["userName"], "userName", except_id=user.id)
     for k, v in user_columns(doc).items():
         setattr(user, k, v)
     user.version += 1
     user.last_modified = utcnow()
-    _flush_unique()
+    with _unique():
+        db.session.flush()
     note(user.tenant_id, USER, [user.id])
     return True
 
@@ -197,22 +200,16 @@ def group_columns(doc: dict) -> dict:
             "external_id": doc.get("externalId"), "doc": doc}
 
 
-def _check_group_name_free(tenant_id: int, display_name: str, except_id: str | None = None) -> None:
-    """Group displayNames are unique per tenant, case-insensitively: Microsoft Entra ID's
-    provisioning requires it (SCIM itself does not), and a role mapped by name must name one group."""
-    q = select(Group.id).where(Group.tenant_id == tenant_id, Group.display_name_ci == display_name.lower())
-    found = db.session.execute(q).scalar_one_or_none()
-    if found is not None and found != except_id:
-        raise Conflict(f"displayName {display_name!r} is already in use by another group in this tenant")
-
-
 def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -> Group:
     """Create a group, with its initial members. A displayName in use is found by the unique index
-    on the insert itself."""
+    on the insert itself: group displayNames are unique per tenant, case-insensitively, as
+    Microsoft Entra ID's provisioning requires (SCIM itself does not), and a role mapped by name
+    must name one group."""
     now = utcnow()
     group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **group_columns(doc))
     db.session.add(group)
-    _flush_unique("displayName")
+    with _unique("displayName"):
+        db.session.flush()
     note(tenant_id, GROUP, [group.id])
     adjust_counts(tenant_id, groups=1)
     if members:
@@ -225,10 +222,12 @@ def replace_group(group: Group, doc: dict, members: list[dict] | None) -> bool:
     changed = False
     if doc != group.doc:
         if doc["displayName"].lower() != group.display_name_ci:
-            _check_group_name_free(group.tenant_id, doc["displayName"], except_id=group.id)
+            _check_name_free(Group.display_name_ci, group.tenant_id, doc["displayName"], "displayName",
+                             except_id=group.id)
         for k, v in group_columns(doc).items():
             setattr(group, k, v)
-        _flush_unique("displayName")
+        with _unique("displayName"):
+            db.session.flush()
         note(group.tenant_id, GROUP, [group.id])
         changed = True
     if members is not None:
