@@ -10,10 +10,11 @@ Code that inserts or deletes users or groups without the directory service (a bu
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, Tenant, User
+from scim_authz.db.prepared import prepared, run
 from scim_authz.pdp.changes import forget_counts
 
 COLUMN = {"User": Tenant.user_count, "Group": Tenant.group_count}
@@ -21,7 +22,9 @@ COLUMN = {"User": Tenant.user_count, "Group": Tenant.group_count}
 
 def total(tenant_id: int, rtype: str) -> int:
     """How many users ("User") or groups ("Group") the tenant holds."""
-    return db.session.execute(select(COLUMN[rtype]).where(Tenant.id == tenant_id)).scalar_one()
+    column = COLUMN[rtype]
+    stmt = prepared(("tenant.count", rtype), lambda: select(column).where(Tenant.id == bindparam("tenant_id")))
+    return run(stmt, {"tenant_id": tenant_id}).scalar_one()
 
 
 def recount(tenant_id: int) -> tuple[int, int]:

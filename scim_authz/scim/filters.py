@@ -15,6 +15,7 @@ Semantics chosen where the RFC leaves room:
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from scim_authz.db.models import Group, GroupMember, User
 from scim_authz.scim.errors import InvalidFilter
+from scim_authz.scim.filter_parse import MAX_LENGTH as _MAX_LENGTH
 from scim_authz.scim.filter_parse import MAX_TERMS as _MAX_TERMS
 from scim_authz.scim.filter_parse import is_chain as _is_chain
 from scim_authz.scim.filter_parse import number_text, parse_filter
@@ -436,6 +438,36 @@ def build_filter(filter_text: str, resource_type: str, dialect: str) -> ColumnEl
         return _Compiler(resource_type, dialect).filter(tree)
     except RecursionError:
         raise InvalidFilter("the filter is nested too deeply") from None
+
+
+# `attr eq "text"`, spaced as the lexer reads it: a plain attribute name, and a string with no
+# escape and no control character (so its text is its value, as the lexer would decode it).
+_PLAIN_EQ = re.compile(r'[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]+[eE][qQ][ \t]+"([^"\\\x00-\x1f]*)"[ \t]*')
+
+
+def indexed_eq(filter_text: str | None, resource_type: str) -> tuple[str, str] | None:
+    """(column name, value) when the filter is one `attr eq "text"` on an attribute kept in a column in
+    the form it is compared in (id, externalId, userName, a group's displayName), else None.
+
+    This is the look-up IdPs send before every create (`userName eq "…"`, `displayName eq "…"`,
+    `externalId eq "…"`); `column = value` is exactly the condition build_filter makes for it, found
+    without lexing and parsing, so the caller can run a statement built once. Anything else, an
+    error included, is left to build_filter."""
+    if not isinstance(filter_text, str) or len(filter_text) > _MAX_LENGTH:
+        return None
+    m = _PLAIN_EQ.fullmatch(filter_text)
+    if m is None:
+        return None
+    schema = SCHEMA_FOR[resource_type]
+    adef = schema.lookup(None, m.group(1))
+    entry = _COLUMNS[resource_type].get(adef["name"]) if adef is not None else None
+    if entry is None or adef["type"] not in ("string", "reference") or adef["returned"] == "never":
+        return None
+    column, lowered = entry
+    if not adef["caseExact"] and not lowered:
+        return None  # folded in SQL on both sides (fold_case): build_filter's condition
+    value = m.group(2)
+    return column.key, value if adef["caseExact"] else value.lower()
 
 
 def sort_expression(sort_by: str, resource_type: str, dialect: str) -> ColumnElement:

@@ -1,13 +1,18 @@
-"""Query resources: filter, sort, paginate (RFC 7644 §3.4.2), in SQL, a page at a time."""
+"""Query resources: filter, sort, paginate (RFC 7644 §3.4.2), in SQL, a page at a time.
+
+Pages are read as rows of the table, not ORM objects: they are only rendered. The look-up an IdP
+sends before each create (`userName eq "…"`) runs a statement built once (filters.indexed_eq).
+"""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, User
+from scim_authz.db.prepared import prepared, run
 from scim_authz.directory import counts
 from scim_authz.scim.errors import InvalidFilter
-from scim_authz.scim.filters import build_filter, sort_expression
+from scim_authz.scim.filters import build_filter, indexed_eq, sort_expression
 from scim_authz.scim.schema_defs import LIST_RESPONSE
 from scim_authz.scim.service import RENDER, Context
 
@@ -50,20 +55,33 @@ def _order(rtype: str, params: dict) -> list:
 
 def search(ctx: Context, rtype: str, params: dict, max_results: int) -> dict:
     """One resource type's ListResponse (RFC 7644 §3.4.2)."""
-    model = MODEL[rtype]
     start, count = _page_args(params, max_results)
-    conds = _conditions(ctx, rtype, params.get("filter"))
+    plain = None if params.get("sortBy") else indexed_eq(params.get("filter"), rtype)
+    conds = None if plain else _conditions(ctx, rtype, params.get("filter"))
     rows = []
     if count:
-        rows = list(db.session.execute(
-            select(model).where(*conds).order_by(*_order(rtype, params)).offset(start - 1).limit(count)
-        ).scalars())
+        if plain:
+            rows = run(_lookup(rtype, plain[0]), {"tenant_id": ctx.tenant_id, "value": plain[1],
+                                                  "offset": start - 1, "limit": count}).all()
+        else:
+            table = MODEL[rtype].__table__
+            rows = run(select(table).where(*conds).order_by(*_order(rtype, params))
+                       .offset(start - 1).limit(count)).all()
     if 0 < len(rows) < count or (start == 1 and count and not rows):
         total = start - 1 + len(rows)  # a short page is the last one: nothing left to count
     else:
-        total = _total(ctx, rtype, conds)
+        total = _total(ctx, rtype, conds or _conditions(ctx, rtype, params.get("filter")))
     resources = RENDER[rtype](ctx, rows, params.get("attributes", ()), params.get("excludedAttributes", ()))
     return list_response(resources, total, start)
+
+
+def _lookup(rtype: str, column: str):
+    """A page of the tenant's resources whose `column` equals a value, in creation order."""
+    def build():
+        table = MODEL[rtype].__table__
+        return (select(table).where(table.c.tenant_id == bindparam("tenant_id"), table.c[column] == bindparam("value"))
+                .order_by(table.c.created, table.c.id).offset(bindparam("offset")).limit(bindparam("limit")))
+    return prepared(("scim.lookup", rtype, column), build)
 
 
 def search_all(ctx: Context, params: dict, max_results: int) -> dict:
@@ -92,8 +110,7 @@ def search_all(ctx: Context, params: dict, max_results: int) -> dict:
             break
         model = MODEL[rtype]
         order = _order(rtype, params) if params.get("sortBy") else [model.created, model.id]
-        rows = list(db.session.execute(
-            select(model).where(*conds).order_by(*order).offset(skip).limit(left)).scalars())
+        rows = run(select(model.__table__).where(*conds).order_by(*order).offset(skip).limit(left)).all()
         skip = 0
         left -= len(rows)
         resources += RENDER[rtype](ctx, rows, params.get("attributes", ()), params.get("excludedAttributes", ()))

@@ -118,21 +118,27 @@ def get(ctx: Context, rtype: str, rid: str, *, for_update: bool = False):
         return GET[rtype](ctx.tenant_id, rid, for_update=for_update)
 
 
-def create(ctx: Context, rtype: str, body) -> Group | User:
-    """POST /Users, POST /Groups (RFC 7644 §3.3)."""
+def read_user(ctx: Context, rid: str, *, for_update: bool = False):
+    """A user of the caller's tenant, its columns (to render, or to change: directory.replace_user), or 404."""
+    with directory_errors():
+        return directory.read_user(ctx.tenant_id, rid, for_update=for_update)
+
+
+def create(ctx: Context, rtype: str, body):
+    """POST /Users, POST /Groups (RFC 7644 §3.3): what was created, to render."""
     schema = SCHEMA_FOR[rtype]
     members: list[dict] = []
     doc = normalise(schema, body, members=members)
     with directory_errors():
         if rtype == "User":
-            return directory.create_user(ctx.tenant_id, doc)
+            return directory.insert_user(ctx.tenant_id, doc)
         return directory.create_group(ctx.tenant_id, doc, members)
 
 
 def replace(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None):
     """PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; an id in it must be this one."""
     schema = SCHEMA_FOR[rtype]
-    row = get(ctx, rtype, rid, for_update=True)
+    row = read_user(ctx, rid, for_update=True) if rtype == "User" else get(ctx, rtype, rid, for_update=True)
     check_if_match(if_match, row)
     if isinstance(body, dict) and body.get("id") not in (None, rid):
         raise Mutability("id is read-only and cannot be changed")
@@ -157,7 +163,7 @@ def patch(ctx: Context, rtype: str, rid: str, body, if_match: str | None = None)
     # each other for the whole request. Anything else reads, changes and writes back the document:
     # under the row's lock from the start.
     unlocked = rtype == "Group" and not if_match
-    row = get(ctx, rtype, rid, for_update=not unlocked)
+    row = read_user(ctx, rid, for_update=True) if rtype == "User" else get(ctx, rtype, rid, for_update=not unlocked)
     check_if_match(if_match, row)
     result = apply_patch(schema, row.doc, message["Operations"], resource_id=rid)
     if unlocked and (result.doc != row.doc or any(c.kind not in ("add", "remove") for c in result.members)):

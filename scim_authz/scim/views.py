@@ -168,7 +168,7 @@ def get_resource(resource, rid):
     rtype = _rtype(resource)
     if rtype == "Group":
         return group_response(rid)
-    row = service.get(g.ctx, rtype, rid)
+    row = service.read_user(g.ctx, rid)
     if _not_modified(row.version):
         return empty_response(304, {"ETag": service.etag(row.version)})
     return resource_response(rtype, row)
