@@ -26,6 +26,8 @@ accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # Logs (scim_authz/ops/logs.py): JSON lines on stderr (LOG_FORMAT=text for plain ones) at LOG_LEVEL,
 # the application's INFO lines and gunicorn's error log alike; in JSON the access lines too.
 logconfig_dict = logging_config(access_log=accesslog)
+# gunicorn's logger, with an access line's parts built only when a line is written (ops/access_log.py).
+logger_class = "scim_authz.ops.access_log.AccessLogger"
 # X-Forwarded-Proto and friends are believed only from TRUSTED_PROXIES, by gunicorn as by the app.
 forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
 keepalive = 5
