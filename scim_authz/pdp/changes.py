@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import delete, event, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from scim_authz.authz.changes import KINDS
@@ -203,9 +204,20 @@ def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]], d
             return conn.execute(_ADVANCE_PG, params).first()[0]
         return conn.execute(_ADVANCE_AND_LOG_PG, {
             **params, "kinds": [k for k, _ in changed], "refs": [r for _, r in changed]}).first()[0]
-    revision = conn.exec_driver_sql(_ADVANCE_SQLITE, (deltas[0], deltas[1], tenant_id)).scalar_one()
-    if changed:
-        conn.exec_driver_sql(_LOG_SQLITE, [(tenant_id, revision, k, r) for k, r in changed])
+    # On SQLite, with the driver's own cursor: two plain statements on the transaction's connection,
+    # which SQLAlchemy's execution context would cost more than running.
+    # Its errors are SQLAlchemy's, as from any statement (a locked or unwritable database: 503).
+    cursor, statement, params = conn.connection.dbapi_connection.cursor(), _ADVANCE_SQLITE, None
+    try:
+        params = (deltas[0], deltas[1], tenant_id)
+        revision = cursor.execute(statement, params).fetchone()[0]
+        if changed:
+            statement, params = _LOG_SQLITE, [(tenant_id, revision, k, r) for k, r in changed]
+            cursor.executemany(statement, params)
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(statement, params, e, conn.dialect.loaded_dbapi.Error) from e
+    finally:
+        cursor.close()
     return revision
 
 

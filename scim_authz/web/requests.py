@@ -11,8 +11,6 @@ from flask import current_app, has_request_context, request
 from scim_authz.web.guard import INT64, refuse_what_is_past_the_cap, unstorable
 
 SCIM_PATH = "/scim/v2"
-# Only a body with a \u escape can hold NUL or a lone surrogate once parsed, and only one with 19 or
-# more digits in a row an integer past 64 bits: the rest (nearly every body) is not walked for them.
 # Only a body with a \\u escape can hold NUL or a lone surrogate once parsed (strict UTF-8 and
 # strict JSON refuse them raw): the rest, nearly every body, is not walked for them.
 _ESCAPE = b"\\u"
@@ -118,11 +116,30 @@ def public_origin() -> str:
     if configured:
         return configured
     if has_request_context():
-        return request.host_url.rstrip("/")
+        return _request_origin()
     host, _, port = os.environ.get("BIND", "127.0.0.1:8000").rpartition(":")
     if host in ("", "0.0.0.0", "[::]"):
         host = "127.0.0.1"
     return f"http://{host}:{port}"
+
+
+_ORIGINS_KEY = "scim_authz.origins"
+_ORIGINS_KEPT = 64
+
+
+def _request_origin() -> str:
+    """request.host_url without its slash, worked out once per scheme, Host and mount point (it is
+    on every SCIM answer, and werkzeug builds it anew each time); an app keeps a few of them."""
+    environ = request.environ
+    key = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
+           environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME"))
+    known = current_app.extensions.setdefault(_ORIGINS_KEY, {})
+    origin = known.get(key)
+    if origin is None:
+        origin = request.host_url.rstrip("/")  # (a Host the app does not trust raises here, every time)
+        if len(known) < _ORIGINS_KEPT:
+            known[key] = origin
+    return origin
 
 
 def scim_base_url() -> str:
