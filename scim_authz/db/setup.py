@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 
-from scim_authz.db.txn import WRITE_INTENT
+from scim_authz.db.txn import STAND_ALONE, WRITE_INTENT
 from scim_authz.db.write_turn import take_for_unit_of_work, turn_for
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def configure_engine(app: Flask) -> None:
             # Python's, on both sides (scim.filters.fold_case).
             dbapi_conn.create_function("scim_fold", 1, fold_text, deterministic=True)
 
-        sqlite_transactions(db.engine, lambda: WRITE_INTENT.get())
+        sqlite_transactions(db.engine, lambda: WRITE_INTENT.get(), lambda: STAND_ALONE.get())
 
 
 def fold_text(value):
@@ -68,13 +68,15 @@ def fold_text(value):
     return value.lower() if isinstance(value, str) else value
 
 
-def sqlite_transactions(engine, write_intent) -> None:
+def sqlite_transactions(engine, write_intent, stand_alone=lambda: False) -> None:
     """Take SQLite transactions into our hands: BEGIN IMMEDIATE for writes, so a request that reads
     and then writes never fails on a lock upgrade, and a plain BEGIN for reads. A unit of work that
     writes takes its turn among the database's writers first (db.write_turn), so it never sleeps
     in SQLite's busy handler.
 
-    `write_intent()` says whether the current unit of work will write.
+    `write_intent()` says whether the current unit of work will write; `stand_alone()`, whether it
+    only reads, in statements that need no snapshot in common (db.txn.transaction): those run
+    without a BEGIN, each in a transaction of its own.
     """
 
     @event.listens_for(engine, "connect")
@@ -88,5 +90,5 @@ def sqlite_transactions(engine, write_intent) -> None:
         if write_intent():
             take_for_unit_of_work(turn)  # given back by db.txn.transaction after COMMIT/ROLLBACK
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        elif not stand_alone():
             conn.exec_driver_sql("BEGIN")

@@ -24,14 +24,27 @@ def intent(write: bool):
         WRITE_INTENT.reset(token)
 
 
+# True while the current unit of work only reads, in statements that need no snapshot in common.
+STAND_ALONE: ContextVar[bool] = ContextVar("stand_alone", default=False)
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
 @contextmanager
-def transaction(write: bool):
+def transaction(write: bool, *, statements_stand_alone: bool = False):
     """One request's unit of work: SQLite's write lock taken up front when it writes; committed
     when the block ends if it writes, rolled back if it only read or if it raised. A read that never
-    touched the database (a check answered from memory) does not pay for making a session."""
-    token, held = WRITE_INTENT.set(write), []
+    touched the database (a check answered from memory) does not pay for making a session.
+
+    `statements_stand_alone`: a read whose statements need no snapshot in common (at PostgreSQL's
+    READ COMMITTED each sees the latest commit anyway) runs each on its own, without BEGIN and
+    ROLLBACK: in autocommit on PostgreSQL (two round trips spared; the connection's isolation level
+    is reset when it goes back to the pool), and on SQLite without the BEGIN db.setup would send."""
+    stand_alone = statements_stand_alone and not write
+    token, held, alone = WRITE_INTENT.set(write), [], STAND_ALONE.set(stand_alone)
     turns = HELD.set(held if write else None)
     try:
+        if stand_alone and db.engine.dialect.name == "postgresql":
+            db.session.connection(execution_options=_AUTOCOMMIT)
         yield
         if write:
             db.session.commit()
@@ -49,12 +62,20 @@ def transaction(write: bool):
     finally:
         give_back(held)  # the SQLite writers' turn, taken when the transaction began (db.write_turn)
         HELD.reset(turns)
+        STAND_ALONE.reset(alone)
         WRITE_INTENT.reset(token)
 
 
+@contextmanager
 def read_only():
-    """A read: never take SQLite's write lock (used by the engine's own short reads)."""
-    return intent(False)
+    """A read in a transaction of its own: never SQLite's write lock, always a BEGIN (used by the
+    engine's own short reads and by snapshots)."""
+    alone = STAND_ALONE.set(False)
+    try:
+        with intent(False):
+            yield
+    finally:
+        STAND_ALONE.reset(alone)
 
 
 def insert_unique(row, find):

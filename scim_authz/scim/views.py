@@ -56,7 +56,9 @@ def scim_endpoint(write: bool):
             # The absolute base URL, for meta.location (RFC 7643 §3.1).
             g.ctx = service.Context(tenant_id=caller.tenant_id, base_url=scim_base_url(), tenant_key=caller.tenant_key)
             actor = Actor("scim_token", caller.label, "scim", request.environ.get(ENVIRON_KEY))
-            with transaction(write), acting(actor):
+            # A read's statements stand alone: listings, a user and its groups (a group's members
+            # are read from a snapshot of their own: scim/group_stream.py).
+            with transaction(write, statements_stand_alone=not write), acting(actor):
                 resp = view(*args, **kwargs)
                 if write and resp.status_code < 400:
                     directory_writes.count(pdp.write_counter(), caller.tenant_id, caller.credential_id,

@@ -1,0 +1,54 @@
+"""SCIM reads run their statements on their own (autocommit on PostgreSQL, no BEGIN on SQLite);
+the connection they used must not carry that into the next request: a write that fails afterwards
+still leaves the database exactly as it was, and a group's streamed members still come from one
+snapshot."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from scim_authz.db.extensions import db
+from scim_authz.db.txn import transaction
+from tests.conftest import patch_op
+
+
+def _group(scim, name):
+    r = scim.post("/Groups", {"displayName": name})
+    assert r.status_code == 201, r.get_json(force=True)
+    return r.get_json(force=True)["id"]
+
+
+def test_a_write_that_fails_after_reads_changes_nothing(scim, app):
+    gid = _group(scim, "Admins")
+    for _ in range(3):  # the pool's connections have all served a stand-alone read
+        assert scim.get("/Users", query_string={"filter": 'userName eq "nobody"'}).status_code == 200
+        assert scim.get(f"/Groups/{gid}").status_code == 200
+        assert scim.get("/Users").status_code == 200
+    r = scim.patch(f"/Groups/{gid}", patch_op({"op": "replace", "path": "displayName", "value": "Renamed"},
+                                              {"op": "add", "path": "members", "value": [{"value": "no-such-id"}]}))
+    assert r.status_code == 400, r.get_json(force=True)
+    assert scim.get(f"/Groups/{gid}").get_json(force=True)["displayName"] == "Admins"
+    with app.app_context():
+        assert db.session.execute(text("SELECT display_name FROM groups WHERE id = :g"), {"g": gid}).scalar_one() \
+            == "Admins"
+
+
+def test_a_write_transaction_after_a_stand_alone_read_is_a_transaction(app, scim):
+    assert scim.get("/Users").status_code == 200
+    with app.app_context():
+        try:
+            with transaction(True):
+                db.session.execute(text("UPDATE tenants SET name = 'changed'"))
+                raise RuntimeError("fails after its first statement")
+        except RuntimeError:
+            pass
+        assert "changed" not in db.session.execute(text("SELECT name FROM tenants")).scalars().all()
+        db.session.rollback()
+    with app.app_context():
+        with transaction(False, statements_stand_alone=True):
+            db.session.execute(text("SELECT 1"))
+        with transaction(False):  # a read without the flag: a transaction again (one snapshot)
+            conn = db.session.connection()
+            if conn.dialect.name == "postgresql":
+                assert conn.connection.dbapi_connection.autocommit is False
+            else:
+                assert conn.connection.dbapi_connection.in_transaction
