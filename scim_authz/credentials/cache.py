@@ -58,7 +58,8 @@ def authenticate(header: str | None, kind: str, *, policy: bool = True) -> auth.
             return caller
         raise
     label = f"key {cred.prefix}… ({cred.name})" if cred.name else f"key {cred.prefix}…"
-    caller = auth.Caller(tenant.id, cred.id, label, tenant.key)
+    caller = auth.Caller(tenant.id, cred.id, label, tenant.key,
+                         log_writes=bool((tenant.settings or {}).get("log_directory_writes")))
     stale = auth.last_used_is_stale(cred)
     # End the read transaction this look-up began, so the request's own transaction starts
     # fresh (on SQLite, as a write from its first statement when the request writes).

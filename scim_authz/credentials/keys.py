@@ -43,6 +43,9 @@ class Caller:
     credential_id: int
     label: str  # "key <prefix>… (<name>)", for the audit log
     tenant_key: str = ""  # for log lines
+    # The tenant's `log_directory_writes` setting, read with the credential: turning it on or off
+    # is a credential change too (policy/tenants.update_settings), so a cached caller never has it stale.
+    log_writes: bool = False
 
 
 @dataclass(frozen=True)

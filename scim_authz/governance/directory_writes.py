@@ -14,13 +14,12 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from scim_authz.db.extensions import db
-from scim_authz.db.models import Credential, DirectoryWriteCount, Tenant, utcnow
-from scim_authz.db.prepared import prepared, run
+from scim_authz.db.models import Credential, DirectoryWriteCount, utcnow
 from scim_authz.db.txn import intent
 from scim_authz.db.write_turn import WriteTurn, turn_for
 from scim_authz.governance import changelog
@@ -82,18 +81,13 @@ class WriteCounter:
         self.flush()
 
 
-def count(counter: WriteCounter, tenant_id: int, credential_id: int, method: str, path: str, status: int) -> None:
+def count(counter: WriteCounter, tenant_id: int, credential_id: int, method: str, path: str, status: int, *,
+          log: bool) -> None:
     """One successful SCIM write by this token, in the current transaction: counted, and logged
-    too when the tenant asks (its settings read by primary key: the one read this adds to a write)."""
+    too when the tenant asks (`log`: its setting, as the token's cached caller carries it)."""
     counter.add(tenant_id, credential_id)
-    settings = run(prepared("tenant.settings", _settings), {"tenant_id": tenant_id}).scalar_one()
-    if (settings or {}).get("log_directory_writes"):
+    if log:
         changelog.record(tenant_id, f"scim.{method.lower()}", path, after={"status": status})
-
-
-def _settings():
-    table = Tenant.__table__
-    return select(table.c.settings).where(table.c.id == bindparam("tenant_id"))
 
 
 def counts(tenant_id: int, days: int = 31) -> list[dict]:

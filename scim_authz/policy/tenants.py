@@ -6,12 +6,12 @@ import re
 
 from sqlalchemy import select
 
-from scim_authz.authz.changes import TENANT
+from scim_authz.authz.changes import CREDENTIAL, TENANT
 from scim_authz.credentials import safe_fetch
 from scim_authz.db.extensions import db
-from scim_authz.db.models import Tenant
+from scim_authz.db.models import Credential, Tenant
 from scim_authz.governance import changelog
-from scim_authz.pdp.changes import record
+from scim_authz.pdp.changes import note, record
 from scim_authz.policy.errors import Conflict, InvalidInput, NotFound
 from scim_authz.policy.lookup import role_or_404
 from scim_authz.policy.vocabulary import ROLE_MODES
@@ -85,8 +85,14 @@ def update_settings(tenant_id: int, data: dict, *, jwks_require_https: bool = Tr
         if jwt and jwt.get("jwks_url"):
             _check_jwks_url(jwt["jwks_url"], jwks_require_https, jwks_allow_private)
         settings["jwt"] = jwt
-    if "log_directory_writes" in data:
-        settings["log_directory_writes"] = bool(data["log_directory_writes"])
+    log_writes = bool(data.get("log_directory_writes"))
+    if "log_directory_writes" in data and log_writes != bool(settings.get("log_directory_writes")):
+        settings["log_directory_writes"] = log_writes
+        # Every instance's credential cache carries the setting with the tenant's tokens
+        # (credentials/keys.Caller.log_writes): a credential change makes them read it again.
+        live = db.session.execute(select(Credential.id).where(
+            Credential.tenant_id == tenant_id, Credential.revoked_at.is_(None))).scalars()
+        note(tenant_id, CREDENTIAL, [str(cid) for cid in live])
     t.settings = settings
     db.session.flush()
     after = _logged(settings_dict(t))

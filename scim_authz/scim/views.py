@@ -62,8 +62,7 @@ def scim_endpoint(write: bool):
                 resp = view(*args, **kwargs)
                 if write and resp.status_code < 400:
                     directory_writes.count(pdp.write_counter(), caller.tenant_id, caller.credential_id,
-                                           request.method, request.path,
-                                           resp.status_code)
+                                           request.method, request.path, resp.status_code, log=caller.log_writes)
             if write:
                 revision_header(resp, g.ctx.tenant_id)
             return resp

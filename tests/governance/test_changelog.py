@@ -126,6 +126,13 @@ def test_scim_writes_are_counted_per_token_and_day_and_logged_when_asked(app, ap
     # API writes them at once
     assert [c["writes"] for c in api.get("/changes/directory-writes").get_json()["directory_writes"]] == [4]
     assert [r.writes for r in rows(app, DirectoryWriteCount, tenant_id=tenant[0])] == [4]
+    # the token's cached caller carries the setting; turning it off reaches it at the next write
+    assert api.patch("/tenant", {"log_directory_writes": False}).status_code == 200
+    scim_user(scim, "d@example.com")
+    assert [c["action"] for c in changes(api, action="scim.")] == ["scim.delete", "scim.post"]
+    assert api.patch("/tenant", {"log_directory_writes": True}).status_code == 200
+    scim_user(scim, "e@example.com")
+    assert [c["action"] for c in changes(api, action="scim.")] == ["scim.post", "scim.delete", "scim.post"]
 
 
 def test_counts_are_written_by_the_thread_and_kept_when_the_database_refuses(app, scim, tenant):
