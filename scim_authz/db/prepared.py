@@ -27,7 +27,7 @@ def prepared(key: Any, build: Callable[[], Executable]) -> Executable:
     return stmt
 
 
-def run(stmt: Executable, params: dict | None = None) -> Result:
+def run(stmt: Executable, params: dict | list[dict] | None = None) -> Result:
     """Run a Core statement in the current transaction (beginning it as the session would). Unlike
     `session.execute` it does not flush the session's pending objects first: it is for reads of
     what is committed or already flushed, and for writes the ORM does not track."""

@@ -131,11 +131,7 @@ def replace_user(user: User | SimpleNamespace, doc: dict) -> bool:
         # the same change would send, without its unit of work.
         run(prepared("user.update", lambda: update(User.__table__).where(User.__table__.c.id == bindparam("user_id"))),
             {"user_id": user.id, **values})
-    for name, value in values.items():
-        if isinstance(user, User):
-            set_committed_value(user, name, value)
-        else:
-            setattr(user, name, value)
+    _set(user, **values)
     note(user.tenant_id, USER, [user.id])
     return True
 
@@ -229,20 +225,21 @@ def group_columns(doc: dict) -> dict:
             "external_id": doc.get("externalId"), "doc": doc}
 
 
-def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -> Group:
-    """Create a group, with its initial members. A displayName in use is found by the unique index
-    on the insert itself: group displayNames are unique per tenant, case-insensitively, as
-    Microsoft Entra ID's provisioning requires (SCIM itself does not), and a role mapped by name
-    must name one group."""
+def create_group(tenant_id: int, doc: dict, members: list[dict] | None = None) -> SimpleNamespace:
+    """Create a group, with its initial members; its columns and `members_added` (to render, not
+    an object of the session). A displayName in use is found by the unique index on the insert
+    itself: group displayNames are unique per tenant, case-insensitively, as Microsoft Entra ID's
+    provisioning requires (SCIM itself does not), and a role mapped by name must name one group."""
     now = utcnow()
-    group = Group(tenant_id=tenant_id, version=1, created=now, last_modified=now, **group_columns(doc))
-    db.session.add(group)
+    row = {"id": new_id(), "tenant_id": tenant_id, "version": 1, "created": now, "last_modified": now,
+           **group_columns(doc)}
     with _unique("displayName"):
-        db.session.flush()
+        run(prepared("group.insert", lambda: insert(Group.__table__)), row)
+    group = SimpleNamespace(**row, members_added=0)
     note(tenant_id, GROUP, [group.id])
     adjust_counts(tenant_id, groups=1)
     if members:
-        _insert_members(group, members)
+        group.members_added = _insert_members(group, members)
     return group
 
 
@@ -286,13 +283,26 @@ def bump_group_version(group: Group) -> None:
     """New version and lastModified for a group whose row this transaction has not locked, in one
     atomic UPDATE: concurrent membership changes each get a version of their own, and the row is
     locked only from here to the commit. ResourceNotFound if the group was deleted meanwhile."""
-    row = db.session.execute(
-        update(Group).where(Group.id == group.id).values(version=Group.version + 1, last_modified=utcnow())
-        .returning(Group.version, Group.last_modified).execution_options(synchronize_session=False)).one_or_none()
+    def build():
+        table = Group.__table__
+        return (update(table).where(table.c.id == bindparam("group_id"))
+                .values(version=table.c.version + 1, last_modified=bindparam("now"))
+                .returning(table.c.version, table.c.last_modified))
+    db.session.flush()  # (a change of this transaction to the group's row goes first)
+    row = run(prepared("group.bump", build), {"group_id": group.id, "now": utcnow()}).one_or_none()
     if row is None:
         raise ResourceNotFound(f"Group {group.id} not found")
-    set_committed_value(group, "version", row[0])
-    set_committed_value(group, "last_modified", row[1])
+    _set(group, version=row[0], last_modified=row[1])
+
+
+def _set(obj, **values) -> None:
+    """Put what a Core statement wrote on the object it was about: an object of the session (as
+    loaded, not as a pending change) or a row read into a plain object."""
+    for name, value in values.items():
+        if isinstance(obj, (User, Group)):
+            set_committed_value(obj, name, value)
+        else:
+            setattr(obj, name, value)
 
 
 # ---- memberships -----------------------------------------------------------------------------
@@ -328,16 +338,23 @@ def _resolve_members(tenant_id: int, ids: Iterable[str]) -> dict[str, str]:
     ids = set(ids)
     if not ids:
         return {}
-    found = {i: "User" for chunk in _chunks(ids) for i in db.session.execute(
-        select(User.id).where(User.tenant_id == tenant_id, User.id.in_(chunk))).scalars()}
+    found = {i: "User" for chunk in _chunks(ids) for i in _ids_of(User, tenant_id, chunk)}
     rest = ids - found.keys()
     if rest:
-        found.update({i: "Group" for chunk in _chunks(rest) for i in db.session.execute(
-            select(Group.id).where(Group.tenant_id == tenant_id, Group.id.in_(chunk))).scalars()})
+        found.update({i: "Group" for chunk in _chunks(rest) for i in _ids_of(Group, tenant_id, chunk)})
     missing = ids - found.keys()
     if missing:
         raise UnknownMembers(missing)
     return found
+
+
+def _ids_of(model, tenant_id: int, ids: list[str]) -> list[str]:
+    """Which of `ids` are the tenant's users (model User) or groups (Group)."""
+    def build():
+        table = model.__table__
+        return select(table.c.id).where(table.c.tenant_id == bindparam("tenant_id"),
+                                        table.c.id.in_(bindparam("ids", expanding=True)))
+    return run(prepared(("ids.of", model.__name__), build), {"tenant_id": tenant_id, "ids": ids}).scalars().all()
 
 
 def _check_no_cycle(group: Group, new_group_members: set[str]) -> None:
@@ -364,11 +381,12 @@ def _insert_members(group: Group, members: list[dict]) -> int:
              "added": now} for i in sorted(ids)]
     # Members already in are skipped by the insert itself (no look-up first: one round trip less,
     # and two requests adding the same member at once both succeed); it names those it added.
-    insert_ = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    dialect = db.session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = prepared(("members.insert", dialect), lambda: insert_(GroupMember.__table__).on_conflict_do_nothing(
+        index_elements=["group_id", "member_id"]).returning(GroupMember.__table__.c.member_id))
     try:
-        added = sorted(db.session.execute(
-            insert_(GroupMember.__table__).on_conflict_do_nothing(index_elements=["group_id", "member_id"])
-            .returning(GroupMember.__table__.c.member_id), rows).scalars())
+        added = sorted(run(stmt, rows).scalars())
     except IntegrityError as e:  # the group itself was deleted by a concurrent request
         raise ResourceNotFound(f"Group {group.id} not found") from e
     _note_members(group, added)

@@ -117,4 +117,9 @@ BULK = BulkRequestSchema()
 
 def load_search(data: dict) -> dict:
     """A validated SearchRequest (GET query or POST body); bad numbers are invalidValue."""
+    if not data:  # (a resource's GET, POST or PUT without parameters: the most frequent case)
+        return {**_NO_SEARCH, "attributes": [], "excludedAttributes": []}
     return load(SEARCH, data, error=InvalidValue)
+
+
+_NO_SEARCH = SEARCH.load({})

@@ -83,9 +83,11 @@ def render_users(ctx: Context, users: list[User], attributes=(), excluded=(), *,
 
 
 def render_groups(ctx: Context, groups: list[Group], attributes=(), excluded=(), *, new: bool = False) -> list[dict]:
-    """SCIM Groups; members are read only when they will be returned."""
-    members = (directory.members_of_groups([g.id for g in groups])
-               if wants(SCHEMA_FOR["Group"], list(attributes), list(excluded), "members") else {})
+    """SCIM Groups; members are read only when they will be returned (and a group just created
+    without any has none)."""
+    wanted = [g.id for g in groups if not (new and getattr(g, "members_added", None) == 0)]
+    members = (directory.members_of_groups(wanted)
+               if wanted and wants(SCHEMA_FOR["Group"], list(attributes), list(excluded), "members") else {})
     return [render_group(ctx, g, members.get(g.id), attributes, excluded) for g in groups]
 
 

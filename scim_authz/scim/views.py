@@ -78,7 +78,7 @@ def body_json():
 def resource_response(rtype: str, row, status: int = 200, *, location: bool = False) -> Response:
     params = load_search(request.args.to_dict())
     body = service.render_one(g.ctx, rtype, row, params["attributes"], params["excludedAttributes"],
-                              new=rtype == "User" and status == 201)
+                              new=status == 201)
     headers = {"ETag": service.etag(row.version)}
     if location:
         headers["Location"] = body["meta"]["location"] if "meta" in body else (
