@@ -148,6 +148,7 @@ class ResourceSchema:
             urn.lower(): {a["name"].lower(): a for a in SCHEMAS[urn]["attributes"]} for urn in self.extensions
         }
         self.urns = {u.lower(): u for u in [self.core, *self.extensions]}
+        self._urns_longest_first = sorted(self.urns.items(), key=lambda kv: -len(kv[0]))
 
     def split_urn(self, path: str) -> tuple[str | None, str]:
         """Split "urn:...:User:name.givenName" into (canonical schema URN, "name.givenName").
@@ -155,8 +156,10 @@ class ResourceSchema:
         Returns (None, path) when the path carries no known schema URN; an extension URN alone
         returns (urn, "").
         """
+        if not path[:4].lower() == "urn:":  # (nearly every name: no look-up)
+            return None, path
         low = path.lower()
-        for lurn, urn in sorted(self.urns.items(), key=lambda kv: -len(kv[0])):
+        for lurn, urn in self._urns_longest_first:
             if low == lurn:
                 return urn, ""
             if low.startswith(lurn + ":"):
@@ -172,10 +175,18 @@ class ResourceSchema:
     @staticmethod
     def sub_attribute(parent: dict, name: str) -> dict | None:
         """The definition of sub-attribute `name` of a complex attribute, case-insensitively."""
-        for s in parent.get("subAttributes", ()):
-            if s["name"].lower() == name.lower():
-                return s
-        return None
+        subs = _SUB_ATTRIBUTES.get(id(parent))
+        if subs is None:
+            subs = {s["name"].lower(): s for s in parent.get("subAttributes", ())}
+            if id(parent) in _DEFINED:  # (the definitions above live as long as the process)
+                _SUB_ATTRIBUTES[id(parent)] = subs
+        return subs.get(name.lower())
+
+
+# The complex attributes defined above, by identity, and their sub-attributes by lowercase name.
+_DEFINED = {id(a) for a in [*(a for schema in SCHEMAS.values() for a in schema["attributes"]), *COMMON_ATTRIBUTES]
+            if a.get("subAttributes")}
+_SUB_ATTRIBUTES: dict[int, dict[str, dict]] = {}
 
 
 USER_SCHEMA = ResourceSchema("User")
