@@ -45,17 +45,32 @@ def _postgres_schema():
     engine.dispose()
 
 
+_pg_reset_sql: str | None = None
+
+
 def _reset_postgres(app):
-    """Create the schema once per session, then empty every table between tests."""
-    global _pg_schema_ready
+    """Create the schema once per session, then empty every table between tests.
+
+    A test leaves a few rows: deleting them (triggers and foreign keys off for the session) and
+    restarting the sequences is one round trip of a few milliseconds, where TRUNCATE of every table
+    took some 40 ms a test (a new file for each table)."""
+    global _pg_schema_ready, _pg_reset_sql
     if not _pg_schema_ready:
         db.drop_all()
         db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
         db.session.commit()
         db.create_all()
         _pg_schema_ready = True
-    names = ", ".join(t.name for t in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    if _pg_reset_sql is None:
+        sequences = db.session.execute(text(
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"
+        )).scalars().all()
+        db.session.rollback()
+        _pg_reset_sql = "; ".join(
+            ["SET LOCAL session_replication_role = replica"]
+            + [f'DELETE FROM "{t.name}"' for t in reversed(db.metadata.sorted_tables)]
+            + [f'ALTER SEQUENCE "{s}" RESTART' for s in sequences])
+    db.session.connection().exec_driver_sql(_pg_reset_sql)
     db.session.commit()
 
 
