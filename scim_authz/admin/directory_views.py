@@ -10,7 +10,7 @@ from scim_authz.admin import directory_queries as dq
 from scim_authz.admin.context import console_view, own, page_arg, tenant_id
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupRoleMapping, Role, User
-from scim_authz.directory.service import groups_of_users
+from scim_authz.directory.membership_reads import groups_of_users
 
 STATUSES = {"all": "All", "active": "Active", "inactive": "Deactivated"}
 # Attributes worth showing from the SCIM document, in this order, with a label.

@@ -1,7 +1,8 @@
 """Users, groups and memberships: every write bumps the tenant revision in the same transaction.
 
 Membership changes touch only the rows they change, so adding one member to a group of 100,000
-is one insert (and one update of the group's version), never a rewrite of the list.
+is one insert (and one update of the group's version), never a rewrite of the list. Who is in
+which group is read by membership_reads.py.
 """
 from __future__ import annotations
 
@@ -27,11 +28,8 @@ from scim_authz.directory.errors import (
     UnknownMembers,
     ValueTooLong,
 )
+from scim_authz.directory.membership_reads import parent_closure
 from scim_authz.pdp.changes import adjust_counts, note
-
-# Nested groups deeper than this are refused; it also bounds the transitive-groups walk.
-MAX_GROUP_DEPTH = 32
-
 
 # ---- users -----------------------------------------------------------------------------------
 
@@ -143,63 +141,6 @@ def delete_user(user: User) -> None:
     db.session.flush()
     note(user.tenant_id, USER, [user.id])
     adjust_counts(user.tenant_id, users=-1)
-
-
-def groups_of_users(tenant_id: int, user_ids: list[str]) -> dict[str, list[dict]]:
-    """Each user's groups (RFC 7643 §4.1.2): direct memberships, then groups reached through nesting."""
-    result: dict[str, list[dict]] = {uid: [] for uid in user_ids}
-    if not user_ids:
-        return result
-    db.session.flush()  # (a group renamed in this transaction shows its new name)
-    rows = _memberships_of(tenant_id, user_ids)
-    direct: dict[str, set[str]] = {uid: set() for uid in user_ids}
-    names: dict[str, str] = {}
-    for uid, gid, name in rows:
-        direct[uid].add(gid)
-        names[gid] = name
-    parents = _parent_closure(tenant_id, {g for gs in direct.values() for g in gs}, names)
-    for uid in user_ids:
-        seen = set(direct[uid])
-        entries = [{"value": g, "display": names[g], "type": "direct"} for g in sorted(direct[uid])]
-        frontier = list(direct[uid])
-        while frontier:
-            g = frontier.pop()
-            for p in parents.get(g, ()):
-                if p not in seen:
-                    seen.add(p)
-                    frontier.append(p)
-                    entries.append({"value": p, "display": names[p], "type": "indirect"})
-        result[uid] = entries
-    return result
-
-
-def _memberships_of(tenant_id: int, member_ids) -> list:
-    """(member id, group id, group displayName) of each group the members are direct members of."""
-    def build():
-        gm, g = GroupMember.__table__, Group.__table__
-        return (select(gm.c.member_id, g.c.id, g.c.display_name).join(g, g.c.id == gm.c.group_id)
-                .where(gm.c.member_id.in_(bindparam("ids", expanding=True)), gm.c.tenant_id == bindparam("tenant_id")))
-    return run(prepared("memberships.of", build), {"ids": list(member_ids), "tenant_id": tenant_id}).all()
-
-
-def _parent_closure(tenant_id: int, start: set[str], names: dict[str, str]) -> dict[str, set[str]]:
-    """group -> the groups it is a direct member of, for every group reachable upward from `start`."""
-    parents: dict[str, set[str]] = {}
-    frontier = set(start)
-    for _ in range(MAX_GROUP_DEPTH):
-        frontier -= parents.keys()
-        if not frontier:
-            break
-        rows = _memberships_of(tenant_id, frontier)
-        for g in frontier:
-            parents[g] = set()
-        nxt = set()
-        for child, parent, name in rows:
-            parents[child].add(parent)
-            names[parent] = name
-            nxt.add(parent)
-        frontier = nxt
-    return parents
 
 
 # ---- groups ----------------------------------------------------------------------------------
@@ -364,7 +305,7 @@ def _check_no_cycle(group: Group, new_group_members: set[str]) -> None:
     if not new_group_members:
         return
     # Walk up from `group`: if any new member is an ancestor, adding it closes a cycle.
-    ancestors = _parent_closure(group.tenant_id, {group.id}, {})
+    ancestors = parent_closure(group.tenant_id, {group.id}, {})
     reachable = set().union(*ancestors.values()) if ancestors else set()
     if reachable & new_group_members:
         raise InvalidMembership("nesting these groups would make a cycle")
@@ -481,22 +422,3 @@ def replace_members(group: Group, members: list[dict], *, touch: bool = True) ->
     if changed and touch:
         touch_group(group)
     return changed
-
-
-def members_of_groups(group_ids: list[str]) -> dict[str, list[dict]]:
-    """Members of each group as SCIM member values ({value, type}), in the order they joined."""
-    result: dict[str, list[dict]] = {g: [] for g in group_ids}
-    if not group_ids:
-        return result
-    rows = db.session.execute(
-        select(GroupMember.group_id, GroupMember.member_id, GroupMember.member_type)
-        .where(GroupMember.group_id.in_(group_ids)).order_by(GroupMember.added, GroupMember.member_id)
-    ).all()
-    for gid, mid, mtype in rows:
-        result[gid].append({"value": mid, "type": mtype})
-    return result
-
-
-def member_ids_matching(group: Group) -> list[dict]:
-    """All members of one group as plain values (for a member filter the SQL cannot express)."""
-    return members_of_groups([group.id])[group.id]

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from scim_authz.db.models import Group, User
+from scim_authz.directory import membership_reads as memberships
 from scim_authz.directory import service as directory
 from scim_authz.directory.errors import Conflict, InvalidMembership, ResourceNotFound, UnknownMembers, ValueTooLong
 from scim_authz.scim import schemas
@@ -72,7 +73,7 @@ def render_users(ctx: Context, users: list[User], attributes=(), excluded=(), *,
     """SCIM Users; `groups` is computed from memberships, only when it will be returned (and a
     user just created has none)."""
     schema = SCHEMA_FOR["User"]
-    groups = (directory.groups_of_users(ctx.tenant_id, [u.id for u in users])
+    groups = (memberships.groups_of_users(ctx.tenant_id, [u.id for u in users])
               if not new and wants(schema, list(attributes), list(excluded), "groups") else {})
     out = []
     for u in users:
@@ -86,7 +87,7 @@ def render_groups(ctx: Context, groups: list[Group], attributes=(), excluded=(),
     """SCIM Groups; members are read only when they will be returned (and a group just created
     without any has none)."""
     wanted = [g.id for g in groups if not (new and getattr(g, "members_added", None) == 0)]
-    members = (directory.members_of_groups(wanted)
+    members = (memberships.members_of_groups(wanted)
                if wanted and wants(SCHEMA_FOR["Group"], list(attributes), list(excluded), "members") else {})
     return [render_group(ctx, g, members.get(g.id), attributes, excluded) for g in groups]
 
@@ -212,7 +213,7 @@ def _apply_member_change(group: Group, change, schema) -> bool:
     if kind == "remove_where":
         # A filter on something other than the member id: one group's members, matched in memory.
         defn = schema.lookup(None, "members")
-        ids = [m["value"] for m in directory.member_ids_matching(group) if matches(m, change.filter, defn)]
+        ids = [m["value"] for m in memberships.member_ids_matching(group) if matches(m, change.filter, defn)]
         return directory.remove_members(group, ids, touch=False)
     raise ValueError(f"unknown member change {kind}")
 
