@@ -21,7 +21,7 @@ final state. The ratio is server / durable floor on the same store: how many tim
 durable server must spend ours spends.
 
 Not here: the scim2-server peer. Measured this way it spent 1.8-2.1 ms a request, more than the
-1.3-1.5 ms scim_cycle measures for it under gunicorn (why is not pinned down), so a ratio to it
+1.2-1.5 ms scim_cycle measures for it under gunicorn (why is not pinned down), so a ratio to it
 taken here would not be the one that matters; scim_cycle.py is where ours meets it. Nor gunicorn's own cost per request
 (about 0.6 ms here, accepting, parsing, answering and closing), which every server behind it pays.
 
