@@ -4,7 +4,7 @@
 scim_cycle.py measures the figure the issue names (requests/s over HTTP, 4 connections, everything
 on the same two cores), and between two runs a server's rate moves by 10-20%, too much to see a
 change of a few per cent. This script measures, more steadily (repetitions 1-3% apart on
-PostgreSQL and for the floors, up to 12% for ours on SQLite), the part of it that is ours: the CPU
+PostgreSQL and for the floors, 3-12% for ours on SQLite), the part of it that is ours: the CPU
 the app spends per request kind. The same plan (2,000 users, 100 groups, both cycles)
 is sent through one in-process client (httpx's WSGI transport, no sockets, no gunicorn) to each
 WSGI app, each in a process of its own and on a fresh store:
