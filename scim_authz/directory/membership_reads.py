@@ -9,7 +9,7 @@ from scim_authz.db.extensions import db
 from scim_authz.db.models import Group, GroupMember
 from scim_authz.db.prepared import prepared, run
 
-# Nested groups deeper than this are refused; it also bounds the transitive-groups walk.
+# A user's groups are listed through at most this many levels of nesting (one query a level).
 MAX_GROUP_DEPTH = 32
 
 
@@ -50,11 +50,15 @@ def _memberships_of(tenant_id: int, member_ids) -> list:
     return run(prepared("memberships.of", build), {"ids": list(member_ids), "tenant_id": tenant_id}).all()
 
 
-def parent_closure(tenant_id: int, start: set[str], names: dict[str, str]) -> dict[str, set[str]]:
-    """group -> the groups it is a direct member of, for every group reachable upward from `start`."""
+def parent_closure(tenant_id: int, start: set[str], names: dict[str, str],
+                   max_depth: int | None = MAX_GROUP_DEPTH) -> dict[str, set[str]]:
+    """group -> the groups it is a direct member of, for every group reachable upward from `start`
+    within `max_depth` levels (None: all of them; each group is read once, so a cycle ends the walk)."""
     parents: dict[str, set[str]] = {}
     frontier = set(start)
-    for _ in range(MAX_GROUP_DEPTH):
+    depth = 0
+    while max_depth is None or depth < max_depth:
+        depth += 1
         frontier -= parents.keys()
         if not frontier:
             break

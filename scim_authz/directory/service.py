@@ -304,8 +304,8 @@ def _check_no_cycle(group: Group, new_group_members: set[str]) -> None:
         raise InvalidMembership("a group cannot be a member of itself")
     if not new_group_members:
         return
-    # Walk up from `group`: if any new member is an ancestor, adding it closes a cycle.
-    ancestors = parent_closure(group.tenant_id, {group.id}, {})
+    # Walk up from `group`, every level: if any new member is an ancestor, adding it closes a cycle.
+    ancestors = parent_closure(group.tenant_id, {group.id}, {}, max_depth=None)
     reachable = set().union(*ancestors.values()) if ancestors else set()
     if reachable & new_group_members:
         raise InvalidMembership("nesting these groups would make a cycle")

@@ -108,6 +108,20 @@ def test_membership_cycle_is_refused(scim):
     assert r.status_code == 400
 
 
+def test_a_cycle_through_a_chain_deeper_than_the_listing_walk_is_refused(app, scim):
+    """The cycle check walks every ancestor, not only as many levels as a user's groups are listed."""
+    from scim_authz.directory.membership_reads import MAX_GROUP_DEPTH
+
+    chain = [group(scim, "Level 0")]
+    for n in range(1, MAX_GROUP_DEPTH + 3):  # each group holds the one before it
+        chain.append(group(scim, f"Level {n}", [chain[-1]["id"]]))
+    bottom, top = chain[0], chain[-1]
+    r = scim.patch(f"/Groups/{bottom['id']}", patch_op({"op": "add", "path": "members",
+                                                         "value": [{"value": top["id"]}]}))
+    assert r.status_code == 400 and r.get_json(force=True)["scimType"] == "invalidValue"
+    assert member_rows(app, bottom["id"]) == set()
+
+
 def test_deleting_user_removes_its_memberships(app, scim):
     a, b = user(scim, "a"), user(scim, "b")
     g = group(scim, "G", [a, b])
