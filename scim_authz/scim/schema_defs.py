@@ -156,7 +156,7 @@ class ResourceSchema:
         Returns (None, path) when the path carries no known schema URN; an extension URN alone
         returns (urn, "").
         """
-        if not path[:4].lower() == "urn:":  # (nearly every name: no look-up)
+        if path[:4].lower() != "urn:":  # (nearly every name: no look-up)
             return None, path
         low = path.lower()
         for lurn, urn in self._urns_longest_first:
@@ -176,17 +176,17 @@ class ResourceSchema:
     def sub_attribute(parent: dict, name: str) -> dict | None:
         """The definition of sub-attribute `name` of a complex attribute, case-insensitively."""
         subs = _SUB_ATTRIBUTES.get(id(parent))
-        if subs is None:
+        if subs is None:  # (a definition made elsewhere)
             subs = {s["name"].lower(): s for s in parent.get("subAttributes", ())}
-            if id(parent) in _DEFINED:  # (the definitions above live as long as the process)
-                _SUB_ATTRIBUTES[id(parent)] = subs
         return subs.get(name.lower())
 
 
-# The complex attributes defined above, by identity, and their sub-attributes by lowercase name.
-_DEFINED = {id(a) for a in [*(a for schema in SCHEMAS.values() for a in schema["attributes"]), *COMMON_ATTRIBUTES]
-            if a.get("subAttributes")}
-_SUB_ATTRIBUTES: dict[int, dict[str, dict]] = {}
+# The sub-attributes of each complex attribute defined above (by its identity: the definitions live
+# as long as the process), by lowercase name.
+_SUB_ATTRIBUTES: dict[int, dict[str, dict]] = {
+    id(a): {s["name"].lower(): s for s in a["subAttributes"]}
+    for a in [*(a for schema in SCHEMAS.values() for a in schema["attributes"]), *COMMON_ATTRIBUTES]
+    if a.get("subAttributes")}
 
 
 USER_SCHEMA = ResourceSchema("User")
