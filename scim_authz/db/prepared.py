@@ -15,6 +15,7 @@ from sqlalchemy import Executable
 from sqlalchemy.engine import Result
 
 from scim_authz.db.extensions import db
+from scim_authz.db.txn import ALONE_CONNECTION
 
 _BUILT: dict[Any, Executable] = {}
 
@@ -30,5 +31,11 @@ def prepared(key: Any, build: Callable[[], Executable]) -> Executable:
 def run(stmt: Executable, params: dict | list[dict] | None = None) -> Result:
     """Run a Core statement in the current transaction (beginning it as the session would). Unlike
     `session.execute` it does not flush the session's pending objects first: it is for reads of
-    what is committed or already flushed, and for writes the ORM does not track."""
-    return db.session.connection().execute(stmt, params or {})
+    what is committed or already flushed, and for writes the ORM does not track. In a read whose
+    statements stand alone (db.txn.transaction) it runs on that read's own Core connection."""
+    own = ALONE_CONNECTION.get()
+    if own is None:
+        return db.session.connection().execute(stmt, params or {})
+    if not own:
+        own.append(db.engine.connect())
+    return own[0].execute(stmt, params or {})

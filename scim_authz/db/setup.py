@@ -33,8 +33,15 @@ def engine_defaults(config) -> None:
 
 
 def configure_engine(app: Flask) -> None:
-    """Make SQLite behave: WAL, foreign keys, a busy timeout, and the configured durability."""
+    """Make SQLite behave: WAL, foreign keys, a busy timeout, and the configured durability. On
+    PostgreSQL, let stand-alone reads run without BEGIN (pg_transactions)."""
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql"):
+        with app.app_context():
+            from scim_authz.db.extensions import db
+
+            pg_transactions(db.engine, lambda: STAND_ALONE.get())
+        return
     if not uri.startswith("sqlite"):
         return
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
@@ -66,6 +73,26 @@ def configure_engine(app: Flask) -> None:
 def fold_text(value):
     """lower() for every script (SQLite's own folds ASCII only)."""
     return value.lower() if isinstance(value, str) else value
+
+
+def pg_transactions(engine, stand_alone) -> None:
+    """A unit of work that only reads, in statements that need no snapshot in common
+    (`stand_alone()`, db.txn.transaction), runs them in autocommit: psycopg sends no BEGIN before
+    the first and nothing needs rolling back after the last, two round trips spared. Set on the
+    driver's connection when SQLAlchemy begins, so the ORM session and a Core connection alike get
+    it; set back when the connection returns to the pool (a connection where that fails is
+    thrown away by the pool, never handed out in autocommit)."""
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        if stand_alone():
+            conn.connection.driver_connection.autocommit = True
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_conn, _record, _state):
+        driver = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+        if driver is not None and not driver.closed and driver.autocommit:
+            driver.autocommit = False
 
 
 def sqlite_transactions(engine, write_intent, stand_alone=lambda: False) -> None:

@@ -52,3 +52,31 @@ def test_a_write_transaction_after_a_stand_alone_read_is_a_transaction(app, scim
                 assert conn.connection.dbapi_connection.autocommit is False
             else:
                 assert conn.connection.dbapi_connection.in_transaction
+
+
+def _outside_a_transaction(conn) -> bool:
+    """True when the driver's connection has no transaction open (autocommit on PostgreSQL)."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        from psycopg.pq import TransactionStatus
+
+        return driver.autocommit and driver.info.transaction_status == TransactionStatus.IDLE
+    return not driver.in_transaction
+
+
+def test_a_stand_alone_read_runs_its_statements_outside_a_transaction_and_hands_back_a_plain_connection(app):
+    from scim_authz.db.prepared import run
+    from scim_authz.db.txn import ALONE_CONNECTION
+
+    with app.app_context():
+        with transaction(False, statements_stand_alone=True):
+            assert run(text("SELECT 1")).scalar_one() == 1  # on the read's own Core connection
+            own = ALONE_CONNECTION.get()[0]
+            assert _outside_a_transaction(own)
+            db.session.execute(text("SELECT 1"))  # the ORM session's statements alike
+            assert _outside_a_transaction(db.session.connection())
+        assert own.closed and ALONE_CONNECTION.get() is None
+        for _ in range(3):  # every pooled connection: a transaction again, not autocommit
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+                assert not _outside_a_transaction(conn)
