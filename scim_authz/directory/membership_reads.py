@@ -18,7 +18,8 @@ def groups_of_users(tenant_id: int, user_ids: list[str]) -> dict[str, list[dict]
     result: dict[str, list[dict]] = {uid: [] for uid in user_ids}
     if not user_ids:
         return result
-    db.session.flush()  # (a group renamed in this transaction shows its new name)
+    if db.session.registry.has():  # (none yet in a read: nothing of its own to flush, none to make)
+        db.session.flush()  # (a group renamed in this transaction shows its new name)
     rows = _memberships_of(tenant_id, user_ids)
     direct: dict[str, set[str]] = {uid: set() for uid in user_ids}
     names: dict[str, str] = {}
