@@ -62,13 +62,13 @@ def transaction(write: bool, *, statements_stand_alone: bool = False):
                 db.session.invalidate()
         raise
     finally:
-        ALONE_CONNECTION.reset(own_token)
-        if own:
-            own[0].close()  # back to the pool (a connection that cannot roll back is thrown away)
         give_back(held)  # the SQLite writers' turn, taken when the transaction began (db.write_turn)
         HELD.reset(turns)
         STAND_ALONE.reset(alone)
         WRITE_INTENT.reset(token)
+        ALONE_CONNECTION.reset(own_token)
+        if own:
+            own[0].close()  # back to the pool (one that cannot even roll back is thrown away by it)
 
 
 @contextmanager
