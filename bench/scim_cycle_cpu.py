@@ -23,8 +23,8 @@ final state. The ratio is ours over the durable floor on the same store, total C
 Not here: the scim2-server peer. Measured this way it spent 1.8-2.1 ms a request, more than the
 1.2-1.5 ms scim_cycle measures for it under gunicorn (why is not pinned down), so a ratio to it
 taken here would not be the one that matters; scim_cycle.py is where ours meets it. Nor what
-serving over HTTP adds (gunicorn's accept, parse, answer and close, the kernel's loopback TCP):
-compared with scim_cycle's server CPU, about 0.6 ms a request for the durable floor, 1.2 for ours.
+serving over HTTP adds (gunicorn's accept, parse, answer and close, the kernel's loopback TCP),
+nor what running four workers adds: bench/serving_cost.py measures both, for ours and the floor.
 
 stdout: tables, then, as the last line, one JSON object. Progress goes to stderr.
 
