@@ -82,11 +82,16 @@ def pg_transactions(engine, stand_alone) -> None:
     driver's connection when SQLAlchemy begins, so the ORM session and a Core connection alike get
     it; set back when the connection returns to the pool (a connection where that fails is
     thrown away by the pool, never handed out in autocommit)."""
+    from psycopg.pq import TransactionStatus
+
+    idle = TransactionStatus.IDLE
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
         if stand_alone():
-            conn.connection.driver_connection.autocommit = True
+            driver = conn.connection.driver_connection
+            if driver.info.transaction_status == idle:  # (else its first statement fails, as it would)
+                driver.autocommit = True
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_conn, _record, _state):

@@ -80,3 +80,34 @@ def test_a_stand_alone_read_runs_its_statements_outside_a_transaction_and_hands_
             with db.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
                 assert not _outside_a_transaction(conn)
+
+
+
+def test_a_read_on_a_connection_the_server_dropped_fails_cleanly_and_the_next_one_is_served(app, scim):
+    """PostgreSQL only: pooled connections whose server processes went away (a restart, a failover):
+    the first read on one answers the protocol's 503 (SQLAlchemy then recycles the pool), none is
+    handed out again in autocommit, and the reads after it are served."""
+    import psycopg
+    import pytest
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's server processes only")
+    lookup = {"filter": 'userName eq "nobody"'}
+    assert scim.get("/Users", query_string=lookup).status_code == 200
+    with app.app_context():
+        held = [db.engine.connect() for _ in range(3)]  # the pool's connections, then three more
+        pids = [c.connection.driver_connection.info.backend_pid for c in held]
+        for c in held:
+            c.close()
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    statuses = [scim.get("/Users", query_string=lookup).status_code for _ in range(4)]
+    assert statuses.count(503) <= 1 and set(statuses) <= {200, 503} and statuses[-1] == 200, statuses
+    with app.app_context():
+        for _ in range(4):
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+                assert conn.connection.driver_connection.autocommit is False
