@@ -4,10 +4,14 @@ still leaves the database exactly as it was, and a group's streamed members stil
 snapshot."""
 from __future__ import annotations
 
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 
 from scim_authz.db.extensions import db
-from scim_authz.db.txn import transaction
+from scim_authz.db.prepared import run
+from scim_authz.db.txn import ALONE_CONNECTION, transaction
 from tests.conftest import patch_op
 
 
@@ -58,16 +62,11 @@ def _outside_a_transaction(conn) -> bool:
     """True when the driver's connection has no transaction open (autocommit on PostgreSQL)."""
     driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        from psycopg.pq import TransactionStatus
-
         return driver.autocommit and driver.info.transaction_status == TransactionStatus.IDLE
     return not driver.in_transaction
 
 
 def test_a_stand_alone_read_runs_its_statements_outside_a_transaction_and_hands_back_a_plain_connection(app):
-    from scim_authz.db.prepared import run
-    from scim_authz.db.txn import ALONE_CONNECTION
-
     with app.app_context():
         with transaction(False, statements_stand_alone=True):
             assert run(text("SELECT 1")).scalar_one() == 1  # on the read's own Core connection
@@ -82,21 +81,17 @@ def test_a_stand_alone_read_runs_its_statements_outside_a_transaction_and_hands_
                 assert not _outside_a_transaction(conn)
 
 
-
 def test_a_read_on_a_connection_the_server_dropped_fails_cleanly_and_the_next_one_is_served(app, scim):
     """PostgreSQL only: pooled connections whose server processes went away (a restart, a failover):
     the first read on one answers the protocol's 503 (SQLAlchemy then recycles the pool), none is
     handed out again in autocommit, and the reads after it are served."""
-    import psycopg
-    import pytest
-
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("PostgreSQL's server processes only")
     lookup = {"filter": 'userName eq "nobody"'}
     assert scim.get("/Users", query_string=lookup).status_code == 200
     with app.app_context():
-        held = [db.engine.connect() for _ in range(3)]  # the pool's connections, then three more
+        held = [db.engine.connect() for _ in range(3)]  # three at once: the pooled one, and new ones
         pids = [c.connection.driver_connection.info.backend_pid for c in held]
         for c in held:
             c.close()
