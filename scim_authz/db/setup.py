@@ -95,9 +95,8 @@ def pg_transactions(engine, stand_alone) -> None:
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_conn, _record, _state):
-        driver = getattr(dbapi_conn, "driver_connection", dbapi_conn)
-        if driver is not None and not driver.closed and driver.autocommit:
-            driver.autocommit = False
+        if not dbapi_conn.closed and dbapi_conn.autocommit:
+            dbapi_conn.autocommit = False
 
 
 def sqlite_transactions(engine, write_intent, stand_alone=lambda: False) -> None:

@@ -74,12 +74,14 @@ def transaction(write: bool, *, statements_stand_alone: bool = False):
 @contextmanager
 def read_only():
     """A read in a transaction of its own: never SQLite's write lock, always a BEGIN (used by the
-    engine's own short reads and by snapshots)."""
-    alone = STAND_ALONE.set(False)
+    engine's own short reads and by snapshots). Inside a stand-alone read too: db.prepared.run then
+    leaves that read's own connection alone."""
+    alone, own = STAND_ALONE.set(False), ALONE_CONNECTION.set(None)
     try:
         with intent(False):
             yield
     finally:
+        ALONE_CONNECTION.reset(own)
         STAND_ALONE.reset(alone)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from scim_authz.db.extensions import db
 from scim_authz.db.prepared import run
-from scim_authz.db.txn import ALONE_CONNECTION, transaction
+from scim_authz.db.txn import ALONE_CONNECTION, read_only, transaction
 from tests.conftest import patch_op
 
 
@@ -79,6 +79,16 @@ def test_a_stand_alone_read_runs_its_statements_outside_a_transaction_and_hands_
             with db.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
                 assert not _outside_a_transaction(conn)
+
+
+def test_a_read_only_block_inside_a_stand_alone_read_runs_in_a_transaction_of_its_own(app):
+    with app.app_context():
+        with transaction(False, statements_stand_alone=True):
+            with read_only():
+                assert run(text("SELECT 1")).scalar_one() == 1
+                assert ALONE_CONNECTION.get() is None  # the session's connection, begun with BEGIN
+                assert not _outside_a_transaction(db.session.connection())
+            assert ALONE_CONNECTION.get() == []  # the read's own connection: never checked out
 
 
 def test_a_read_on_a_connection_the_server_dropped_fails_cleanly_and_the_next_one_is_served(app, scim):
