@@ -6,7 +6,9 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 
+from scim_authz.db import wal_sync
 from scim_authz.db.txn import STAND_ALONE, WRITE_INTENT
+from scim_authz.db.wal_sync import GroupCommitConnection
 from scim_authz.db.write_turn import take_for_unit_of_work, turn_for
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -25,15 +27,28 @@ PG_CONNECT_DEFAULTS = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle":
 
 def engine_defaults(config) -> None:
     """Fill in the engine options that depend on the backend (before the engine is made)."""
-    if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        return
+    uri = config["SQLALCHEMY_DATABASE_URI"]
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    options["connect_args"] = {**PG_CONNECT_DEFAULTS, **options.get("connect_args", {})}
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if uri.startswith("postgresql"):
+        options["connect_args"] = {**PG_CONNECT_DEFAULTS, **options.get("connect_args", {})}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    elif group_commit(config) and "factory" not in options.get("connect_args", {}):
+        options["connect_args"] = {**options.get("connect_args", {}), "factory": GroupCommitConnection}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def group_commit(config) -> bool:
+    """Whether SQLite commits are flushed to disk by the committing code (db.wal_sync) rather than
+    inside SQLite's COMMIT: SQLITE_SYNCHRONOUS=FULL on a database file, SQLITE_GROUP_COMMIT on."""
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    return (uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:")
+            and str(config.get("SQLITE_SYNCHRONOUS", "FULL")).upper() == "FULL"
+            and bool(config.get("SQLITE_GROUP_COMMIT", True)))
 
 
 def configure_engine(app: Flask) -> None:
-    """Make SQLite behave: WAL, foreign keys, a busy timeout, and the configured durability. On
+    """Make SQLite behave: WAL, foreign keys, a busy timeout, and the configured durability (at
+    FULL, by group commit unless SQLITE_GROUP_COMMIT is off: db.wal_sync). On
     PostgreSQL, let stand-alone reads run without BEGIN (pg_transactions)."""
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgresql"):
@@ -61,7 +76,12 @@ def configure_engine(app: Flask) -> None:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={busy_timeout:d}")
-            cur.execute(f"PRAGMA synchronous={synchronous}")
+            if isinstance(dbapi_conn, GroupCommitConnection):
+                # FULL's guarantee, the flush made by the committing code after COMMIT (db.wal_sync).
+                cur.execute("PRAGMA synchronous=NORMAL")
+                dbapi_conn.wal_sync = wal_sync.for_database(db.engine.url.database)
+            else:
+                cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()
             # SQLite's lower() folds ASCII only; SCIM's case-insensitive comparisons use this one,
             # Python's, on both sides (scim.filters.fold_case).

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from sqlalchemy.exc import IntegrityError
 
 from scim_authz.db.extensions import db
+from scim_authz.db.wal_sync import DEFERRED, flush
 from scim_authz.db.write_turn import HELD, give_back
 
 # True while the current unit of work will write, so SQLite takes its write lock up front.
@@ -33,7 +34,8 @@ ALONE_CONNECTION: ContextVar[list | None] = ContextVar("alone_connection", defau
 @contextmanager
 def transaction(write: bool, *, statements_stand_alone: bool = False):
     """One request's unit of work: SQLite's write lock taken up front when it writes; committed
-    when the block ends if it writes, rolled back if it only read or if it raised. A read that never
+    when the block ends if it writes, rolled back if it only read or if it raised; on disk, when
+    SQLite commits by group commit (db.wal_sync), once the write lock is given back. A read that never
     touched the database (a check answered from memory) does not pay for making a session.
 
     `statements_stand_alone`: a read whose statements need no snapshot in common (at PostgreSQL's
@@ -46,6 +48,8 @@ def transaction(write: bool, *, statements_stand_alone: bool = False):
     turns = HELD.set(held if write else None)
     own: list = []
     own_token = ALONE_CONNECTION.set(own if stand_alone else None)
+    unflushed: list = []
+    flushing = DEFERRED.set(unflushed if write else None)
     try:
         yield
         if write:
@@ -63,12 +67,16 @@ def transaction(write: bool, *, statements_stand_alone: bool = False):
         raise
     finally:
         give_back(held)  # the SQLite writers' turn, taken when the transaction began (db.write_turn)
+        DEFERRED.reset(flushing)
         HELD.reset(turns)
         STAND_ALONE.reset(alone)
         WRITE_INTENT.reset(token)
         ALONE_CONNECTION.reset(own_token)
         if own:
             own[0].close()  # back to the pool (one that cannot even roll back is thrown away by it)
+    # What it committed reaches the disk before the caller answers; the next writer is already
+    # committing (db.wal_sync).
+    flush(unflushed)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import psycopg
 from sqlalchemy.engine import Engine as SAEngine
 
 from scim_authz.db.txn import intent
+from scim_authz.db.wal_sync import GroupCommitConnection
 from scim_authz.db.write_turn import WriteTurn, turn_for
 
 log = logging.getLogger("scim_authz.pdp.decision_log")
@@ -251,6 +252,8 @@ class AuditLog:
         if self.engine.dialect.name == "sqlite":
             conn.isolation_level = None
             conn.execute("PRAGMA synchronous=NORMAL")
+            if isinstance(conn, GroupCommitConnection):
+                conn.wal_sync = None  # (nor a flush of its own after each batch: db.wal_sync)
         return conn
 
     def _one_by_one(self, batch: list[tuple]) -> int:
