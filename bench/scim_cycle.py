@@ -73,7 +73,8 @@ def start(name: str, args, d: Path, token: str) -> tuple[Server, PgDatabase | No
         url = f"sqlite:///{d / 'scim.db'}"
         s = start_our_server(name, url, prepare_our_database(url), d)
         s.notes["store"] = ("SQLite file in a temp dir, SQLITE_SYNCHRONOUS="
-                            + os.environ.get("SQLITE_SYNCHRONOUS", "FULL"))
+                            + os.environ.get("SQLITE_SYNCHRONOUS", "FULL") + ", SQLITE_GROUP_COMMIT="
+                            + os.environ.get("SQLITE_GROUP_COMMIT", "1"))
         return s, None
     if name == "ours_pg":
         pg = PgDatabase(args.pg_url, PG_DB).create()
