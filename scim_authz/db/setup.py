@@ -70,16 +70,19 @@ def configure_engine(app: Flask) -> None:
     with app.app_context():
         from scim_authz.db.extensions import db
 
+        # (Found here, once: a connection can be opened where there is no app context, by a thread.)
+        flusher = wal_sync.for_database(db.engine.url.database) if group_commit(app.config) else None
+
         @event.listens_for(db.engine, "connect")
         def _pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={busy_timeout:d}")
-            if isinstance(dbapi_conn, GroupCommitConnection):
+            if flusher is not None and isinstance(dbapi_conn, GroupCommitConnection):
                 # FULL's guarantee, the flush made by the committing code after COMMIT (db.wal_sync).
                 cur.execute("PRAGMA synchronous=NORMAL")
-                dbapi_conn.wal_sync = wal_sync.for_database(db.engine.url.database)
+                dbapi_conn.wal_sync = flusher
             else:
                 cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()

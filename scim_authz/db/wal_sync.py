@@ -89,26 +89,20 @@ def for_database(database: str) -> WalSync:
 
 class GroupCommitConnection(sqlite3.Connection):
     """A pysqlite connection whose commits reach the disk: at once, or when the unit of work that
-    made them says (DEFERRED). `wal_sync` is set when the connection is opened (db.setup). A
-    transaction that changed no row (a read that ends in COMMIT) flushes nothing."""
+    made them says (DEFERRED). `wal_sync` is set when the connection is opened (db.setup). Every
+    COMMIT that ends a transaction is flushed, a schema change's included, as SQLite does at FULL."""
 
     wal_sync: WalSync | None = None
-    _changes = 0  # total_changes when the last transaction ended
 
     def commit(self) -> None:
-        wrote = self.in_transaction and self.total_changes != self._changes and self.wal_sync is not None
+        ended = self.in_transaction and self.wal_sync is not None
         super().commit()
-        self._changes = self.total_changes
-        if wrote:
+        if ended:
             deferred = DEFERRED.get()
             if deferred is None:
                 self.wal_sync.sync()
             elif self.wal_sync not in deferred:
                 deferred.append(self.wal_sync)
-
-    def rollback(self) -> None:
-        super().rollback()
-        self._changes = self.total_changes
 
 
 def flush(pending: list[WalSync]) -> None:

@@ -98,7 +98,9 @@ def test_a_commit_outside_a_request_reaches_the_disk_before_commit_returns(full_
     with full_app.app_context():
         with db.engine.connect() as conn:
             conn.execute(text("CREATE TABLE IF NOT EXISTS probe (x INTEGER)"))
-            conn.commit()
+            conn.commit()  # (a schema change is flushed too)
+            assert [f["path"] for f in flushes if f["path"].endswith("-wal")] == [
+                os.path.realpath(tmp_path / "full.db") + "-wal"]
             flushes.clear()
             conn.execute(text("INSERT INTO probe VALUES (1)"))
             conn.commit()
@@ -147,3 +149,27 @@ def test_the_decision_log_commits_without_a_flush_of_its_own(full_app, flushes):
         assert writer.flush() == 3
         assert db.session.execute(text("SELECT count(*) FROM decisions")).scalar() == 3
     assert [f for f in flushes if f["path"].endswith("-wal")] == []
+
+
+def test_a_connection_opened_by_a_thread_without_an_app_context_commits_by_group_commit(full_app, flushes):
+    import threading
+
+    with full_app.app_context():
+        engine = db.engine
+    result: dict = {}
+
+    def worker():  # (no app context here, as in the decision log's or the counters' thread)
+        try:
+            with engine.connect() as conn:
+                result["synchronous"] = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+                conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS probe (x INTEGER)")
+                conn.exec_driver_sql("INSERT INTO probe VALUES (1)")
+                conn.commit()
+        except Exception as e:  # noqa: BLE001 - reported below
+            result["error"] = repr(e)
+    engine.dispose()  # every connection from here on is a new one
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(10)
+    assert result == {"synchronous": 1}
+    assert any(f["path"].endswith("full.db-wal") for f in flushes)
