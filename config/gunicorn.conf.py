@@ -18,9 +18,12 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # bench/check_http.py on 2 cores, p99 8 ms and 4,000 checks/s, against 13-21 ms and 2,900-4,000
 # with 2 workers x 4 threads. Sync workers expect a proxy in front that buffers slow clients;
 # TLS needs one anyway. GUNICORN_THREADS > 1 selects threaded workers instead.
+# The sync worker is gunicorn's, woken one at a time for a new connection (scim_authz/ops/sync_worker.py):
+# gunicorn's own wakes every idle worker for each one, which cost a request 100-280 us of CPU with 4
+# workers (bench/serving_cost.py).
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * max(1, multiprocessing.cpu_count())))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = "gthread" if threads > 1 else "scim_authz.ops.sync_worker.SyncWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # Logs (scim_authz/ops/logs.py): JSON lines on stderr (LOG_FORMAT=text for plain ones) at LOG_LEVEL,
