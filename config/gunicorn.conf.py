@@ -45,9 +45,12 @@ preload_app = True
 
 
 def when_ready(server):
-    from scim_authz.pdp import warm_up
+    from scim_authz.pdp import share_revisions, warm_up
 
-    warm_up(server.app.wsgi())
+    app = server.app.wsgi()
+    warm_up(app)
+    # On PostgreSQL the master alone listens for committed revisions, for every worker.
+    share_revisions(app)
 
 
 def child_exit(server, worker):

@@ -80,6 +80,15 @@ def close(app: Flask) -> None:
         revision_signal.forget(db.engine)
 
 
+def share_revisions(app: Flask) -> None:
+    """Under a forking server, called in the parent before it forks: the parent alone listens for
+    committed revisions, for every worker (pdp/revision_board.py). Nothing to do on SQLite."""
+    with app.app_context():
+        feed = engine(app).feed
+    if feed is not None:
+        feed.share()
+
+
 def warm_up(app: Flask) -> None:
     """Load every tenant's policy before serving, then freeze it out of the garbage collector's
     way (and, under a preloading gunicorn, share it copy-on-write with the workers)."""

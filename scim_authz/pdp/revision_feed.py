@@ -34,9 +34,11 @@ import time
 from collections.abc import Iterable
 
 from scim_authz.authz.changes import CREDENTIAL
+from scim_authz.pdp.revision_board import LocalBoard, SharedBoard
 
 log = logging.getLogger("scim_authz.pdp.revision_feed")
 CHANNEL = "scim_authz_revision"
+APPLICATION_NAME = "scim-authz revision feed"  # the listening session's, in pg_stat_activity
 
 
 class RevisionFeed:
@@ -47,10 +49,9 @@ class RevisionFeed:
         self._connect = connect
         self.ping_seconds = ping_seconds
         self.retry_seconds = retry_seconds
-        self.known: dict[int, int] = {}
-        self.credentials: dict[int, int] = {}  # tenant -> newest revision that changed a credential
-        self.credential_changes = 0  # how many such revisions were heard, of any tenant
-        self.live = False
+        self._board: LocalBoard | SharedBoard = LocalBoard()
+        self._relayed = False  # a process forked after share(): its parent listens for it
+        self._restart = False
         self.connects = 0  # connections made (so reconnections), for tests and metrics
         self.last_error = ""
         self.backend_pid = 0  # the listening session's server process
@@ -65,8 +66,8 @@ class RevisionFeed:
     def newest(self, tenant_id: int) -> int | None:
         """The newest revision committed for the tenant (0 when none was heard), or None while
         this process is not listening: then only the database knows."""
-        if self.live:
-            return self.known.get(tenant_id, 0)
+        if self._board.live:
+            return self._board.newest(tenant_id)
         if self._thread is None:
             self.start()
         return None
@@ -74,28 +75,63 @@ class RevisionFeed:
     def credentials_changed(self, tenant_id: int) -> int | None:
         """The newest revision heard that may have issued or revoked one of the tenant's credentials
         (0 when none), or None while this process is not listening."""
-        if self.live:
-            return self.credentials.get(tenant_id, 0)
+        if self._board.live:
+            return self._board.credentials_changed(tenant_id)
         if self._thread is None:
             self.start()
         return None
 
+    @property
+    def credential_changes(self) -> int:
+        """How many revisions that changed a credential were heard, of any tenant."""
+        return self._board.credential_changes
+
+    @property
+    def known(self) -> dict[int, int]:
+        """The newest revision heard per tenant (a board of this process's own)."""
+        return self._board.known
+
+    @property
+    def live(self) -> bool:
+        """Whether what is heard is complete: the listener (this process's, or under share() the
+        parent's) is connected and has read every revision."""
+        return self._board.live
+
+    @live.setter
+    def live(self, value: bool) -> None:
+        self._board.live = value
+
     def heard(self, tenant_id: int, revision: int, kinds: Iterable[str] | None = None) -> None:
         """Note that `revision` of the tenant is committed (from a notification or a local commit),
         having changed `kinds` (None: not known, so possibly anything)."""
-        if kinds is None or CREDENTIAL in kinds:
-            if revision > self.credentials.get(tenant_id, 0):
-                self.credentials[tenant_id] = revision
-                self.credential_changes += 1
-        if revision > self.known.get(tenant_id, 0):
-            self.known[tenant_id] = revision
+        self._board.heard(tenant_id, revision, kinds is None or CREDENTIAL in kinds)
+
+    def share(self) -> None:
+        """Keep what is heard in memory shared with the processes forked from here from now on,
+        and listen for them: they read it and write their own commits to it, and never listen
+        themselves (one listening session per server instead of one per worker:
+        scim_authz/pdp/revision_board.py). Called by the gunicorn master before it forks."""
+        if isinstance(self._board, SharedBoard):
+            return
+        local, board = self._board, SharedBoard(stale_seconds=3 * self.ping_seconds + 1)
+        for tenant_id, revision in local.known.items():
+            board.heard(tenant_id, revision, False)
+        for tenant_id, revision in local.credentials.items():
+            board.heard(tenant_id, revision, True)
+        board.live = False  # (until the listener has re-read every revision into it)
+        self._board = board
+        # A listener already running reconnects, to re-read every revision into the shared board
+        # (what it heard between the copy above and the swap went to the old one).
+        self._restart = self._thread is not None
+        self.start()
 
     # ---- the listening thread ------------------------------------------------------------
 
     def start(self) -> None:
-        """Start listening (once per process; a forked child starts its own)."""
+        """Start listening (once per process; a forked child starts its own, unless its parent
+        shares what it hears: share())."""
         with self._start_lock:
-            if self._thread is not None or self._stop.is_set():
+            if self._thread is not None or self._stop.is_set() or self._relayed:
                 return
             self._thread = threading.Thread(target=self._run, name="scim-authz-revision-feed", daemon=True)
             self._thread.start()
@@ -103,14 +139,22 @@ class RevisionFeed:
     def close(self, wait: bool = False) -> None:
         """Stop listening; the thread ends within `ping_seconds` (waited for when `wait`)."""
         self._stop.set()
+        if self._relayed:  # (the board is the parent's, and so is the listener)
+            self._board = LocalBoard()
+            return
         self.live = False
         thread = self._thread
         if wait and thread is not None and thread is not threading.current_thread():
             thread.join(self.ping_seconds + 5)
 
     def _forget_thread(self) -> None:
-        # A forked child has no thread and no connection: it hears nothing until it listens itself.
-        self._thread, self.live = None, False
+        # A forked child has no thread and no connection: it hears nothing until it listens itself,
+        # unless the board is shared: then its parent listens for it.
+        self._thread = None
+        if isinstance(self._board, SharedBoard):
+            self._relayed = True
+        else:
+            self._board.live = False
         self._start_lock = threading.Lock()
 
     def _run(self) -> None:
@@ -148,6 +192,9 @@ class RevisionFeed:
         self.live = True
         prefix = self._schema + ":"
         while not self._stop.is_set():
+            if self._restart:  # share(): listen again, for the shared board
+                self._restart = False
+                return
             for note in conn.notifies(timeout=self.ping_seconds):
                 payload = note.payload
                 if payload.startswith(prefix):  # (other schemas of the same database: not ours)
@@ -159,6 +206,7 @@ class RevisionFeed:
             conn.execute("SELECT 1")  # the connection is still there (a silent network loss shows here)
             if time.monotonic() - started > self.ping_seconds:
                 raise TimeoutError("the database answered the feed's ping too slowly")
+            self._board.beat()
 
 
 def for_engine(engine) -> RevisionFeed | None:
@@ -172,6 +220,7 @@ def for_engine(engine) -> RevisionFeed | None:
         conn = raw.driver_connection
         raw.detach()  # ours alone: its autocommit setting must never reach the pool
         conn.autocommit = True
+        conn.execute(f"SET application_name = '{APPLICATION_NAME}'")  # (so it can be told apart)
         return conn
 
     return RevisionFeed(connect)

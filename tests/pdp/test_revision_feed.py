@@ -244,3 +244,42 @@ def test_a_revocation_lost_while_not_listening_ends_the_token_after_reconnect(ap
     feed._connect = connect
     assert eventually(lambda: feed.live, 5.0), feed.last_error
     assert scim_b.get("/Users?count=1").status_code == 401
+
+
+def test_a_shared_feed_listens_once_for_the_processes_forked_after_it(app, app_b, tenant):
+    """As under gunicorn (config/gunicorn.conf.py: when_ready): the parent shares its feed, then
+    forks; the child never listens, yet hears at once what the parent hears from another instance,
+    and what the child commits is known to the parent."""
+    import json
+    import os
+
+    from tests.conftest import SCIMClient
+
+    feed = _listening(app)
+    feed.share()
+    assert eventually(lambda: feed.live, 5.0), feed.last_error
+    tid, connects = _tenant_id(app), feed.connects
+    from_parent, to_child = os.pipe()
+    from_child, to_parent = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only the board, never a connection or a thread of its own
+        try:
+            target = int(os.read(from_parent, 100))
+            feed.start()
+            deadline = time.monotonic() + 5
+            while (feed.newest(tid) or 0) < target and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen = {"newest": feed.newest(tid), "no_thread": feed._thread is None, "connects": feed.connects}
+            feed.heard(tid, target + 1000, ["user"])  # as the child's own commit would
+            os.write(to_parent, json.dumps(seen).encode())
+        finally:
+            os._exit(0)
+    # Another instance writes: only the parent's listener can bring it to the board.
+    scim_user(SCIMClient(app_b.test_client(), tenant[1]), "zed")
+    with app_b.app_context():
+        target = db.session.execute(text("SELECT revision FROM tenants WHERE id = :t"), {"t": tid}).scalar()
+    os.write(to_child, str(target).encode())
+    seen = json.loads(os.read(from_child, 1000))
+    os.waitpid(pid, 0)
+    assert seen == {"newest": target, "no_thread": True, "connects": connects}
+    assert feed.newest(tid) == target + 1000
