@@ -160,17 +160,20 @@ class RevisionFeed:
     def _run(self) -> None:
         while not self._stop.is_set():
             conn = None
+            # One board per connection: the one that is current now gets every revision read and is
+            # the only one this connection says is live (share() swaps boards, then restarts this).
+            board = self._board
             try:
                 conn = self._connect()
                 self.connects += 1
-                self._listen(conn)
+                self._listen(conn, board)
             except Exception as e:  # noqa: BLE001 - any failure: not live, reconnect
-                if self.live or not self.last_error:
+                if board.live or not self.last_error:
                     log.warning("revision feed lost its connection, checks read the database until it is back: %s",
                                 e)
                 self.last_error = str(e) or type(e).__name__
             finally:
-                self.live = False
+                board.live = False
                 if conn is not None:
                     try:
                         conn.close()
@@ -178,18 +181,18 @@ class RevisionFeed:
                         pass
             self._stop.wait(self.retry_seconds)
 
-    def _listen(self, conn) -> None:
+    def _listen(self, conn, board: LocalBoard | SharedBoard) -> None:
         self.backend_pid = conn.info.backend_pid
         conn.execute(f"LISTEN {CHANNEL}")
         self._schema = conn.execute("SELECT current_schema()").fetchone()[0] or ""
         for tenant_id, revision in conn.execute("SELECT id, revision FROM tenants").fetchall():
             # What changed while nothing was heard is not known: possibly a credential, even when
             # this process's own commits have since taken `known` that far.
-            self.heard(tenant_id, revision)
+            board.heard(tenant_id, revision, True)
         if self.last_error:
             log.info("revision feed listening again; every tenant's revision re-read")
         self.last_error = ""
-        self.live = True
+        board.live = True
         prefix = self._schema + ":"
         while not self._stop.is_set():
             if self._restart:  # share(): listen again, for the shared board
@@ -199,14 +202,14 @@ class RevisionFeed:
                 payload = note.payload
                 if payload.startswith(prefix):  # (other schemas of the same database: not ours)
                     tenant, revision, *kinds = payload[len(prefix):].split(":", 2)
-                    self.heard(int(tenant), int(revision), kinds[0].split(",") if kinds else None)
+                    board.heard(int(tenant), int(revision), not kinds or CREDENTIAL in kinds[0].split(","))
                 if self._stop.is_set():
                     return
             started = time.monotonic()
             conn.execute("SELECT 1")  # the connection is still there (a silent network loss shows here)
             if time.monotonic() - started > self.ping_seconds:
                 raise TimeoutError("the database answered the feed's ping too slowly")
-            self._board.beat()
+            board.beat()
 
 
 def for_engine(engine) -> RevisionFeed | None:
