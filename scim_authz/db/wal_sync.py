@@ -9,10 +9,11 @@ under four IdP connections the machine sat idle while writes queued for the disk
 committing code flushes the WAL itself (`fsync`) after COMMIT:
 
 - a request's unit of work (db.txn.transaction) flushes after it has given back its writer's turn
-  and before its response is built, so the next writer commits while this one waits for the
+  and before its response goes out, so the next writer commits while this one waits for the
   disk, and one flush can cover several writers' commits;
-- any other commit (command line, decision log, background counters) flushes inside
-  `commit()`, before it returns, as SQLite would at FULL.
+- any other commit (command line, migrations, background counters) flushes inside `commit()`,
+  before it returns, as SQLite would at FULL. (The decision log's own connection keeps its
+  documented NORMAL and flushes nothing: pdp/decision_log.py.)
 
 Either way an acknowledged write survives a power loss, as it does at FULL: the flush covers the
 whole WAL file, so the commit's frames and everything before them. SQLite itself still flushes

@@ -1,11 +1,10 @@
 """Where a process keeps the newest revision heard per tenant (scim_authz/pdp/revision_feed.py):
 in its own memory, or in memory shared with the workers forked from it.
 
-Under gunicorn every worker used to listen to PostgreSQL's notifications itself, so every write
-woke one database session and one thread per worker, and the master's too. With a shared board
-(`RevisionFeed.share()`, called by the master before it forks) only the master listens; what it
-hears, and what any worker commits, is written to one table in shared memory that every worker
-reads.
+Were every gunicorn worker to listen to PostgreSQL's notifications itself, every write would wake
+one database session and one thread per worker. With a shared board (`RevisionFeed.share()`,
+called by the master before it forks) only the master listens; what it hears, and what any worker
+commits, is written to one table in shared memory that every worker reads.
 
 The table: a header (whether the listener is live, when it last said so, how many credential
 changes were heard, whether the table is full) and 65,536 slots of (tenant, newest revision, newest
