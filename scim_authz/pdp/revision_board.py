@@ -24,6 +24,8 @@ import struct
 import tempfile
 import threading
 import time
+import weakref
+from contextlib import contextmanager
 
 SLOTS = 1 << 16
 _HEADER = struct.Struct("<qqqq")  # live, heartbeat (monotonic ns), credential changes, full
@@ -57,6 +59,17 @@ class LocalBoard:
         pass
 
 
+_boards: weakref.WeakSet[SharedBoard] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for board in _boards:
+        board._threads = threading.Lock()  # (one another thread of the parent held stays held)
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 class SharedBoard:
     """Anonymous shared memory, inherited by the processes forked after it was made."""
 
@@ -66,10 +79,7 @@ class SharedBoard:
         self._map = mmap.mmap(-1, _BASE + slots * _SLOT.size, flags=mmap.MAP_SHARED)
         self._lockfile = tempfile.TemporaryFile()  # (unlinked: a record lock on it is all it is for)
         self._threads = threading.Lock()
-        os.register_at_fork(after_in_child=self._after_fork)
-
-    def _after_fork(self) -> None:
-        self._threads = threading.Lock()  # (a lock held by another thread of the parent stays held)
+        _boards.add(self)
 
     # ---- header ------------------------------------------------------------------------------
 
@@ -140,24 +150,13 @@ class SharedBoard:
     def credentials_changed(self, tenant_id: int) -> int | None:
         return self._read(tenant_id, 2)
 
+    @contextmanager
     def _locked(self):
-        return _Locked(self)
-
-
-class _Locked:
-    def __init__(self, board: SharedBoard):
-        self.board = board
-
-    def __enter__(self):
-        self.board._threads.acquire()
-        try:
-            fcntl.lockf(self.board._lockfile, fcntl.LOCK_EX)
-        except BaseException:
-            self.board._threads.release()
-            raise
-
-    def __exit__(self, *exc):
-        try:
-            fcntl.lockf(self.board._lockfile, fcntl.LOCK_UN)
-        finally:
-            self.board._threads.release()
+        """Writers one at a time: this process's threads, then the processes (a record lock, which
+        the kernel lets go of if its process dies)."""
+        with self._threads:
+            fcntl.lockf(self._lockfile, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(self._lockfile, fcntl.LOCK_UN)
