@@ -7,6 +7,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from scim_authz.db import wal_sync
+from scim_authz.db.driver_path import execute_plain
 from scim_authz.db.txn import STAND_ALONE, WRITE_INTENT
 from scim_authz.db.wal_sync import GroupCommitConnection
 from scim_authz.db.write_turn import take_for_unit_of_work, turn_for
@@ -98,6 +99,17 @@ def fold_text(value):
     return value.lower() if isinstance(value, str) else value
 
 
+def statements_stand_alone(dialect, driver) -> None:
+    """Let the statements of a stand-alone read run each on its own on this driver connection:
+    autocommit on PostgreSQL (set back when the pool takes it back: pg_transactions); on SQLite,
+    where the driver never begins, nothing."""
+    if dialect.name == "postgresql":
+        from psycopg.pq import TransactionStatus
+
+        if driver.info.transaction_status == TransactionStatus.IDLE:  # (else its first statement fails, as it would)
+            driver.autocommit = True
+
+
 def pg_transactions(engine, stand_alone) -> None:
     """A unit of work that only reads, in statements that need no snapshot in common
     (`stand_alone()`, db.txn.transaction), runs them in autocommit: psycopg sends no BEGIN before
@@ -105,16 +117,11 @@ def pg_transactions(engine, stand_alone) -> None:
     driver's connection when SQLAlchemy begins, so the ORM session and a Core connection alike get
     it; set back when the connection returns to the pool (a connection where that fails is
     thrown away by the pool, never handed out in autocommit)."""
-    from psycopg.pq import TransactionStatus
-
-    idle = TransactionStatus.IDLE
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
         if stand_alone():
-            driver = conn.connection.driver_connection
-            if driver.info.transaction_status == idle:  # (else its first statement fails, as it would)
-                driver.autocommit = True
+            statements_stand_alone(conn.dialect, conn.connection.driver_connection)
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_conn, _record, _state):
@@ -143,6 +150,6 @@ def sqlite_transactions(engine, write_intent, stand_alone=lambda: False) -> None
     def _begin(conn):
         if write_intent():
             take_for_unit_of_work(turn)  # given back by db.txn.transaction after COMMIT/ROLLBACK
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            execute_plain(conn, "BEGIN IMMEDIATE")
         elif not stand_alone():
-            conn.exec_driver_sql("BEGIN")
+            execute_plain(conn, "BEGIN")

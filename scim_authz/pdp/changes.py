@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from scim_authz.authz.changes import KINDS
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Change, Tenant
+from scim_authz.db.prepared import prepared, run_on
 from scim_authz.pdp import revision_signal
 from scim_authz.pdp.revision_feed import CHANNEL
 
@@ -201,8 +202,8 @@ def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]], d
     if conn.dialect.name == "postgresql":
         params = {"t": tenant_id, "kind_set": ",".join(sorted(kinds)), "users": deltas[0], "groups": deltas[1]}
         if not changed:
-            return conn.execute(_ADVANCE_PG, params).first()[0]
-        return conn.execute(_ADVANCE_AND_LOG_PG, {
+            return run_on(conn, prepared("changes.advance", lambda: _ADVANCE_PG), params).first()[0]
+        return run_on(conn, prepared("changes.advance_and_log", lambda: _ADVANCE_AND_LOG_PG), {
             **params, "kinds": [k for k, _ in changed], "refs": [r for _, r in changed]}).first()[0]
     # On SQLite, with the driver's own cursor: two plain statements on the transaction's connection,
     # which SQLAlchemy's execution context would cost more than running.

@@ -7,10 +7,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
-from sqlalchemy import text
+from sqlalchemy import literal, select, text
 
 from scim_authz.db.extensions import db
-from scim_authz.db.prepared import run
+from scim_authz.db.prepared import prepared, run
 from scim_authz.db.txn import ALONE_CONNECTION, read_only, transaction
 from tests.conftest import patch_op
 
@@ -69,9 +69,12 @@ def _outside_a_transaction(conn) -> bool:
 def test_a_stand_alone_read_runs_its_statements_outside_a_transaction_and_hands_back_a_plain_connection(app):
     with app.app_context():
         with transaction(False, statements_stand_alone=True):
-            assert run(text("SELECT 1")).scalar_one() == 1  # on the read's own Core connection
+            one = prepared("tests.select_one", lambda: select(literal(1)))
+            assert run(one).scalar_one() == 1  # by the driver's path, on the read's own pooled connection
             own = ALONE_CONNECTION.get()[0]
             assert _outside_a_transaction(own)
+            assert run(text("SELECT 1")).scalar_one() == 1  # through Core, on the same connection
+            assert ALONE_CONNECTION.get() == [own] and _outside_a_transaction(own)
             db.session.execute(text("SELECT 1"))  # the ORM session's statements alike
             assert _outside_a_transaction(db.session.connection())
         assert own.closed and ALONE_CONNECTION.get() is None
