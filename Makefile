@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 FLASK  := $(BIN)/flask --app wsgi
 # Set TEST_DATABASE_URL=postgresql+psycopg://… to run the suite on PostgreSQL too.
 TEST_DATABASE_URL ?=
+# One test process per core (pytest-xdist); PYTEST_ARGS= runs the suite in one process.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: install run migrate demo token lint test test-sqlite test-postgres screenshots bench clean
 
