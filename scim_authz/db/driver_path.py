@@ -43,7 +43,7 @@ class DriverForm:
             value = params.get(key, default)
             if value is _NOT_GIVEN:
                 raise KeyError(key)
-            values.append(process(value) if process is not None and value is not None else value)
+            values.append(value if process is None else process(value))  # (None too: JSON's None is 'null')
         if self.positional:
             return tuple(values)
         return {name: v for (_, name, _, _), v in zip(self.binds, values, strict=True)}
@@ -151,8 +151,7 @@ def _rows(form: DriverForm, dialect: Dialect, cursor) -> list:
                            for (_, type_), d in zip(form.columns, description, strict=True)]
     fetched, make, processors = cursor.fetchall(), form.row_type._make, form.processors
     if any(processors):
-        return [make([v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True)])
-                for row in fetched]
+        return [make([v if p is None else p(v) for p, v in zip(processors, row, strict=True)]) for row in fetched]
     return [make(row) for row in fetched]
 
 

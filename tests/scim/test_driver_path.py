@@ -106,3 +106,22 @@ def test_a_connection_lost_under_the_driver_path_is_thrown_away(app, tenant, sta
         # the pool hands out a working connection again
         with transaction(False, statements_stand_alone=stand_alone):
             assert run(_by_name(), {"t": tenant[0], "name": "nobody"}).all() == []
+
+
+def test_parameters_are_processed_as_sqlalchemy_processes_them_none_included(app, tenant):
+    """JSON's None is the JSON 'null' for SQLAlchemy, not SQL NULL; dates and booleans as it stores them."""
+    def row(uid):
+        return {"id": uid, "tenant_id": tenant[0], "user_name": uid, "user_name_ci": uid, "external_id": None,
+                "active": False, "display_name": None, "doc": {"userName": uid}, "app_attributes": None,
+                "version": 1, "created": datetime(2026, 1, 2, 3, 4, 5, 6), "last_modified": utcnow()}
+    with app.app_context():
+        with transaction(True):
+            assert isinstance(run(prepared("user.insert", lambda: insert(User.__table__)), row("by-driver")),
+                              DriverResult)
+            db.session.connection().execute(insert(User.__table__), row("by-core"))
+        stored = db.session.execute(text(
+            "SELECT id, app_attributes IS NULL, CAST(app_attributes AS TEXT), CAST(active AS INTEGER), "
+            "CAST(created AS TEXT) FROM users WHERE id IN ('by-driver', 'by-core') ORDER BY id DESC")).all()
+    assert [r[0] for r in stored] == ["by-driver", "by-core"]
+    assert tuple(stored[0][1:]) == tuple(stored[1][1:])
+    assert not stored[0][1]  # JSON null, not SQL NULL, on both
