@@ -124,7 +124,7 @@ def execute(conn: Connection, form: DriverForm, params: dict) -> DriverResult:
             rows = _rows(form, dialect, cursor)
         return DriverResult(rows, cursor.rowcount)
     except dialect.loaded_dbapi.Error as e:
-        raise _as_sqlalchemy_error(conn, e, form.sql, args, driver, cursor) from e
+        raise as_sqlalchemy_error(conn, e, form.sql, args, driver, cursor) from e
     finally:
         cursor.close()
 
@@ -136,7 +136,7 @@ def execute_plain(conn: Connection, sql: str) -> None:
     try:
         cursor.execute(sql)
     except conn.dialect.loaded_dbapi.Error as e:
-        raise _as_sqlalchemy_error(conn, e, sql, (), driver, cursor) from e
+        raise as_sqlalchemy_error(conn, e, sql, (), driver, cursor) from e
     finally:
         cursor.close()
 
@@ -155,8 +155,9 @@ def _rows(form: DriverForm, dialect: Dialect, cursor) -> list:
     return [make(row) for row in fetched]
 
 
-def _as_sqlalchemy_error(conn: Connection, e: Exception, sql: str, args, driver, cursor) -> exc.DBAPIError:
-    """The error SQLAlchemy would raise for the driver's `e`; a lost connection is invalidated first."""
+def as_sqlalchemy_error(conn: Connection, e: Exception, sql: str, args, driver, cursor) -> exc.DBAPIError:
+    """The error SQLAlchemy would raise for the driver's `e` on `conn` (a locked or unwritable
+    database: OperationalError, 503); a lost connection is invalidated first."""
     dialect = conn.dialect
     lost = dialect.is_disconnect(e, driver, cursor)
     if lost:

@@ -26,10 +26,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import delete, event, select, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from scim_authz.authz.changes import KINDS
+from scim_authz.db.driver_path import as_sqlalchemy_error
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Change, Tenant
 from scim_authz.db.prepared import prepared, run_on
@@ -208,7 +208,8 @@ def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]], d
     # On SQLite, with the driver's own cursor: two plain statements on the transaction's connection,
     # which SQLAlchemy's execution context would cost more than running.
     # Its errors are SQLAlchemy's, as from any statement (a locked or unwritable database: 503).
-    cursor, statement, params = conn.connection.dbapi_connection.cursor(), _ADVANCE_SQLITE, None
+    driver = conn.connection.driver_connection
+    cursor, statement, params = driver.cursor(), _ADVANCE_SQLITE, None
     try:
         params = (deltas[0], deltas[1], tenant_id)
         revision = cursor.execute(statement, params).fetchone()[0]
@@ -216,7 +217,7 @@ def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]], d
             statement, params = _LOG_SQLITE, [(tenant_id, revision, k, r) for k, r in changed]
             cursor.executemany(statement, params)
     except conn.dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(statement, params, e, conn.dialect.loaded_dbapi.Error) from e
+        raise as_sqlalchemy_error(conn, e, statement, params, driver, cursor) from e
     finally:
         cursor.close()
     return revision
