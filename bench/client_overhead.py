@@ -22,10 +22,11 @@ wrong answers (target 0). Beside them, not a target: the caller thread's CPU tim
 stdout: a table, the targets, then, as the last line, one JSON object.
 Progress goes to stderr. Exit status 1 when an answer was wrong.
 
-Our gunicorn runs sync workers (GUNICORN_THREADS unset), which close the connection after every
-response: `raw` and `client` then open a TCP connection per call alike (the JSON says whether the
-server closed it: `server_closes_connection`). --gunicorn-threads 2 serves with gthread workers,
-which keep the connection alive, as the brief's "one connection, keep-alive" means.
+Our gunicorn runs sync workers (GUNICORN_THREADS unset), which keep the connection alive between
+calls (GUNICORN_KEEPALIVE), as "one connection, keep-alive" means; with GUNICORN_KEEPALIVE=0 they
+close it after every response, and `raw` and `client` then open a TCP connection per call alike
+(the JSON says whether the server closed it: `server_closes_connection`). --gunicorn-threads 2
+serves with gthread workers instead.
 
     .venv/bin/python bench/client_overhead.py                    # ~1 min on 2 cores
     .venv/bin/python bench/client_overhead.py --reps 3 --calls 500   # quick

@@ -33,7 +33,8 @@ gunicorn's accept, parse, answer and close, its heartbeat, the kernel's TCP work
 worker) and other processes (server CPU - workers' CPU: the gunicorn master). Then the server CPU of
 4 workers minus that of 1: with one request at a time, what idle workers (each woken by every
 connection, one wins the accept) and moving between processes cost, not contention. The sync worker
-closes the connection after each answer: every request is a new TCP connection, as in scim_cycle.
+keeps the client's connection alive (GUNICORN_KEEPALIVE, 5 s by default), as in scim_cycle; with
+GUNICORN_KEEPALIVE=0 every request is a new TCP connection, woken in whichever worker waits.
 
 Limits: process_time counts all threads of a worker, so ours' background threads (metrics
 flusher, revision feed, audit writer, directory-write counter) count as app when they run during a

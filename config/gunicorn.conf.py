@@ -12,15 +12,18 @@ multiproc.prepare()
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Single-threaded (sync) workers, two per core. A check is CPU work under Python's GIL: threads in
-# one process queue for it, and a keep-alive connection stays with the worker that accepted it,
-# so one worker can end up with most clients while another idles. A sync worker takes one request
-# at a time and accepts the next only when free, which spreads the load by itself: measured with
-# bench/check_http.py on 2 cores, p99 8 ms and 4,000 checks/s, against 13-21 ms and 2,900-4,000
-# with 2 workers x 4 threads. Sync workers expect a proxy in front that buffers slow clients;
-# TLS needs one anyway. GUNICORN_THREADS > 1 selects threaded workers instead.
-# The sync worker is gunicorn's, woken one at a time for a new connection (scim_authz/ops/sync_worker.py):
-# gunicorn's own wakes every idle worker for each one, which cost a request 100-280 us of CPU with 4
-# workers (bench/serving_cost.py).
+# one process queue for it, so one process's threads gain nothing over one thread, and they hand
+# each request between them. Measured with bench/check_http.py on 2 cores: sync workers 4,000
+# checks/s, p99 8 ms, against 2,900-4,000 and 13-21 ms with 2 workers x 4 threads. Sync workers
+# expect a proxy in front that buffers slow clients; TLS needs one anyway. GUNICORN_THREADS > 1
+# selects threaded workers instead.
+# The sync worker is gunicorn's, woken one at a time for a new connection and keeping connections
+# alive (scim_authz/ops/sync_worker.py). gunicorn's own wakes every idle worker for each one, which
+# cost a request 100-280 us of CPU with 4 workers (bench/serving_cost.py), and closes every
+# connection after its answer, which cost client and server 150-350 us a request together. A kept
+# connection stays with the worker that accepted it, so under saturation a request can wait behind
+# another client's on a busy worker: with keep-alive, bench/check_http.py measured 3,990 checks/s
+# and p99 13 ms where closing every connection gave 3,070 and 9.9 ms (16 connections, one run).
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * max(1, multiprocessing.cpu_count())))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 worker_class = "gthread" if threads > 1 else "scim_authz.ops.sync_worker.SyncWorker"
@@ -33,7 +36,10 @@ logconfig_dict = logging_config(access_log=accesslog)
 logger_class = "scim_authz.ops.access_log.AccessLogger"
 # X-Forwarded-Proto and friends are believed only from TRUSTED_PROXIES, by gunicorn as by the app.
 forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
-keepalive = 5
+# Seconds a connection is kept open for its next request (HTTP/1.1 keep-alive), by the sync worker
+# too (ops/sync_worker.py): a client then pays for one TCP connection, not one per request. 0 closes
+# the connection after every answer, as gunicorn's own sync worker does.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
 # No request-line cap of gunicorn's own by default (its 414 is an HTML page; GUNICORN_LIMIT_REQUEST_LINE
 # sets one): the app caps the URL at MAX_URL_BYTES and answers with the protocol's 414, so an IdP's
 # long SCIM filter in a GET gets a SCIM error. Headers keep gunicorn's limits; a buffering proxy in

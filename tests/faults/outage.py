@@ -287,8 +287,10 @@ def start_outage_service(pg: PrivatePostgres, workdir, *, deadline_seconds: floa
     """The service on a fresh database of `pg`, with a request deadline, and its workload's data."""
     url = pg.create_database("faults")
     gunicorn_timeout = int(deadline_seconds) + 5
+    # Connections closed after every answer, so the load reaches every worker before the outage
+    # (a kept connection stays with one).
     svc = Service(url, workdir, WEB_CONCURRENCY=str(workers), REQUEST_DEADLINE_SECONDS=str(deadline_seconds),
-                  GUNICORN_TIMEOUT=str(gunicorn_timeout)).prepare().start()
+                  GUNICORN_TIMEOUT=str(gunicorn_timeout), GUNICORN_KEEPALIVE="0").prepare().start()
     try:
         return svc, Workload(svc, pool_size).prepare()
     except BaseException:
