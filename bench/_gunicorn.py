@@ -53,7 +53,7 @@ def gunicorn_defaults() -> dict:
     import multiprocessing
 
     threads = int(os.environ.get("GUNICORN_THREADS", 1))
-    return {"workers": int(os.environ.get("WEB_CONCURRENCY", 2 * max(1, multiprocessing.cpu_count()))),
+    return {"workers": int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count()))),
             "threads": threads, "worker_class": "gthread" if threads > 1 else "sync (one woken per connection)"}
 
 

@@ -11,20 +11,24 @@ from scim_authz.ops.logs import logging_config
 multiproc.prepare()
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-# Single-threaded (sync) workers, two per core. A check is CPU work under Python's GIL: threads in
-# one process queue for it, so one process's threads gain nothing over one thread, and they hand
-# each request between them. Measured with bench/check_http.py on 2 cores: sync workers 4,000
-# checks/s, p99 8 ms, against 2,900-4,000 and 13-21 ms with 2 workers x 4 threads. Sync workers
-# expect a proxy in front that buffers slow clients; TLS needs one anyway. GUNICORN_THREADS > 1
-# selects threaded workers instead.
+# Single-threaded (sync) workers, one per core and at least two. A check is CPU work under Python's
+# GIL: threads in one process queue for it, so one process's threads gain nothing over one thread,
+# and they hand each request between them (bench/check_http.py on 2 cores, closing connections:
+# sync workers 4,000 checks/s and p99 8 ms, against 2,900-4,000 and 13-21 ms with 2 workers x 4
+# threads). Sync workers expect a proxy in front that buffers slow clients; TLS needs one anyway.
+# GUNICORN_THREADS > 1 selects threaded workers instead.
 # The sync worker is gunicorn's, woken one at a time for a new connection and keeping connections
 # alive (scim_authz/ops/sync_worker.py). gunicorn's own wakes every idle worker for each one, which
 # cost a request 100-280 us of CPU with 4 workers (bench/serving_cost.py), and closes every
-# connection after its answer, which cost client and server 150-350 us a request together. A kept
-# connection stays with the worker that accepted it, so under saturation a request can wait behind
-# another client's on a busy worker: with keep-alive, bench/check_http.py measured 3,990 checks/s
-# and p99 13 ms where closing every connection gave 3,070 and 9.9 ms (16 connections, one run).
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * max(1, multiprocessing.cpu_count())))
+# connection after its answer, which cost client and server 150-350 us a request together.
+# Once connections are kept, more processes than cores only share the cores' caches and queue for
+# them: on 2 cores, 2 workers served 4,550 checks/s with p99 7.0 ms, 4 workers 4,100 and 13.3 ms
+# (bench/check_http.py --configs 2x1,4x1, one run), and a SCIM provisioning cycle spent 1.2 ms of
+# server CPU a request with 2 workers, 1.5-1.8 with 4 (bench/scim_cycle.py). A kept connection stays
+# with the worker that accepted it, so under saturation a request can wait behind another client's
+# on a busy worker. With PostgreSQL on another machine, a worker waits for each round trip: raise
+# WEB_CONCURRENCY to keep the cores busy meanwhile.
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 worker_class = "gthread" if threads > 1 else "scim_authz.ops.sync_worker.SyncWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))

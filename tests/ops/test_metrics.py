@@ -241,8 +241,10 @@ def test_two_workers_counts_are_summed_in_one_scrape(tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
     port = _free_port()
+    # Connections closed after every answer, so both workers take requests (a kept one stays with one).
     env = {**os.environ, "DATABASE_URL": url, "SCIM_AUTHZ_INSTANCE": str(tmp_path), "WEB_CONCURRENCY": "2",
-           "ACCESS_LOG": "", "SQLITE_SYNCHRONOUS": "OFF", "BIND": f"127.0.0.1:{port}", "TMPDIR": str(temp)}
+           "ACCESS_LOG": "", "SQLITE_SYNCHRONOUS": "OFF", "BIND": f"127.0.0.1:{port}", "TMPDIR": str(temp),
+           "GUNICORN_KEEPALIVE": "0"}
     for name in ("PUBLIC_BASE_URL", multiproc.ENV):
         env.pop(name, None)
     log = tmp_path / "gunicorn.log"
