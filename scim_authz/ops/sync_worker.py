@@ -23,6 +23,7 @@ least every `timeout / 2`, and waking on the arbiter's pipe. Where EPOLLEXCLUSIV
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 import select
 import time
@@ -30,13 +31,16 @@ from datetime import datetime
 
 from gunicorn import http, util
 from gunicorn.http import wsgi
+from gunicorn.http.parser import Parser
 from gunicorn.workers.sync import StopWaiting
 from gunicorn.workers.sync import SyncWorker as GunicornSyncWorker
 
 EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", None)
 # How long a kept connection's unread request body may take to drain before the connection is
-# closed instead (gunicorn's threaded worker allows the same).
+# closed instead (gunicorn's threaded worker allows the same). A gunicorn whose parser cannot drain
+# within a deadline (before 27) gets gunicorn's sync worker, closing after every answer.
 DRAIN_SECONDS = 5.0
+DRAINS = "deadline" in inspect.signature(getattr(Parser, "finish_body", lambda self: None)).parameters
 
 
 class Connection:
@@ -97,7 +101,7 @@ class SyncWorker(GunicornSyncWorker):
         listeners = {s.fileno(): s for s in self.sockets}
         kept: dict[int, Connection] = {}
         poller = self._epoll()
-        heartbeat = (self.timeout or 1.0) / 2
+        heartbeat = self.timeout or 0.5  # (gunicorn's: half the configured timeout)
         try:
             while self.alive:
                 self.notify()
@@ -166,9 +170,7 @@ class SyncWorker(GunicornSyncWorker):
                 return False
             if not self.handle_request(conn.listener, req, conn.sock, conn.addr):
                 return False
-            finish = getattr(conn.parser, "finish_body", None)  # (gunicorn 23 and later)
-            return self.alive and finish is not None and bool(
-                finish(deadline=time.monotonic() + DRAIN_SECONDS))
+            return self.alive and bool(conn.parser.finish_body(deadline=time.monotonic() + DRAIN_SECONDS))
         except http.errors.NoMoreData as e:
             self.log.debug("Ignored premature client disconnection. %s", e)
         except StopIteration as e:
@@ -229,7 +231,7 @@ class SyncWorker(GunicornSyncWorker):
     _full = False  # as many connections kept as `worker_connections`: this one closes after its answer
 
     def _keeps_alive(self) -> bool:
-        return EXCLUSIVE is not None and bool(self.cfg.keepalive) and not self.cfg.is_ssl
+        return EXCLUSIVE is not None and DRAINS and bool(self.cfg.keepalive) and not self.cfg.is_ssl
 
     def _expire(self, kept, now) -> None:
         for fd in [fd for fd, c in kept.items() if c.expires <= now or not self.alive]:
