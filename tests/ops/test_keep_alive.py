@@ -68,7 +68,8 @@ class Server:
 
 
 def _get(path: str, close: bool = False) -> bytes:
-    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + ("Connection: close\r\n" if close else "") + "\r\n").encode()
+    close_header = "Connection: close\r\n" if close else ""
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{close_header}\r\n".encode()
 
 
 def _read_response(s: socket.socket, buf: bytearray | None = None) -> tuple[bytes, bytes, bytearray]:
@@ -79,7 +80,8 @@ def _read_response(s: socket.socket, buf: bytearray | None = None) -> tuple[byte
         assert chunk, f"the server closed the connection before answering: {bytes(buf)!r}"
         buf += chunk
     head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
     rest = bytearray(rest)
     while len(rest) < length:
         chunk = s.recv(65536)
