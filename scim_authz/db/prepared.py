@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Result
 from scim_authz.db import driver_path
 from scim_authz.db.extensions import db
 from scim_authz.db.setup import statements_stand_alone
-from scim_authz.db.txn import ALONE_CONNECTION
+from scim_authz.db.txn import ALONE_CONNECTION, OWN_WRITE
 
 _BUILT: dict[Any, Executable] = {}
 # Per prepared statement (by id: they live as long as the process), dialect and parameter names,
@@ -66,7 +66,8 @@ def run_on(conn: Connection, stmt: Executable, params: dict | list[dict] | None 
 def _connection() -> Connection | PooledConnection:
     own = ALONE_CONNECTION.get()
     if own is None:
-        return db.session.connection()
+        write = OWN_WRITE.get()
+        return write[0] if write else db.session.connection()
     if not own:
         own.append(PooledConnection(db.engine))
     return own[0]

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from scim_authz.db import wal_sync
 from scim_authz.db.driver_path import execute_plain
-from scim_authz.db.txn import STAND_ALONE, WRITE_INTENT
+from scim_authz.db.txn import BEGUN, STAND_ALONE, WRITE_INTENT
 from scim_authz.db.wal_sync import GroupCommitConnection
 from scim_authz.db.write_turn import take_for_unit_of_work, turn_for
 
@@ -148,6 +148,8 @@ def sqlite_transactions(engine, write_intent, stand_alone=lambda: False) -> None
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
+        if BEGUN.get():
+            return
         if write_intent():
             take_for_unit_of_work(turn)  # given back by db.txn.transaction after COMMIT/ROLLBACK
             execute_plain(conn, "BEGIN IMMEDIATE")

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.orm import Session
 
 from scim_authz.authz.changes import KINDS
+from scim_authz.db import own_write
 from scim_authz.db.driver_path import as_sqlalchemy_error
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Change, Tenant
@@ -42,6 +44,8 @@ MADE_KINDS = "scim_authz.revision_kinds"  # session.info: {tenant_id: set of the
 COMMITTED = "scim_authz.revisions_committed"  # session.info: the same, once committed
 ONE = "scim_authz.one_revision"  # session.info, inside one_revision(): {tenant_id: the revision the commit will make}
 COUNTS = "scim_authz.directory_counts"  # session.info: {tenant_id: [users, groups]} not yet written
+# The revisions the last commit of a write on its own connection (db.own_write) made, until read.
+_OWN_COMMITTED: ContextVar[dict | None] = ContextVar("own_committed", default=None)
 
 # The notification says `schema:tenant:revision:kinds` (kinds comma-separated: what changed, so a
 # listener can tell, say, a credential revoked from a user added without reading the change log).
@@ -59,11 +63,17 @@ _ADVANCE_AND_LOG_PG = text(
     "ORDER BY c.n RETURNING revision")
 
 
+def _info() -> dict:
+    """What this transaction noted: its own connection's (db.own_write), else the ORM session's."""
+    own = own_write.current()
+    return own.info if own is not None else db.session.info
+
+
 def note(tenant_id: int, kind: str, refs: Iterable[str]) -> None:
     """Say that this transaction changed `refs`; the revision advances just before it commits."""
     if kind not in KINDS:
         raise ValueError(f"unknown change kind {kind!r}")
-    db.session.info.setdefault(PENDING, []).append((tenant_id, kind, list(refs)))
+    _info().setdefault(PENDING, []).append((tenant_id, kind, list(refs)))
 
 
 def adjust_counts(tenant_id: int, *, users: int = 0, groups: int = 0) -> None:
@@ -72,14 +82,14 @@ def adjust_counts(tenant_id: int, *, users: int = 0, groups: int = 0) -> None:
     inserts or deletes users or groups without the directory service calls this with the numbers
     of rows, in the same transaction."""
     if users or groups:
-        pending = db.session.info.setdefault(COUNTS, {}).setdefault(tenant_id, [0, 0])
+        pending = _info().setdefault(COUNTS, {}).setdefault(tenant_id, [0, 0])
         pending[0] += users
         pending[1] += groups
 
 
 def forget_counts(tenant_id: int) -> None:
     """Drop what `adjust_counts` has noted for the tenant (its counts were just set from its rows)."""
-    db.session.info.get(COUNTS, {}).pop(tenant_id, None)
+    _info().get(COUNTS, {}).pop(tenant_id, None)
 
 
 def record(tenant_id: int, kind: str, refs: Iterable[str]) -> int:
@@ -135,7 +145,13 @@ def current_revision(tenant_id: int) -> int:
 
 
 def committed_revisions(session: Session | None = None) -> dict[int, int]:
-    """The revisions the last commit of this session made, per tenant (read once)."""
+    """The revisions the last commit of this session (or, without one, of this unit of work's own
+    connection: db.own_write) made, per tenant (read once)."""
+    if session is None:
+        own = _OWN_COMMITTED.get()
+        if own is not None:
+            _OWN_COMMITTED.set(None)
+            return own
     return (session or db.session).info.pop(COMMITTED, None) or {}
 
 
@@ -167,38 +183,46 @@ def savepoint():
 def _write_pending(session: Session, only: int | None = None) -> dict[int, int]:
     """Advance the revision of each tenant with noted changes (or only `only`'s), once each, and
     write the changes and the counts; returns {tenant_id: new revision}."""
-    queue = session.info.get(PENDING) or []
-    counts = session.info.get(COUNTS) or {}
+    return _write(session.info, session.connection, session.flush, session.execute,
+                  lambda tid: _expire_tenant(session, tid), only)
+
+
+def _write(info: dict, connection, flush, execute, expire, only: int | None = None) -> dict[int, int]:
+    """_write_pending on what a transaction noted (`info`), with its connection (`connection()`),
+    its way to write what it holds unwritten (`flush`), to run a statement (`execute`), and to
+    forget a tenant it has loaded (`expire`)."""
+    queue = info.get(PENDING) or []
+    counts = info.get(COUNTS) or {}
     if not queue and not counts:
         return {}
     tenants = [only] if only is not None else list(dict.fromkeys([*(t for t, _, _ in queue), *counts]))
-    session.flush()  # the transaction's own rows first: the tenant's row is locked from here to commit
+    flush()  # the transaction's own rows first: the tenant's row is locked from here to commit
     made = {}
     for tid in tenants:
         mine = [(kind, refs) for t, kind, refs in queue if t == tid]
         deltas = counts.pop(tid, (0, 0))
         if not mine:
             if any(deltas):  # counted without a change noted: the counts alone, no new revision
-                session.execute(update(Tenant).where(Tenant.id == tid).values(
+                execute(update(Tenant).where(Tenant.id == tid).values(
                     user_count=Tenant.user_count + deltas[0], group_count=Tenant.group_count + deltas[1]))
             continue
-        made[tid] = _advance(session, tid, [(kind, ref) for kind, refs in mine for ref in refs], deltas)
-    session.info[PENDING] = [e for e in queue if e[0] not in made]
-    session.info.setdefault(MADE, {}).update(made)
+        # On the transaction's connection, not through the ORM: an ORM UPDATE first works out which
+        # loaded objects it changes, ten times the cost of the statement on every write. A Tenant
+        # the session has loaded is expired instead, so it reads the new revision and counts.
+        conn = connection()
+        expire(tid)
+        made[tid] = _advance(info, conn, tid, [(kind, ref) for kind, refs in mine for ref in refs], deltas)
+    info[PENDING] = [e for e in queue if e[0] not in made]
+    info.setdefault(MADE, {}).update(made)
     return made
 
 
-def _advance(session: Session, tenant_id: int, changed: list[tuple[str, str]], deltas=(0, 0)) -> int:
+def _advance(info: dict, conn, tenant_id: int, changed: list[tuple[str, str]], deltas=(0, 0)) -> int:
     """Advance the revision, change the counts by `deltas` (users, groups) and log `changed`
     (kind, ref) under it: on PostgreSQL one round trip, which also notifies every listening
     instance when the transaction commits."""
     kinds = {k for k, _ in changed}
-    session.info.setdefault(MADE_KINDS, {}).setdefault(tenant_id, set()).update(kinds)
-    # On the session's connection, not through the ORM: an ORM UPDATE first works out which loaded
-    # objects it changes, ten times the cost of the statement on every write. A Tenant this session
-    # has loaded is expired instead, so it reads the new revision and counts.
-    conn = session.connection()
-    _expire_tenant(session, tenant_id)
+    info.setdefault(MADE_KINDS, {}).setdefault(tenant_id, set()).update(kinds)
     if conn.dialect.name == "postgresql":
         params = {"t": tenant_id, "kind_set": ",".join(sorted(kinds)), "users": deltas[0], "groups": deltas[1]}
         if not changed:
@@ -238,11 +262,29 @@ def _advance_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
+    _OWN_COMMITTED.set(None)  # (what an earlier write on its own connection made is not this one's)
     made = session.info.pop(MADE, None)
     kinds = session.info.pop(MADE_KINDS, None) or {}
     if made:
         session.info[COMMITTED] = made
         revision_signal.committed(session, made, kinds)
+
+
+def _own_before_commit(write: own_write.OwnWrite) -> None:
+    _OWN_COMMITTED.set(None)
+    _write(write.info, lambda: write, lambda: None, write.execute, lambda _tid: None)
+
+
+def _own_after_commit(write: own_write.OwnWrite) -> None:
+    made = write.info.pop(MADE, None)
+    kinds = write.info.pop(MADE_KINDS, None) or {}
+    if made:
+        _OWN_COMMITTED.set(made)
+        revision_signal.committed_on(write.engine, made, kinds)
+
+
+own_write.BEFORE_COMMIT.append(_own_before_commit)
+own_write.AFTER_COMMIT.append(_own_after_commit)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -108,7 +108,11 @@ def committed(session: Session, made: dict[int, int], kinds: dict[int, set[str]]
     changed) has committed: say so to this process's checks (the feed) and to every process on this
     machine (the file)."""
     bind = session.get_bind()
-    engine = bind if isinstance(bind, SAEngine) else bind.engine
+    committed_on(bind if isinstance(bind, SAEngine) else bind.engine, made, kinds)
+
+
+def committed_on(engine: SAEngine, made: dict[int, int], kinds: dict[int, set[str]] | None = None) -> None:
+    """`committed`, for a transaction on one of `engine`'s connections."""
     feed = _feeds.get(engine)
     if feed is not None:
         for tenant_id, revision in made.items():

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from scim_authz import pdp
 from scim_authz.credentials import cache as auth_cache
 from scim_authz.credentials.keys import InvalidCredential, TenantDisabled
+from scim_authz.db.own_write import write_on_own_connection
 from scim_authz.db.txn import transaction
 from scim_authz.governance import directory_writes
 from scim_authz.governance.actor import Actor, acting
@@ -37,8 +38,12 @@ RTYPE = {"Users": "User", "Groups": "Group"}
 
 
 
-def scim_endpoint(write: bool):
-    """Authenticate the SCIM token, run the view in one transaction, commit only if it succeeded."""
+def scim_endpoint(write: bool, own_connection=None):
+    """Authenticate the SCIM token, run the view in one transaction, commit only if it succeeded.
+
+    `own_connection(view_args)`: True for a write whose statements all go through db.prepared, which
+    then runs them on a connection of its own, without the ORM session (db.own_write); not when the
+    tenant logs its directory writes in the change log, which the session writes."""
 
     def decorate(view):
         @functools.wraps(view)
@@ -59,6 +64,8 @@ def scim_endpoint(write: bool):
             # A read's statements stand alone: listings, a user and its groups (a group's members
             # are read from a snapshot of their own: scim/group_stream.py).
             with transaction(write, statements_stand_alone=not write), acting(actor):
+                if own_connection is not None and not caller.log_writes and own_connection(kwargs):
+                    write_on_own_connection()
                 resp = view(*args, **kwargs)
                 if write and resp.status_code < 400:
                     directory_writes.count(pdp.write_counter(), caller.tenant_id, caller.credential_id,
@@ -156,7 +163,7 @@ def search_root():
 
 
 @bp.post("/<any(Users, Groups):resource>", strict_slashes=False)
-@scim_endpoint(write=True)
+@scim_endpoint(write=True, own_connection=lambda view_args: view_args["resource"] == "Users")
 def create_resource(resource):
     rtype = _rtype(resource)
     row = service.create(g.ctx, rtype, body_json())
