@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -70,18 +71,23 @@ class WriteTurn:
 
 _turns: dict[str, WriteTurn] = {}
 _turns_lock = threading.Lock()
+_by_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # resolving the path costs a few stat calls
 
 
 def turn_for(engine) -> WriteTurn | None:
     """The process's turn for the engine's SQLite file (None on another backend)."""
     if engine.dialect.name != "sqlite":
         return None
+    known = _by_engine.get(engine)
+    if known is not None:
+        return known
     path = sqlite_sidecar(engine, SUFFIX)
     key = path or f"memory:{id(engine)}"
     with _turns_lock:
         turn = _turns.get(key)
         if turn is None:
             turn = _turns[key] = WriteTurn(path)
+        _by_engine[engine] = turn
         return turn
 
 
