@@ -16,6 +16,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         check_views,
         docs_views,
         governance_views,
+        pdp_sync_views,
         policy_file_views,
         policy_views,
         resources_views,
@@ -55,7 +56,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     app.register_blueprint(scim_bp)
     for module in (check_views, policy_views, policy_file_views, resources_views, governance_views, users_views,
-                   authzen_views, authzen_search, docs_views, tenant_admin_views):
+                   authzen_views, authzen_search, docs_views, tenant_admin_views, pdp_sync_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(webhooks_bp)

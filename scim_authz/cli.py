@@ -57,7 +57,8 @@ def tenants_list():
 
 @tokens_cli.command("issue")
 @click.argument("tenant_key")
-@click.option("--kind", type=click.Choice(["scim", "app"]), default="scim", show_default=True)
+@click.option("--kind", type=click.Choice(["scim", "app", "pdp"]), default="scim", show_default=True,
+              help="scim: an IdP's SCIM token; app: an application's /v1 key; pdp: a decision point's sync key.")
 @click.option("--name", default="", help="A label, e.g. 'Okta production'.")
 def tokens_issue(tenant_key, kind, name):
     """Issue a token for TENANT_KEY; it is printed once and stored only as a hash."""
@@ -270,11 +271,13 @@ def register_cli(app: Flask) -> None:
 def main() -> None:
     """Entry point of the `scim-authz` console script."""
     from scim_authz import create_app
+    from scim_authz.cli_pdp import pdp_cmd
     from scim_authz.cli_policy import policy_cli
     from scim_authz.config.settings import ConfigurationError
 
     group = FlaskGroup(create_app=lambda: create_app())
     group.add_command(policy_cli)  # found before any app is made: `policy validate` needs none
+    group.add_command(pdp_cmd)  # nor does a decision point, which has no database
     try:
         group(prog_name="scim-authz")
     except ConfigurationError as e:  # a missing setting: its message, not a traceback

@@ -65,6 +65,11 @@ CALLERS_OWN_TENANT = {
                                      "holds (nothing, here: it answers deleted false)",
 }
 KIND = {"scim": "scim", "api": "app"}  # the credential kind each surface takes
+
+
+def kind_of(path: str) -> str:
+    """The credential kind a path takes: its surface's, but /v1/pdp's (decision points' sync) takes PDP keys."""
+    return "pdp" if path.startswith("/v1/pdp/") else KIND.get(surface(path), "app")
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -102,6 +107,8 @@ def _fill(route: Route, name: str, resource: str | None, ids: dict) -> tuple[str
             return "User", False
         if name == "sid":
             return USER, False
+    if rule.startswith("/v1/pdp/") and name == "key":
+        return "acme", True  # the tenant a decision point syncs
     if rule.startswith("/v1/"):
         if name == "key":
             return (ids["role"] if rule.startswith("/v1/roles/") else ids["ann"]), True
@@ -193,6 +200,8 @@ def _json(route: Route, resource: str | None, ids: dict):
         "authzen.evaluations": {"subject": {"type": "user", "id": ids["ann"]}, "action": {"name": "edit"},
                                 "evaluations": [{"resource": {"type": "document", "id": "1"}}]},
         "api_resources.put_resource": {"attributes": {"probe": True}},
+        "api_pdp_sync.decisions": {"decisions": [["probe-decision", 0, "2026-01-01T00:00:00", "key sk_probe", None,
+                                                  ids["ann"], "edit", "document", "1", False, "probe", 1]]},
         # a whole policy: applied to acme, it would remove acme's roles and their mappings
         "api_policy_file.diff_file": {"version": 1, "roles": [{"key": "probe-role", "permissions": ["*"]}]},
         "api_policy_file.apply_file": {"version": 1, "roles": [{"key": "probe-role", "permissions": ["*"]}]},
@@ -263,13 +272,14 @@ class Tenants:
         ids["tenant_id"] = self.acme.tenant_id
         ids["credential"], _ = self.issue("scim")  # what the console's revoke pages are aimed at
         self.revoked = {}
-        for kind, path in (("scim", "/scim/v2/Users"), ("app", "/v1/roles")):
+        for kind, path in (("scim", "/scim/v2/Users"), ("app", "/v1/roles"), ("pdp", "/v1/pdp/tenants")):
             cid, secret = self.issue(kind)
             assert send(client, Req("GET", path), secret).status_code == 200  # known, and cached, before
             self.revoke(cid)
             self.revoked[kind] = secret
         _, self.admin_kind = self.issue("admin")  # a credential of a kind neither API takes
-        self.secrets = {"scim": self.acme.scim_token, "app": self.acme.api_key}
+        self.secrets = {"scim": self.acme.scim_token, "app": self.acme.api_key, "pdp": self.issue("pdp")[1]}
+        self.initech_pdp = self.issue("pdp", self.initech.tenant_id)[1]
         self.operator = operator_key(app)  # the admin API's (ADMIN_API_KEYS), of no tenant
         self.root = super_console(app)  # a super-admin, whose pages a tenant's admin does not have
         # an admin who signed in, then was removed: the session outlives the account
@@ -295,9 +305,9 @@ class Tenants:
                          for name, world in (("acme", self.acme), ("initech", self.initech))}
         self.markers += self.webhooks["acme"].values()
 
-    def issue(self, kind: str) -> tuple[int, str]:
+    def issue(self, kind: str, tenant_id: int | None = None) -> tuple[int, str]:
         with self.app.app_context(), intent(True):
-            issued = issue_credential(db.session.get(Tenant, self.acme.tenant_id), kind, "route auth")
+            issued = issue_credential(db.session.get(Tenant, tenant_id or self.acme.tenant_id), kind, "route auth")
             db.session.commit()
             db.session.remove()
         return issued.credential_id, issued.secret
@@ -327,10 +337,10 @@ class Tenants:
             ("a super-admin's console session", self.root.client, {}),
         ]
 
-    def api_variants(self, where: str):
-        """(name, client, headers) for SCIM or /v1."""
-        right = self.secrets[KIND[where]]
-        wrong = self.secrets["app" if where == "scim" else "scim"]
+    def api_variants(self, kind: str):
+        """(name, client, headers) for SCIM or /v1 (a credential of `kind` is the right one)."""
+        right = self.secrets[kind]
+        wrong = self.secrets["app" if kind != "app" else "scim"]
         c = self.acme.client
         return [
             ("no Authorization", c, {}),
@@ -343,7 +353,7 @@ class Tenants:
             ("the secret with a character more", c, {"Authorization": f"Bearer {right}x"}),
             ("the secret with a character less", c, {"Authorization": f"Bearer {right[:-1]}"}),
             ("a made-up token", c, {"Authorization": "Bearer " + right[:8] + "A" * 40}),
-            ("a revoked token of the right kind", c, {"Authorization": f"Bearer {self.revoked[KIND[where]]}"}),
+            ("a revoked token of the right kind", c, {"Authorization": f"Bearer {self.revoked[kind]}"}),
             ("a valid token of the wrong kind", c, {"Authorization": f"Bearer {wrong}"}),
             ("a valid admin-kind credential", c, {"Authorization": f"Bearer {self.admin_kind}"}),
         ]
@@ -381,7 +391,7 @@ def refusal_problems(t: Tenants, route: Route) -> list[tuple[Req, list[str]]]:
         return []
     where = surface(route.rule)
     if where in ("scim", "api"):
-        variants = [(name, client, headers, None) for name, client, headers in t.api_variants(where)]
+        variants = [(name, client, headers, None) for name, client, headers in t.api_variants(kind_of(route.rule))]
     elif where == "console":
         variants = t.console_variants()
     elif where == "admin_api":
@@ -441,7 +451,8 @@ def other_tenant_problems(t: Tenants, route: Route) -> list[tuple[Req, list[str]
             req.headers = webhook_credentials.valid_headers(route.endpoint, req.body, t.webhooks["initech"])
             resp = send(b.client, req)
         else:
-            resp = send(b.client, req, b.scim_token if where == "scim" else b.api_key)
+            secret = {"scim": b.scim_token, "app": b.api_key, "pdp": t.initech_pdp}[kind_of(req.path)]
+            resp = send(b.client, req, secret)
         problems = shape_problems(resp, req.path)
         if route.endpoint == "scim.me" and resp.status_code == 501:
             problems = []  # RFC 7644 §3.11: a provider without /Me answers 501
@@ -496,7 +507,7 @@ def test_the_credentials_used_are_otherwise_accepted(app, client, tenant):
             elif where == "admin_api":
                 resp = send(t.acme.client, req, t.operator)
             else:
-                resp = send(t.acme.client, req, t.secrets[KIND[where]])
+                resp = send(t.acme.client, req, t.secrets[kind_of(req.path)])
             expected = 501 if route.endpoint == "scim.me" else 200  # RFC 7644 §3.11: /Me may be unsupported
             if resp.status_code != expected:
                 failures.append((req, [f"{resp.status_code}, not {expected}: {resp.get_data(as_text=True)[:200]!r}"]))

@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
+from scim_authz.api import openapi_pdp
 from scim_authz.api import openapi_policy as jp
 from scim_authz.api import openapi_schemas as js
 from scim_authz.api import schemas as ma
@@ -37,6 +38,8 @@ ERRORS = {
     404: "Nothing of that name in the caller's tenant.",
     409: "It conflicts with what exists.",
     413: "The body is larger than the limit.",
+    403: "The key does not cover that tenant.",
+    410: "The change log no longer holds every change after that revision: take a snapshot.",
     429: "Too many requests from this address or with this key.",
     503: "The database is out of reach or the request ran out of time; nothing was written.",
 }
@@ -186,6 +189,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}))),
     ("get", V1 + "/usage"): Op("Monthly active users and checks", ok=(200, "Usage"), tag="audit",
                                query=(q("months", {"type": "integer", "minimum": 1, "maximum": 36, "default": 12}),)),
+    # ---- decision points' sync, with a PDP key (api/pdp_sync_views.py, docs/dataplane.md)
+    ("get", V1 + "/pdp/tenants"): Op("The tenants a PDP key covers, with their revisions", ok=(200, "PdpTenants"),
+                                     tag="data plane"),
+    ("get", V1 + "/pdp/tenants/{key}/snapshot"): Op(
+        "A tenant's decision data at a revision (gzip'd JSON; the revision in X-Revision)", ok=(200, None),
+        errors=(403,), tag="data plane"),
+    ("get", V1 + "/pdp/tenants/{key}/changes"): Op(
+        "The changes after a revision, whole revisions, with what each reads (410: take a snapshot)",
+        ok=(200, "PdpChanges"), errors=(403, 410), tag="data plane",
+        query=(q("after", {"type": "integer", "minimum": 0, "default": 0}, "the revision the PDP holds"),)),
+    ("post", V1 + "/pdp/tenants/{key}/decisions"): Op(
+        "Decisions a PDP made, for the decision log (one already there is skipped)", "PdpDecisions",
+        (200, "PdpDecisionsTaken"), (403,), tag="data plane"),
     # ---- this description (api/docs_views.py)
     ("get", V1 + "/openapi.json"): Op("This OpenAPI description", ok=(200, None), public=True, tag="docs"),
     ("get", V1 + "/docs"): Op("A page that reads this description", ok=(200, None), public=True, tag="docs",
@@ -289,7 +305,7 @@ def build(app: Flask) -> dict:
                        "<tenant> --kind app`). The key decides the tenant."})
     for name, schema in MARSHMALLOW.items():
         spec.components.schema(name, schema=schema)
-    components = {**js.COMPONENTS, **jp.COMPONENTS,
+    components = {**js.COMPONENTS, **jp.COMPONENTS, **openapi_pdp.COMPONENTS,
                   "BulkCheckRequest": js.bulk_check_request(app.config["AUTHZ_BULK_MAX_CHECKS"])}
     for name, schema in components.items():
         spec.components.schema(name, schema)

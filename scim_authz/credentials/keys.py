@@ -17,7 +17,7 @@ from scim_authz.governance import changelog
 from scim_authz.pdp.changes import record
 
 log = logging.getLogger("scim_authz.credentials.keys")
-PREFIXES = {"scim": "scim_", "app": "sk_", "admin": "adm_"}
+PREFIXES = {"scim": "scim_", "app": "sk_", "admin": "adm_", "pdp": "pdp_"}
 # last_used is a hint for the console, not an audit trail: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 

@@ -1,0 +1,133 @@
+"""/v1/pdp: what decision points (`scim-authz pdp`) sync from, with a PDP key (`pdp_…`, one tenant's).
+
+    GET  /v1/pdp/tenants                          the tenants the key covers, with their revisions
+    GET  /v1/pdp/tenants/<key>/snapshot           the tenant's decision data at a revision (gzip'd JSON)
+    GET  /v1/pdp/tenants/<key>/changes?after=N    the changes after revision N, with what they read
+    POST /v1/pdp/tenants/<key>/decisions          decisions a decision point made, for the decision log
+
+A PDP key reads nothing else, and no other credential reads these (docs/dataplane.md).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import bindparam, text
+from werkzeug.exceptions import TooManyRequests
+
+from scim_authz import pdp
+from scim_authz.api.context import json_body, json_response
+from scim_authz.api.errors import APIError, InvalidRequest, Unauthorized
+from scim_authz.credentials import cache as auth_cache
+from scim_authz.credentials.keys import InvalidCredential, TenantDisabled
+from scim_authz.dataplane.source import SyncSource
+from scim_authz.db.extensions import db
+from scim_authz.db.txn import transaction
+from scim_authz.pdp.decision_log import COLUMNS
+from scim_authz.web import rate_limit
+
+bp = Blueprint("api_pdp_sync", __name__, url_prefix="/v1/pdp")
+MAX_DECISIONS = 10_000  # per POST
+
+
+class Forbidden(APIError):
+    status = 403
+    code = "forbidden"
+
+
+class Gone(APIError):
+    status = 410
+    code = "snapshot_required"
+
+
+def _caller():
+    limits, address = rate_limit.limits(), rate_limit.client_address()
+    authorization = request.headers.get("Authorization")
+    limits.admit("api", address, authorization, TooManyRequests)
+    try:
+        return auth_cache.authenticate(authorization, "pdp", policy=False)
+    except TenantDisabled as e:
+        raise Unauthorized(e.detail) from e
+    except InvalidCredential as e:
+        limits.auth_failed("api", address)
+        raise Unauthorized(e.detail if "Bearer" in e.detail else "The PDP key is not valid.") from e
+
+
+def _tenant(key: str) -> int:
+    """The id of the tenant `key`, which the caller's PDP key must cover."""
+    g.caller = caller = _caller()
+    if key != caller.tenant_key:
+        raise Forbidden(f"this PDP key does not cover tenant {key!r}")
+    return caller.tenant_id
+
+
+def _source() -> SyncSource:
+    return SyncSource(pdp.engine().reader)
+
+
+@bp.get("/tenants")
+def tenants():
+    g.caller = caller = _caller()
+    return json_response({"tenants": [{"id": caller.tenant_id, "key": caller.tenant_key,
+                                       "revision": _source().reader.revision(caller.tenant_id)}]})
+
+
+@bp.get("/tenants/<key>/snapshot")
+def snapshot(key):
+    tid = _tenant(key)
+    revision, body = _source().snapshot_gzip(tid)
+    resp = Response(body, content_type="application/json")
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["X-Revision"] = str(revision)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/tenants/<key>/changes")
+def changes(key):
+    tid = _tenant(key)
+    after = request.args.get("after", default=0, type=int)  # (a value that is not a number reads as absent)
+    if "after" in request.args and (not request.args["after"].isdigit()):
+        raise InvalidRequest("after must be a revision number", details={"after": ["an integer ≥ 0"]})
+    body = _source().changes(tid, after)
+    if body is None:
+        raise Gone(f"the changes after revision {after} are no longer all in the change log: take a snapshot")
+    return json_response(body)
+
+
+@bp.post("/tenants/<key>/decisions")
+def decisions(key):
+    """Append a decision point's decisions to the decision log; one already there (a batch sent
+    again after a lost answer) is skipped, so sending twice records once."""
+    tid = _tenant(key)
+    raw = json_body().get("decisions")
+    if not isinstance(raw, list) or len(raw) > MAX_DECISIONS:
+        raise InvalidRequest(f"decisions must be a list of at most {MAX_DECISIONS} rows",
+                             details={"decisions": ["invalid"]})
+    rows = [_row(r, tid, i) for i, r in enumerate(raw)]
+    with transaction(False):
+        known = set()
+        ids = [r[0] for r in rows]
+        for i in range(0, len(ids), 500):
+            known.update(db.session.execute(text("SELECT id FROM decisions WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)), {"ids": ids[i:i + 500]}).scalars())
+    fresh = [r for r in rows if r[0] not in known]
+    if fresh:
+        pdp.audit(current_app._get_current_object()).write_now(fresh)
+    return json_response({"accepted": len(fresh), "duplicates": len(rows) - len(fresh)})
+
+
+def _row(r, tid: int, i: int) -> tuple:
+    """One decision in COLUMNS order, checked: ids are the decision point's, the tenant the key's."""
+    if not isinstance(r, list) or len(r) != len(COLUMNS):
+        raise InvalidRequest(f"decision {i} must be a list of {len(COLUMNS)} values ({', '.join(COLUMNS)})")
+    did, _, at, asked_by, user_id, user_key, action, rtype, rid, allowed, reason, revision = r
+    try:
+        when = datetime.fromisoformat(str(at).removesuffix("Z"))
+    except ValueError as e:
+        raise InvalidRequest(f"decision {i}: at must be an ISO 8601 time") from e
+    if not (isinstance(did, str) and 0 < len(did) <= 36) or not isinstance(allowed, bool) \
+            or not isinstance(revision, int):
+        raise InvalidRequest(f"decision {i} is not a decision row")
+    return (did, tid, when.replace(tzinfo=None), f"pdp: {str(asked_by)[:190]}", user_id, str(user_key)[:300],
+            str(action)[:100], str(rtype)[:100], str(rid)[:300], allowed, str(reason)[:1000], revision)

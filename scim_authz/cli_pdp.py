@@ -1,0 +1,41 @@
+"""`scim-authz pdp`: a decision point beside the application (scim_authz/dataplane), served by gunicorn
+without any database setting."""
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.command("pdp")
+@click.option("--control-plane", envvar="PDP_CONTROL_PLANE", required=True,
+              help="The control plane's base URL, e.g. https://authz.example.com.")
+@click.option("--key", envvar="PDP_KEY", required=True,
+              help="A PDP key (pdp_…) of the tenant to serve; better given as PDP_KEY in the environment.")
+@click.option("--bind", envvar="PDP_BIND", default="127.0.0.1:8181", show_default=True)
+@click.option("--data-dir", envvar="PDP_DATA_DIR", default="pdp-data", show_default=True,
+              help="Where the last snapshot, the changes after it and unsent decisions are kept.")
+@click.option("--threads", envvar="PDP_THREADS", default=4, show_default=True, type=int)
+@click.option("--poll-seconds", envvar="PDP_POLL_SECONDS", default=0.05, show_default=True, type=float,
+              help="How often the control plane is asked for changes.")
+@click.option("--wait-seconds", envvar="PDP_WAIT_SECONDS", default=2.0, show_default=True, type=float,
+              help="How long a check with at_least waits for that revision before a 409.")
+def pdp_cmd(control_plane, key, bind, data_dir, threads, poll_seconds, wait_seconds):
+    """Serve the decision API for the tenant of a PDP key, synced from the control plane."""
+    from gunicorn.app.base import BaseApplication
+
+    from scim_authz.dataplane.server import create_pdp_app, stop
+
+    class PdpServer(BaseApplication):
+        def load_config(self):
+            # One process: the engine is in memory once; threads wait on at_least while others decide.
+            for k, v in {"bind": bind, "workers": 1, "threads": max(1, threads), "worker_class": "gthread",
+                         "accesslog": os.environ.get("ACCESS_LOG") or None, "timeout": 60,
+                         "worker_exit": lambda _arbiter, worker: stop(worker.wsgi)}.items():
+                self.cfg.set(k, v)
+
+        def load(self):
+            return create_pdp_app(control_plane, key, os.path.abspath(data_dir), poll_seconds=poll_seconds,
+                                  wait_seconds=wait_seconds)
+
+    PdpServer().run()

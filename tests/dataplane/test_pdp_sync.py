@@ -1,0 +1,298 @@
+"""A decision point synced from the control plane: the same answers at the same revisions over a
+generated workload, right after each write when the check asks for the write's revision; what a PDP
+key may read; writes refused at the decision point; decisions shipped back to the decision log."""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from scim_authz.credentials.keys import issue_credential
+from scim_authz.dataplane.server import create_pdp_app, stop
+from scim_authz.db.extensions import db
+from scim_authz.db.models import Decision, Tenant
+from scim_authz.db.txn import intent
+from tests.api._api_helpers import error, scim_group, scim_user
+from tests.conftest import make_tenant, patch_op
+
+SCHEMA = """
+entity folder {
+  relation owner @user
+  relation viewer @user @group#member
+  relation parent @folder
+  permission view = owner or viewer or parent.view
+}
+entity document {
+  relation owner @user
+  relation viewer @user @group#member
+  relation parent @folder
+  permission edit = owner
+  permission view = edit or viewer or parent.view
+}
+"""
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def issue(app, tenant_id: int, kind: str) -> str:
+    with app.app_context(), intent(True):
+        secret = issue_credential(db.session.get(Tenant, tenant_id), kind, "tests").secret
+        db.session.commit()
+        return secret
+
+
+class PDP:
+    """A decision point in this process, syncing through the control plane's WSGI app (no sockets);
+    `sync()` runs one round of its syncer, so each test says when it catches up."""
+
+    def __init__(self, control_app, pdp_key: str, app_key: str, data_dir):
+        self.app = create_pdp_app("http://localhost", pdp_key, data_dir, start=False,
+                                  transport=httpx.WSGITransport(app=control_app))
+        self.state = self.app.extensions["scim_authz.dataplane"]
+        self.client = self.app.test_client()
+        self.headers = {"Authorization": f"Bearer {app_key}"}
+
+    def sync(self) -> None:
+        while self.state.syncer.sync_once():
+            pass
+
+    def post(self, path, body):
+        return self.client.post("/v1" + path, json=body, headers=self.headers)
+
+    def get(self, path, **kw):
+        return self.client.get("/v1" + path, headers=self.headers, **kw)
+
+
+@pytest.fixture
+def keys(app, tenant):
+    return issue(app, tenant[0], "pdp"), issue(app, tenant[0], "app")
+
+
+@pytest.fixture
+def pdp(app, keys, tmp_path):
+    p = PDP(app, keys[0], keys[1], tmp_path / "pdp")
+    yield p
+    stop(p.app)
+
+
+def both(api, pdp, body, path="/check"):
+    """The control plane's answer and the decision point's to the same request."""
+    a, b = api.post(path, body), pdp.post(path, body)
+    assert a.status_code == 200, a.get_data(as_text=True)
+    assert b.status_code == 200, b.get_data(as_text=True)
+    return a.get_json(), b.get_json()
+
+
+def same(api, pdp, checks, at_least=None):
+    """Every check answered alike (allowed and revision) by both; the number allowed."""
+    allowed = 0
+    for user, action, resource in checks:
+        body = {"user": user, "action": action, "resource": resource}
+        if at_least is not None:
+            body["consistency"] = {"at_least": at_least}
+        a, b = both(api, pdp, body)
+        assert (a["allowed"], a["revision"]) == (b["allowed"], b["revision"]), (body, a, b)
+        allowed += a["allowed"]
+    return allowed
+
+
+def test_the_same_answers_at_every_revision_of_a_generated_workload(app, api, scim, pdp):
+    rnd = random.Random(7)
+    users = [scim_user(scim, f"u{i}@example.com", **{ENTERPRISE: {"department": rnd.choice(["R&D", "Sales"])}})
+             for i in range(8)]
+    pdp.sync()
+    groups: list[str] = []
+    docs = [f"document:{i}" for i in range(6)]
+    folders = [f"folder:{i}" for i in range(3)]
+    actions = ["view", "edit", "delete", "read"]
+    revision = None
+
+    def write(r):
+        assert r.status_code in (200, 201, 204), r.get_data(as_text=True)
+        body = r.get_json(silent=True) or {}
+        return body.get("revision")
+
+    steps = [
+        lambda: write(api.post("/schema", {"source": SCHEMA})),
+        lambda: write(api.post("/roles", {"key": "reader", "permissions": ["document:read"]})),
+        lambda: write(api.post("/roles", {"key": "rd", "permissions": ["document:delete"],
+                                          "condition": 'user.enterprise.department == "R&D"'})),
+        lambda: groups.append(scim_group(scim, f"g{len(groups)}", rnd.sample(users, 3))),
+        lambda: write(api.post("/group-mappings", {"group": f"g{len(groups) - 1}", "role": "reader"})),
+        lambda: write(api.post("/role-assignments", {"user": rnd.choice(users), "role": "rd"})),
+        lambda: write(api.post("/relationships", {"relationships": [
+            {"resource": rnd.choice(docs), "relation": "owner", "subject": f"user:{rnd.choice(users)}"},
+            {"resource": rnd.choice(docs), "relation": "parent", "subject": rnd.choice(folders)},
+            {"resource": rnd.choice(folders), "relation": "viewer", "subject": f"group:{groups[-1]}#member"}]})),
+        lambda: scim.patch(f"/Users/{rnd.choice(users)}", patch_op({"op": "replace", "value": {"active": False}})),
+        lambda: scim.patch(f"/Groups/{groups[-1]}",
+                           patch_op({"op": "remove", "path": f'members[value eq "{users[0]}"]'})),
+        lambda: scim.patch(f"/Users/{users[1]}", patch_op({"op": "replace", "path": f"{ENTERPRISE}:department",
+                                                            "value": "R&D"})),
+        lambda: write(api.put("/roles/reader", {"permissions": ["document:read", "document:view"]})),
+        lambda: scim.delete(f"/Users/{users[-1]}"),
+    ]
+    checks = list(itertools.product(users[:6], actions, docs[:4]))
+    total_allowed = 0
+    for step in steps[:-1] + steps[3:]:
+        made = step()
+        if isinstance(made, int):
+            revision = made
+        # Right after the write, asked at its revision: the decision point waits for it.
+        if revision is not None:
+            pdp.state.syncer.sync_once()
+            total_allowed += same(api, pdp, rnd.sample(checks, 12), at_least=revision)
+        pdp.sync()
+        total_allowed += same(api, pdp, rnd.sample(checks, 24))
+    steps[-1]()  # a user deleted
+    pdp.sync()
+    total_allowed += same(api, pdp, checks)
+    assert total_allowed > 20  # the workload allows some, not only denies
+    assert pdp.get("/users/" + users[1] + "/permissions").get_json() == \
+        api.get("/users/" + users[1] + "/permissions").get_json()
+
+
+def test_a_condition_reads_only_the_attributes_sent(app, api, scim, pdp):
+    uid = scim_user(scim, "ann@example.com", title="Engineer", nickName="annie",
+                    **{ENTERPRISE: {"department": "R&D", "costCenter": "42"}})
+    api.post("/roles", {"key": "rd", "permissions": ["lab:enter"], "condition": 'user.title == "Engineer"'})
+    api.post("/role-assignments", {"user": uid, "role": "rd"})
+    pdp.sync()
+    copy = next(iter(pdp.state.mirror.tenants.values()))
+    assert copy.attrs[uid] == {"title": "Engineer"}  # not nickName, emails, the enterprise extension
+    assert both(api, pdp, {"user": uid, "action": "enter", "resource": "lab:1"})[1]["allowed"] is True
+    # A condition reading another attribute: the decision point takes a fresh snapshot with it.
+    api.put("/roles/rd", {"permissions": ["lab:enter"], "condition": 'user.enterprise.costCenter == "42"'})
+    pdp.sync()
+    copy = next(iter(pdp.state.mirror.tenants.values()))
+    assert copy.attrs[uid] == {ENTERPRISE: {"department": "R&D", "costCenter": "42"}}
+    a, b = both(api, pdp, {"user": uid, "action": "enter", "resource": "lab:1"})
+    assert a == {**b, "decision_id": a["decision_id"]} and b["allowed"] is True
+
+
+def test_a_revoked_application_key_is_refused_at_the_decision_point(app, pdp, keys):
+    pdp.sync()
+    assert pdp.post("/check", {"user": "x", "action": "read", "resource": "doc:1"}).status_code == 200
+    with app.app_context(), intent(True):
+        from scim_authz.credentials.keys import hash_secret, revoke_credential
+        from scim_authz.db.models import Credential
+        cred = db.session.execute(select(Credential).where(Credential.secret_hash == hash_secret(keys[1]))).scalar_one()
+        revoke_credential(db.session.get(Tenant, cred.tenant_id), cred.id)
+        db.session.commit()
+    pdp.sync()
+    error(pdp.post("/check", {"user": "x", "action": "read", "resource": "doc:1"}), 401, "unauthorized")
+
+
+def test_a_revision_not_reached_is_409_after_a_bounded_wait(pdp):
+    pdp.sync()
+    pdp.state.wait_seconds = 0.2
+    have = next(iter(pdp.state.mirror.tenants.values())).revision
+    err = error(pdp.post("/check", {"user": "x", "action": "read", "resource": "doc:1",
+                                    "consistency": {"at_least": have + 5}}), 409, "revision_not_reached")
+    assert err["details"] == {"revision": have}
+
+
+def test_writes_scim_and_the_console_are_refused_pointing_at_the_control_plane(pdp):
+    pdp.sync()
+    for method, path in [("POST", "/v1/roles"), ("PUT", "/v1/users/ann"), ("POST", "/v1/relationships"),
+                         ("GET", "/v1/decisions"), ("POST", "/scim/v2/Users"), ("GET", "/admin/login")]:
+        r = pdp.client.open(path, method=method, json={}, headers=pdp.headers)
+        err = error(r, 405, "decision_point_read_only")
+        assert "http://localhost" in err["message"]
+
+
+def test_a_pdp_key_reads_its_tenant_only_and_nothing_else(app, client, keys, tenant):
+    pdp_key, app_key = keys
+    h = {"Authorization": f"Bearer {pdp_key}"}
+    assert client.get("/v1/pdp/tenants", headers=h).get_json()["tenants"][0]["key"] == "acme"
+    other_id, _ = make_tenant(app, "initech")
+    error(client.get("/v1/pdp/tenants/initech/changes?after=0", headers=h), 403, "forbidden")
+    # ... and no other endpoint: /v1, SCIM, the admin API
+    error(client.post("/v1/check", json={"user": "x", "action": "a", "resource": "d:1"}, headers=h), 401)
+    assert client.get("/scim/v2/Users", headers=h).status_code == 401
+    assert client.get("/admin/api/tenants", headers=h).status_code in (401, 403)
+    # ... nor do other credentials read the sync endpoints
+    for other in (app_key, issue(app, tenant[0], "scim")):
+        error(client.get("/v1/pdp/tenants", headers={"Authorization": f"Bearer {other}"}), 401)
+    error(client.get("/v1/pdp/tenants"), 401)
+
+
+def test_the_snapshot_is_gzip_and_changes_are_whole_revisions(app, client, keys, scim):
+    for i in range(3):
+        scim_user(scim, f"s{i}@example.com")
+    h = {"Authorization": f"Bearer {keys[0]}"}
+    r = client.get("/v1/pdp/tenants/acme/snapshot", headers=h)
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
+    import gzip
+    snap = json.loads(gzip.decompress(r.get_data()))
+    assert len(snap["users"]) == 3 and snap["tenant"][4] == int(r.headers["X-Revision"])
+    body = client.get("/v1/pdp/tenants/acme/changes?after=0", headers=h).get_json()
+    revs = [c[0] for c in body["changes"]]
+    assert revs == sorted(revs) and revs[0] == 1 and body["revision"] == revs[-1]
+    assert set(body["data"]["users"]) == {c[2] for c in body["changes"] if c[1] == "user"}
+    error(client.get("/v1/pdp/tenants/acme/changes?after=x", headers=h), 400)
+
+
+def test_decisions_reach_the_control_planes_decision_log_once(app, pdp, tenant):
+    pdp.sync()
+    for i in range(5):
+        assert pdp.post("/check", {"user": f"u{i}", "action": "read", "resource": "doc:1"}).status_code == 200
+    spool = pdp.state.spool
+    spool.flush()
+    assert spool.pending() == 0 and spool.shipped == 5
+    with app.app_context():
+        logged = db.session.execute(select(Decision).where(Decision.tenant_id == tenant[0])).scalars().all()
+        assert len(logged) == 5 and all(d.asked_by.startswith("pdp: key sk_") for d in logged)
+        rows = [[d.id, d.tenant_id, d.at.isoformat(), "again", d.user_id, d.user_key, d.action, d.resource_type,
+                 d.resource_id, d.allowed, d.reason, d.revision] for d in logged]
+        db.session.remove()
+    # Sent again (an answer lost on the way back): recorded once.
+    spool.ship("acme", rows)
+    with app.app_context():
+        assert len(db.session.execute(select(Decision).where(Decision.tenant_id == tenant[0])).scalars().all()) == 5
+
+
+def test_decisions_wait_on_disk_while_the_control_plane_is_away(app, pdp, tenant):
+    pdp.sync()
+    spool = pdp.state.spool
+    real = spool.ship
+
+    def away(key, rows):
+        raise httpx.ConnectError("control plane stopped")
+    spool.ship = away
+    for i in range(3):
+        pdp.post("/check", {"user": f"u{i}", "action": "read", "resource": "doc:1"})
+    spool.flush()
+    assert spool.pending() == 3 and spool.last_error
+    spool.ship = real
+    spool.flush()
+    assert spool.pending() == 0
+    with app.app_context():
+        assert len(db.session.execute(select(Decision).where(Decision.tenant_id == tenant[0])).scalars().all()) == 3
+
+
+def test_a_restart_while_the_control_plane_is_down_serves_from_local_disk(app, api, scim, keys, tmp_path):
+    uid = scim_user(scim, "ann@example.com")
+    api.post("/roles", {"key": "reader", "permissions": ["document:read"]})
+    first = PDP(app, keys[0], keys[1], tmp_path / "pdp")
+    first.sync()
+    r = api.post("/role-assignments", {"user": uid, "role": "reader"})
+    first.sync()
+    stop(first.app)
+
+    class Down(httpx.BaseTransport):
+        def handle_request(self, request):
+            raise httpx.ConnectError("control plane stopped")
+    again = create_pdp_app("http://localhost", keys[0], tmp_path / "pdp", start=False, transport=Down())
+    try:
+        c = again.test_client()
+        body = c.post("/v1/check", json={"user": uid, "action": "read", "resource": "document:1"},
+                      headers={"Authorization": f"Bearer {keys[1]}"}).get_json()
+        assert body["allowed"] is True and body["revision"] == r.get_json()["revision"]
+        ready = c.get("/readyz").get_json()
+        assert ready["status"] == "ready" and ready["tenants"][0]["revision"] == body["revision"]
+    finally:
+        stop(again)
