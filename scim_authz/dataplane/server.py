@@ -99,7 +99,15 @@ def check():
     b = check_views.DecisionBatch()
     out, row = check_views.decide(item, item["at_least"], item["explain"] or check_views._explain_arg(), b)
     b.audit.record(row)
-    return json_response(out)
+    return json_response(_flag_stale(out))
+
+
+def _flag_stale(body: dict) -> dict:
+    """Say so in an answer given while the control plane is out of reach (from the last revision
+    received), as the control plane does while its database is."""
+    if not _state().syncer.connected:
+        body["stale"] = True
+    return body
 
 
 @bp.post("/v1/check/bulk")
@@ -117,7 +125,7 @@ def check_bulk():
         rows.append(row)
     b.g.decision_id = None
     b.audit.write_now(rows)
-    return json_response({"results": results, "revision": max(r[11] for r in rows)})
+    return json_response(_flag_stale({"results": results, "revision": max(r[11] for r in rows)}))
 
 
 @bp.get("/v1/users/<path:user>/permissions")
@@ -128,7 +136,7 @@ def permissions(user):
     found = pdp.engine().permissions(g.caller.tenant_id, user, at_least)
     if found is None:
         raise NotFound(f"no user {user!r} in this tenant")
-    return json_response(found)
+    return json_response(_flag_stale(found))
 
 
 @bp.route("/v1/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -168,16 +168,15 @@ class Syncer:
             self._journal_lines[key] = self._journal_lines.get(key, 0) + 1
             self._apply(copy.id, body)
             more |= bool(body.get("more"))
+        if not self.connected:
+            log.info("control plane %s reached", self.control.url)
+        self.connected, self.last_error, self.last_contact = True, None, time.time()
         return more
 
     def run(self) -> None:
         while not self._stop.is_set():
             try:
-                more = self.sync_once()
-                if not self.connected:
-                    log.info("control plane %s reached", self.control.url)
-                self.connected, self.last_error, self.last_contact = True, None, time.time()
-                wait = 0 if more else self.poll_seconds
+                wait = 0 if self.sync_once() else self.poll_seconds
             except Exception as e:  # noqa: BLE001 - the decision point keeps serving what it has
                 if self.connected or self.last_error is None:
                     log.warning("control plane %s out of reach; serving the last revision received: %s",

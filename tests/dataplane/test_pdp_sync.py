@@ -292,7 +292,67 @@ def test_a_restart_while_the_control_plane_is_down_serves_from_local_disk(app, a
         body = c.post("/v1/check", json={"user": uid, "action": "read", "resource": "document:1"},
                       headers={"Authorization": f"Bearer {keys[1]}"}).get_json()
         assert body["allowed"] is True and body["revision"] == r.get_json()["revision"]
+        assert body["stale"] is True  # the control plane has not answered since the start
         ready = c.get("/readyz").get_json()
         assert ready["status"] == "ready" and ready["tenants"][0]["revision"] == body["revision"]
     finally:
         stop(again)
+
+
+class Switch(httpx.BaseTransport):
+    """The control plane's WSGI app, reachable or not."""
+
+    def __init__(self, app):
+        self.inner, self.down = httpx.WSGITransport(app=app), False
+
+    def handle_request(self, request):
+        if self.down:
+            raise httpx.ConnectError("control plane stopped")
+        return self.inner.handle_request(request)
+
+
+def test_an_outage_of_the_control_plane_is_served_through_and_caught_up_after(app, api, scim, keys, tmp_path):
+    """With its syncer and shipper running: through an outage it answers at its last revision and
+    says so; within a second of the control plane's return it has caught up; no decision is lost."""
+    import time
+
+    from tests.api._api_helpers import eventually
+    uid = scim_user(scim, "ann@example.com")
+    api.post("/roles", {"key": "reader", "permissions": ["document:read"]})
+    switch = Switch(app)
+    pdp_app = create_pdp_app("http://localhost", keys[0], tmp_path / "pdp", transport=switch, poll_seconds=0.02)
+    c, h = pdp_app.test_client(), {"Authorization": f"Bearer {keys[1]}"}
+    state = pdp_app.extensions["scim_authz.dataplane"]
+    try:
+        assert eventually(lambda: c.get("/readyz").status_code == 200)
+
+        asked = []
+
+        def ask():
+            asked.append(1)
+            return c.post("/v1/check", json={"user": uid, "action": "read", "resource": "document:1"},
+                          headers=h).get_json()
+        before = ask()
+        assert before["allowed"] is False and "stale" not in before
+        switch.down = True
+        made = api.post("/role-assignments", {"user": uid, "role": "reader"}).get_json()["revision"]
+        assert eventually(lambda: not state.syncer.connected)
+        answers = [ask() for _ in range(20)]
+        time.sleep(1.0)
+        answers += [ask() for _ in range(20)]
+        assert all(a["allowed"] is False and a["stale"] is True and a["revision"] == before["revision"]
+                   for a in answers)
+        assert c.get("/readyz").get_json()["connected"] is False
+        switch.down = False
+        back = time.monotonic()
+        assert eventually(lambda: ask()["revision"] >= made, timeout=1.0)
+        assert time.monotonic() - back < 1.0
+        after = ask()
+        assert after["allowed"] is True and "stale" not in after
+        assert eventually(lambda: state.spool.pending() == 0, timeout=3.0)
+        with app.app_context():
+            logged = db.session.execute(select(Decision).where(Decision.user_id == uid)).scalars().all()
+            assert len(logged) == len(asked)  # every decision made, the outage's included, logged once
+            db.session.remove()
+    finally:
+        stop(pdp_app)
