@@ -87,8 +87,9 @@ class Service:
             self.api_key = out[3].strip().splitlines()[-1].strip()
         return self
 
-    def start(self, timeout: float = 60) -> Service:
-        port = free_port()
+    def start(self, timeout: float = 60, port: int | None = None) -> Service:
+        """Start gunicorn on `port` (a free one by default; a restart passes the one it had)."""
+        port = port or free_port()
         self.origin = f"http://127.0.0.1:{port}"
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen([str(BIN / "gunicorn"), "--name", "faults", "-c", "config/gunicorn.conf.py",
