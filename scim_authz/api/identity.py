@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import g
+from flask import current_app, g
 
-from scim_authz.api.errors import APIError
+from scim_authz.api.context import NO_DATABASE
+from scim_authz.api.errors import APIError, InvalidRequest
 from scim_authz.credentials.end_user_jwt import JWTError, verify_end_user_jwt
 from scim_authz.db.extensions import db
 from scim_authz.db.models import Tenant
@@ -28,6 +29,9 @@ def resolve(tenant_id: int, user: dict) -> tuple[str, dict | None, int | None]:
     transaction of its own, before the check."""
     if "jwt" not in user:
         return user["key"], None, None
+    if NO_DATABASE in current_app.extensions:
+        raise InvalidRequest("a decision point decides for users by id or userName; an end user's JWT is verified, "
+                             "and its user synced, at the control plane")
     st = g.get("store")  # the tenant's policy, brought up to date for this request: no query
     tenant_settings = st.settings if st is not None and st.tenant_id == tenant_id else \
         (db.session.get(Tenant, tenant_id).settings or {})

@@ -140,6 +140,9 @@ class Engine:
         if tid in self.unconfirmed and at_least is None and \
                 time.monotonic() - self._read_failed_at < self.retry_seconds:
             return st  # the database was just found down: do not wait on it again per check
+        wait = getattr(self.reader, "wait_for", None)  # a reader that is sent revisions (a decision point's)
+        if wait is not None and at_least is not None and at_least > st.revision:
+            wait(tid, at_least)
         try:
             newest = self.reader.revision(tid)
         except Exception as e:
@@ -163,6 +166,12 @@ class Engine:
         st = self.stores.get(tenant_id)
         held = st.revision if st is not None else None
         return max(heard, held) if heard is not None and held is not None else (heard if held is None else held)
+
+    def catch_up(self, tenant_id: int, newest: int) -> TenantStore:
+        """Bring a held tenant to revision `newest` now, from the reader's changes (a decision point's
+        syncer, as each revision arrives: scim_authz/dataplane/sync.py)."""
+        st = self.stores[tenant_id]
+        return self._catch_up(st, newest) if newest > st.revision else st
 
     def _catch_up(self, st: TenantStore, newest: int) -> TenantStore:
         with st.lock:

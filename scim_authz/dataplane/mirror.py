@@ -34,13 +34,23 @@ class TenantCopy:
         self.synced_at = time.time()  # when the control plane last answered for it
 
 
-class Mirror:
-    """Every tenant a decision point serves, as a Reader for the engine."""
+class ControlPlaneAway(ConnectionError):
+    """The control plane does not answer: what is held cannot be confirmed newest."""
 
-    def __init__(self):
+
+class Mirror:
+    """Every tenant a decision point serves, as a Reader for the engine.
+
+    While the control plane does not answer (`connected` false, as the syncer finds it), the
+    newest revision cannot be confirmed: the engine is told so as it is when a database is out of
+    reach (`revision` raises, `newest` is None), and answers from what it holds, flagged stale."""
+
+    def __init__(self, wait_seconds: float = 2.0):
+        self.wait_seconds = wait_seconds  # how long a check asking for a revision not received waits
         self.tenants: dict[int, TenantCopy] = {}
         self.by_key: dict[str, TenantCopy] = {}
         self.changed = threading.Condition()  # notified whenever a revision is received
+        self.connected = False  # the control plane answered the syncer's last request
 
     # ---- kept by the syncer ---------------------------------------------------------------------
 
@@ -110,9 +120,10 @@ class Mirror:
             if not copy.changes:
                 copy.data = {}
 
-    def wait_for(self, tid: int, revision: int, timeout: float) -> bool:
-        """Wait until revision `revision` of the tenant is received, at most `timeout` seconds."""
-        deadline = time.monotonic() + timeout
+    def wait_for(self, tid: int, revision: int, timeout: float | None = None) -> bool:
+        """Wait until revision `revision` of the tenant is received, at most `timeout` seconds
+        (`wait_seconds`); the engine calls it before it refuses a check's `at_least`."""
+        deadline = time.monotonic() + (self.wait_seconds if timeout is None else timeout)
         with self.changed:
             while True:
                 copy = self.tenants.get(tid)
@@ -127,12 +138,14 @@ class Mirror:
 
     def newest(self, tenant_id: int) -> int | None:  # (the engine's `feed`)
         copy = self.tenants.get(tenant_id)
-        return None if copy is None else copy.revision
+        return None if copy is None or not self.connected else copy.revision
 
     def tenant_ids(self) -> list[int]:
         return sorted(self.tenants)
 
     def revision(self, tenant_id: int) -> int:
+        if not self.connected:
+            raise ControlPlaneAway("the control plane does not answer")
         return self.tenants[tenant_id].revision
 
     def snapshot(self, tenant_id: int) -> Snapshot:

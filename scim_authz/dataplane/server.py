@@ -1,5 +1,6 @@
 """The decision point's web app (`scim-authz pdp`): the decision API only, for the tenants its PDP key
-covers, decided by the same engine and views as the control plane's, from its mirror (mirror.py).
+covers: the control plane's own views of /v1's checks, permissions and lookups and of AuthZEN,
+over the same engine, which reads the mirror (mirror.py) instead of a database.
 
 An application authenticates with its own API key, as on the control plane (the PDP holds the
 keys' digests, never the keys). Everything else of /v1, SCIM and the console is refused with a
@@ -13,19 +14,16 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from scim_authz import pdp
-from scim_authz.api import check_views
-from scim_authz.api.check_items import load_bulk, load_check
-from scim_authz.api.context import json_body, json_response
-from scim_authz.api.errors import APIError, InvalidRequest, Unauthorized
+from scim_authz.api import authzen_search, authzen_views, check_views
+from scim_authz.api.context import AUTHENTICATOR, NO_DATABASE, json_response
+from scim_authz.api.errors import APIError, Unauthorized
 from scim_authz.authz.engine import Engine
 from scim_authz.authz.model import StaleRevision
 from scim_authz.credentials.keys import Caller, InvalidCredential, bearer_token, hash_secret
-from scim_authz.dataplane.mirror import Mirror
+from scim_authz.dataplane.mirror import ControlPlaneAway, Mirror
 from scim_authz.dataplane.spool import DecisionSpool
 from scim_authz.dataplane.sync import ControlPlane, Syncer
-from scim_authz.db.models import utcnow
 from scim_authz.http_errors import json_error, register_error_handlers
-from scim_authz.policy.errors import NotFound
 
 STATE_KEY = "scim_authz.dataplane"
 bp = Blueprint("pdp", __name__)
@@ -36,18 +34,11 @@ class ReadOnly(APIError):
     code = "decision_point_read_only"
 
 
-class NotReached(APIError):
-    status = 409
-    code = "revision_not_reached"
-
-
 class State:
     """What the app's views share: the mirror, the syncer, the decision spool, settings."""
 
-    def __init__(self, control: ControlPlane, mirror: Mirror, syncer: Syncer, spool: DecisionSpool,
-                 wait_seconds: float):
+    def __init__(self, control: ControlPlane, mirror: Mirror, syncer: Syncer, spool: DecisionSpool):
         self.control, self.mirror, self.syncer, self.spool = control, mirror, syncer, spool
-        self.wait_seconds = wait_seconds
 
 
 def _state() -> State:
@@ -55,7 +46,8 @@ def _state() -> State:
 
 
 def _authenticate() -> Caller:
-    """The application behind the API key, by the digests the control plane sent."""
+    """The application behind the API key, by the digests the control plane sent (api/context.py's
+    AUTHENTICATOR); the tenant's store, as the control plane's credential cache gives it, in g.store."""
     try:
         digest = hash_secret(bearer_token(request.headers.get("Authorization")))
     except InvalidCredential as e:
@@ -66,85 +58,48 @@ def _authenticate() -> Caller:
             if copy.tenant.disabled:
                 raise Unauthorized(f"Tenant {copy.key} is disabled: its credentials are refused until an "
                                    "operator enables it again.")
-            g.caller = Caller(copy.id, found[0], found[1], copy.key)
-            return g.caller
+            g.store = pdp.engine().store(copy.id)  # (as the control plane's credential cache does)
+            return Caller(copy.id, found[0], found[1], copy.key)
     raise Unauthorized("The API key is not valid.")
 
 
-def _reach(at_least: int | None) -> None:
-    """Wait (a bounded time) until the revision a check asks for has been received; 409 if not."""
-    if at_least is None:
-        return
-    st = _state()
-    if not st.mirror.wait_for(g.caller.tenant_id, at_least, st.wait_seconds):
-        err = NotReached(f"revision {at_least} has not reached this decision point within {st.wait_seconds:g}s "
-                         f"(it has {st.mirror.revision(g.caller.tenant_id)}); nothing was decided: try again, or "
-                         "ask the control plane", details={"revision": st.mirror.revision(g.caller.tenant_id)})
-        raise err
+def _wanted(body) -> int | None:
+    """The highest `consistency.at_least` of a check or bulk check body (None: none asked)."""
+    if not isinstance(body, dict):
+        return None
+    asked = [body.get("consistency")] + [c.get("consistency") for c in body.get("checks") or () if isinstance(c, dict)]
+    found = [c["at_least"] for c in asked if isinstance(c, dict) and type(c.get("at_least")) is int]
+    return max(found, default=None)
 
 
-def _no_jwt(items) -> None:
-    for item in items:
-        if "jwt" in item["user"]:
-            raise InvalidRequest("a decision point decides for users by id or userName; an end user's JWT is "
-                                 "verified, and its user synced, at the control plane")
-
-
-@bp.post("/v1/check")
-def check():
-    _authenticate()
-    item = load_check(json_body())
-    _no_jwt([item])
-    _reach(item["at_least"])
-    b = check_views.DecisionBatch()
-    out, row = check_views.decide(item, item["at_least"], item["explain"] or check_views._explain_arg(), b)
-    b.audit.record(row)
-    return json_response(_flag_stale(out))
-
-
-def _flag_stale(body: dict) -> dict:
-    """Say so in an answer given while the control plane is out of reach (from the last revision
-    received), as the control plane does while its database is."""
-    if not _state().syncer.connected:
-        body["stale"] = True
-    return body
-
-
-@bp.post("/v1/check/bulk")
-def check_bulk():
-    _authenticate()
-    items, at_least = load_bulk(json_body(), current_app.config["AUTHZ_BULK_MAX_CHECKS"])
-    _no_jwt(items)
-    _reach(max([i["at_least"] or 0 for i in items] + [at_least or 0]) or None)
-    b = check_views.DecisionBatch(at=utcnow())
-    results, rows = [], []
-    for item in items:
-        out, row = check_views.decide(item, item["at_least"] or at_least, check_views._explain_arg() or item["explain"],
-                                      b)
-        results.append(out)
-        rows.append(row)
-    b.g.decision_id = None
-    b.audit.write_now(rows)
-    return json_response(_flag_stale({"results": results, "revision": max(r[11] for r in rows)}))
-
-
-@bp.get("/v1/users/<path:user>/permissions")
-def permissions(user):
-    _authenticate()
-    at_least = request.args.get("at_least", type=int)
-    _reach(at_least)
-    found = pdp.engine().permissions(g.caller.tenant_id, user, at_least)
-    if found is None:
-        raise NotFound(f"no user {user!r} in this tenant")
-    return json_response(_flag_stale(found))
+@bp.before_app_request
+def _revision_first():
+    """A check asking for a revision not received yet waits for it (--wait-seconds), then is a 409:
+    never a stale answer, and not a deny either (the control plane answers such a check as a deny,
+    from its own database, where the revision cannot be still on its way)."""
+    if request.method != "POST" or request.path not in ("/v1/check", "/v1/check/bulk"):
+        return None
+    wanted = _wanted(request.get_json(silent=True))
+    if wanted is None:
+        return None
+    caller = _authenticate()
+    mirror = _state().mirror
+    if mirror.wait_for(caller.tenant_id, wanted):
+        return None
+    have = mirror.tenants[caller.tenant_id].revision
+    return json_error({"error": {
+        "status": 409, "code": "revision_not_reached",
+        "message": f"revision {wanted} has not reached this decision point within {mirror.wait_seconds:g}s (it "
+                   f"has {have}); nothing was decided: try again, or ask the control plane",
+        "details": {"revision": have}}}, 409)
 
 
 @bp.route("/v1/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @bp.route("/scim/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @bp.route("/admin/<path:rest>", methods=["GET", "POST"])
 def elsewhere(rest):
-    raise ReadOnly(f"this is a decision point: it answers checks (/v1/check, /v1/check/bulk, "
-                   f"/v1/users/<user>/permissions); send {request.method} {request.path} to the control plane "
+    raise ReadOnly(f"this is a decision point: it answers checks, permissions, lookups and AuthZEN "
+                   f"evaluations and searches; send {request.method} {request.path} to the control plane "
                    f"at {_state().control.url}", details={"control_plane": _state().control.url})
 
 
@@ -204,19 +159,27 @@ def create_pdp_app(control_plane: str, key: str, data_dir: str | Path, *, poll_s
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     control = ControlPlane(control_plane, key, transport=transport)
-    mirror = Mirror()
-    engine = Engine(mirror, feed=mirror)
+    mirror = Mirror(wait_seconds)
+    engine = Engine(mirror, feed=mirror, retry_seconds=0.0)
     syncer = Syncer(control, engine, mirror, data_dir, poll_seconds=poll_seconds)
     spool = DecisionSpool(data_dir, control.send_decisions, lambda tid: mirror.tenants[tid].key)
     app.extensions[pdp.ENGINE_KEY] = engine
     app.extensions[pdp.AUDIT_KEY] = spool
-    app.extensions[STATE_KEY] = State(control, mirror, syncer, spool, wait_seconds)
-    app.register_blueprint(bp)
+    app.extensions[STATE_KEY] = State(control, mirror, syncer, spool)
+    app.extensions[AUTHENTICATOR] = _authenticate
+    app.extensions[NO_DATABASE] = True
+    for blueprint in (check_views.bp, authzen_views.bp, authzen_search.bp, bp):
+        app.register_blueprint(blueprint)
     register_error_handlers(app)
 
     @app.errorhandler(StaleRevision)
-    def _stale(err: StaleRevision):
-        return json_error({"error": {"status": 409, "code": "revision_not_reached", "message": str(err)}}, 409)
+    @app.errorhandler(ControlPlaneAway)
+    def _not_reached(err: Exception):
+        # A check's at_least this decision point has not received within --wait-seconds: never an
+        # answer from an older revision.
+        message = (f"{err}; this decision point has not received that revision within {wait_seconds:g}s: "
+                   "nothing was decided. Try again, or ask the control plane.")
+        return json_error({"error": {"status": 409, "code": "revision_not_reached", "message": message}}, 409)
 
     syncer.load_local()
     if start:

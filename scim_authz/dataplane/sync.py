@@ -109,7 +109,8 @@ class Syncer:
                 self._journal_lines[tdir.name] = lines
                 self.loaded_from_disk.add(tdir.name)
                 n += 1
-                log.info("tenant %s served from local disk at revision %s", tdir.name, self.mirror.revision(tid))
+                log.info("tenant %s served from local disk at revision %s", tdir.name,
+                         self.mirror.tenants[tid].revision)
             except Exception:  # noqa: BLE001 - a damaged copy is taken afresh from the control plane
                 log.exception("the local copy of tenant %s cannot be read; it is taken afresh", tdir.name)
         return n
@@ -126,7 +127,7 @@ class Syncer:
 
     def _apply(self, tid: int, body: dict) -> None:
         self.mirror.receive(tid, body)
-        st = self.engine.store(tid)  # caught up here, not by the next check
+        st = self.engine.catch_up(tid, self.mirror.tenants[tid].revision)  # here, not by the next check
         self.mirror.trim(tid, st.revision)
 
     # ---- the control plane ---------------------------------------------------------------------
@@ -140,7 +141,7 @@ class Syncer:
         tid = self._install(path)
         (tdir / "changes.jsonl").unlink(missing_ok=True)
         self._journal_lines[key] = 0
-        log.info("tenant %s: snapshot at revision %s taken in %.2fs", key, self.mirror.revision(tid),
+        log.info("tenant %s: snapshot at revision %s taken in %.2fs", key, self.mirror.tenants[tid].revision,
                  time.perf_counter() - started)
         return tid
 
@@ -171,6 +172,7 @@ class Syncer:
         if not self.connected:
             log.info("control plane %s reached", self.control.url)
         self.connected, self.last_error, self.last_contact = True, None, time.time()
+        self.mirror.connected = True
         return more
 
     def run(self) -> None:
@@ -182,6 +184,7 @@ class Syncer:
                     log.warning("control plane %s out of reach; serving the last revision received: %s",
                                 self.control.url, e)
                 self.connected, self.last_error = False, str(e) or type(e).__name__
+                self.mirror.connected = False  # answers say stale: true
                 wait = self.retry_seconds
             if wait:
                 self._stop.wait(wait)

@@ -187,12 +187,43 @@ def test_a_revoked_application_key_is_refused_at_the_decision_point(app, pdp, ke
 
 
 def test_a_revision_not_reached_is_409_after_a_bounded_wait(pdp):
+    import time
     pdp.sync()
-    pdp.state.wait_seconds = 0.2
+    pdp.state.mirror.wait_seconds = 0.3
     have = next(iter(pdp.state.mirror.tenants.values())).revision
+    started = time.monotonic()
     err = error(pdp.post("/check", {"user": "x", "action": "read", "resource": "doc:1",
                                     "consistency": {"at_least": have + 5}}), 409, "revision_not_reached")
-    assert err["details"] == {"revision": have}
+    assert 0.3 <= time.monotonic() - started < 2
+    assert err["details"] == {"revision": have} and f"revision {have + 5} has not reached" in err["message"]
+    error(pdp.get(f"/users/x/permissions?at_least={have + 5}"), 409, "revision_not_reached")
+
+
+def test_an_end_users_jwt_is_left_to_the_control_plane(pdp):
+    pdp.sync()
+    err = error(pdp.post("/check", {"user": {"jwt": "a.b.c"}, "action": "read", "resource": "doc:1"}), 400)
+    assert "control plane" in err["message"]
+
+
+def test_lookups_and_authzen_answer_as_the_control_planes(app, api, scim, pdp):
+    uid = scim_user(scim, "ann@example.com", externalId="okta-ann")
+    api.post("/schema", {"source": SCHEMA})
+    api.post("/relationships", {"relationships": [
+        {"resource": f"document:{i}", "relation": "owner", "subject": f"user:{uid}"} for i in range(3)]})
+    pdp.sync()
+    body = {"user": uid, "action": "view", "resource_type": "document"}
+    a, b = both(api, pdp, body, "/lookup/resources")
+    assert a == b and len(b["resources"]) == 3
+    a, b = both(api, pdp, {"action": "edit", "resource": "document:1"}, "/lookup/subjects")
+    assert a == b and b["users"][0]["id"] == uid
+    evaluation = {"subject": {"type": "user", "id": "okta-ann"}, "action": {"name": "edit"},
+                  "resource": {"type": "document", "id": "2"}}
+    r = pdp.client.post("/access/v1/evaluation", json=evaluation, headers=pdp.headers)
+    assert r.status_code == 200 and r.get_json() == {"decision": True}
+    search = {"subject": {"type": "user", "id": "okta-ann"}, "action": {"name": "view"},
+              "resource": {"type": "document"}}
+    r = pdp.client.post("/access/v1/search/resource", json=search, headers=pdp.headers)
+    assert r.status_code == 200 and len(r.get_json()["results"]) == 3
 
 
 def test_writes_scim_and_the_console_are_refused_pointing_at_the_control_plane(pdp):

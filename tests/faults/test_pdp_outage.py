@@ -57,7 +57,7 @@ def test_a_control_plane_outage_under_a_decision_point(tmp_path):
                 restarted = True
             during.append(check().json())
             time.sleep(0.2)
-        assert restarted and len(during) > 20
+        assert restarted and len(during) > OUTAGE / 2
         assert all(a["allowed"] is True and a["revision"] == made and a["stale"] is True for a in during), \
             [a for a in during if not (a.get("allowed") and a.get("stale"))][:3]
         ready = pdp.ready()
