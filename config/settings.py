@@ -176,6 +176,10 @@ class Config:
     # The admin API's operator keys (/admin/api, docs/operations.md): comma-separated NAME:SHA256
     # entries made by `scim-authz admin-keys generate NAME`. Empty, the default: the API refuses all.
     ADMIN_API_KEYS = os.environ.get("ADMIN_API_KEYS", "")
+    # Decision points' keys that sync every tenant (docs/dataplane.md): NAME:SHA256 entries made by
+    # `scim-authz pdp-keys generate NAME`, as ADMIN_API_KEYS. A tenant's own PDP keys are tokens
+    # (`tokens issue <tenant> --kind pdp`) and need no setting.
+    PDP_KEYS = os.environ.get("PDP_KEYS", "")
     # The decision engine.
     AUTHZ_MAX_DEPTH = _int("AUTHZ_MAX_DEPTH", 32)
     # 0: every check reads the tenant's revision (one indexed row), so a write made through any

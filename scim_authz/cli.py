@@ -247,13 +247,14 @@ def access_review_cmd(tenant_key, fmt, output, as_of):
 def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask`."""
     from scim_authz.cli_policy import policy_cli
-    from scim_authz.cli_tenants import TENANT_COMMANDS, admin_keys_cli
+    from scim_authz.cli_tenants import TENANT_COMMANDS, admin_keys_cli, pdp_keys_cli
     from scim_authz.cli_webhooks import webhooks_cli
     from scim_authz.scim.bulk_import.command import import_cmd
 
     for command in TENANT_COMMANDS:
         tenants_cli.add_command(command)
     app.cli.add_command(admin_keys_cli)
+    app.cli.add_command(pdp_keys_cli)
 
     app.cli.add_command(tenants_cli)
     app.cli.add_command(policy_cli)

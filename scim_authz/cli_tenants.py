@@ -14,6 +14,7 @@ from scim_authz.policy import tenant_lifecycle as lifecycle
 from scim_authz.policy.errors import PolicyError
 
 admin_keys_cli = ActingGroup("admin-keys", help="Make operator keys for the admin API (/admin/api, ADMIN_API_KEYS).")
+pdp_keys_cli = ActingGroup("pdp-keys", help="Make decision point keys that sync every tenant (PDP_KEYS).")
 
 
 def _change(change, *args):
@@ -80,3 +81,17 @@ def admin_keys_generate(name):
         raise click.ClickException(str(e)) from e
     click.echo(f"secret (shown once; send it as Authorization: Bearer …):\n{secret}")
     click.echo(f"add to ADMIN_API_KEYS (comma-separated) on every instance, then restart:\n{entry}")
+
+
+@pdp_keys_cli.command("generate")
+@click.argument("name")
+def pdp_keys_generate(name):
+    """Make a decision point key of every tenant named NAME: prints the secret (once) and the PDP_KEYS entry."""
+    from scim_authz.credentials.keys import PREFIXES
+
+    try:
+        secret, entry = operator_keys.generate(name, PREFIXES["pdp"])
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"secret (shown once; give it to the decision point as PDP_KEY):\n{secret}")
+    click.echo(f"add to PDP_KEYS (comma-separated) on every instance, then restart:\n{entry}")

@@ -1,4 +1,5 @@
-"""/v1/pdp: what decision points (`scim-authz pdp`) sync from, with a PDP key (`pdp_…`, one tenant's).
+"""/v1/pdp: what decision points (`scim-authz pdp`) sync from, with a PDP key (`pdp_…`): a tenant's
+own (`tokens issue <tenant> --kind pdp`), or one of PDP_KEYS, which covers every tenant.
 
     GET  /v1/pdp/tenants                          the tenants the key covers, with their revisions
     GET  /v1/pdp/tenants/<key>/snapshot           the tenant's decision data at a revision (gzip'd JSON)
@@ -9,25 +10,51 @@ A PDP key reads nothing else, and no other credential reads these (docs/dataplan
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, request
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 from werkzeug.exceptions import TooManyRequests
 
 from scim_authz import pdp
 from scim_authz.api.context import json_body, json_response
 from scim_authz.api.errors import APIError, InvalidRequest, Unauthorized
 from scim_authz.credentials import cache as auth_cache
+from scim_authz.credentials import operator_keys
 from scim_authz.credentials.keys import InvalidCredential, TenantDisabled
 from scim_authz.dataplane.source import SyncSource
 from scim_authz.db.extensions import db
+from scim_authz.db.models import Tenant
 from scim_authz.db.txn import transaction
 from scim_authz.pdp.decision_log import COLUMNS
+from scim_authz.policy.errors import NotFound
 from scim_authz.web import rate_limit
 
 bp = Blueprint("api_pdp_sync", __name__, url_prefix="/v1/pdp")
 MAX_DECISIONS = 10_000  # per POST
+SETTING = "PDP_KEYS"
+
+
+@dataclass(frozen=True)
+class EveryTenant:
+    """A caller with a key of PDP_KEYS: a decision point of every tenant."""
+
+    name: str
+    tenant_id: None = None
+    tenant_key: None = None
+    label: str = ""
+
+
+@bp.record_once
+def _check_setting(state) -> None:
+    """A malformed PDP_KEYS stops the app from starting, naming the entry."""
+    from scim_authz.config.settings import ConfigurationError
+
+    try:
+        operator_keys.parse(state.app.config.get(SETTING), SETTING, "pdp-keys")
+    except ValueError as e:
+        raise ConfigurationError(str(e)) from e
 
 
 class Forbidden(APIError):
@@ -44,6 +71,13 @@ def _caller():
     limits, address = rate_limit.limits(), rate_limit.client_address()
     authorization = request.headers.get("Authorization")
     limits.admit("api", address, authorization, TooManyRequests)
+    every = operator_keys.parse(current_app.config.get(SETTING), SETTING, "pdp-keys")
+    if every:
+        try:
+            key = operator_keys.verify(authorization, every)
+            return EveryTenant(key.name, label=f"pdp key {key.name}")
+        except InvalidCredential:
+            pass  # (a tenant's own PDP key, perhaps)
     try:
         return auth_cache.authenticate(authorization, "pdp", policy=False)
     except TenantDisabled as e:
@@ -56,6 +90,12 @@ def _caller():
 def _tenant(key: str) -> int:
     """The id of the tenant `key`, which the caller's PDP key must cover."""
     g.caller = caller = _caller()
+    if isinstance(caller, EveryTenant):
+        with transaction(False):
+            tid = db.session.execute(select(Tenant.id).where(Tenant.key == key)).scalar()
+        if tid is None:
+            raise NotFound(f"no tenant {key!r}")
+        return tid
     if key != caller.tenant_key:
         raise Forbidden(f"this PDP key does not cover tenant {key!r}")
     return caller.tenant_id
@@ -68,6 +108,10 @@ def _source() -> SyncSource:
 @bp.get("/tenants")
 def tenants():
     g.caller = caller = _caller()
+    if isinstance(caller, EveryTenant):
+        with transaction(False):
+            rows = db.session.execute(select(Tenant.id, Tenant.key, Tenant.revision).order_by(Tenant.id)).all()
+        return json_response({"tenants": [{"id": t, "key": k, "revision": r} for t, k, r in rows]})
     return json_response({"tenants": [{"id": caller.tenant_id, "key": caller.tenant_key,
                                        "revision": _source().reader.revision(caller.tenant_id)}]})
 

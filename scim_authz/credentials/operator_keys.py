@@ -33,16 +33,16 @@ class OperatorKey:
     digest: str
 
 
-def generate(name: str) -> tuple[str, str]:
-    """A new secret, and the ADMIN_API_KEYS entry that admits it (`name:digest`)."""
+def generate(name: str, prefix: str = PREFIX) -> tuple[str, str]:
+    """A new secret, and the ADMIN_API_KEYS (or PDP_KEYS, with its prefix) entry that admits it (`name:digest`)."""
     if not NAME.match(name or ""):
         raise ValueError("a key's name is 1-64 letters, digits, _ . @ or -, starting with a letter or digit")
-    secret = PREFIX + secrets.token_urlsafe(32)
+    secret = prefix + secrets.token_urlsafe(32)
     return secret, f"{name}:{hash_secret(secret)}"
 
 
 @functools.lru_cache(maxsize=8)
-def parse(value: str | None) -> tuple[OperatorKey, ...]:
+def parse(value: str | None, setting: str = SETTING, command: str = "admin-keys") -> tuple[OperatorKey, ...]:
     """The keys an ADMIN_API_KEYS value names; ValueError naming the first entry that is not one."""
     keys: list[OperatorKey] = []
     for raw in (value or "").split(","):
@@ -53,15 +53,15 @@ def parse(value: str | None) -> tuple[OperatorKey, ...]:
         digest = digest.strip().lower()
         if not sep or not NAME.match(name.strip()) or not DIGEST.match(digest):
             shown = entry if not sep else f"{name}:…"  # never echo what may be a secret pasted by mistake
-            raise ValueError(f"{SETTING}: {shown!r} is not NAME:SHA256 (64 hex digits); make entries with "
-                             "`scim-authz admin-keys generate NAME`")
+            raise ValueError(f"{setting}: {shown!r} is not NAME:SHA256 (64 hex digits); make entries with "
+                             f"`scim-authz {command} generate NAME`")
         if any(k.name == name.strip() or k.digest == digest for k in keys):
-            raise ValueError(f"{SETTING}: the key {name.strip()!r} is listed twice")
+            raise ValueError(f"{setting}: the key {name.strip()!r} is listed twice")
         keys.append(OperatorKey(name.strip(), digest))
     return tuple(keys)
 
 
-def verify(authorization: str | None, keys: tuple[OperatorKey, ...]) -> OperatorKey:
+def verify(authorization: str | None, keys: tuple[OperatorKey, ...], refused: str = REFUSED) -> OperatorKey:
     """The operator key behind `Authorization: Bearer …`, or InvalidCredential. Every entry is
     compared, in constant time, so the answer's timing says nothing of which came close."""
     token = bearer_token(authorization)
@@ -71,5 +71,5 @@ def verify(authorization: str | None, keys: tuple[OperatorKey, ...]) -> Operator
         if hmac.compare_digest(key.digest, digest):
             found = key
     if found is None:
-        raise InvalidCredential(REFUSED)
+        raise InvalidCredential(refused)
     return found

@@ -387,3 +387,49 @@ def test_an_outage_of_the_control_plane_is_served_through_and_caught_up_after(ap
             db.session.remove()
     finally:
         stop(pdp_app)
+
+
+def test_a_key_of_pdp_keys_syncs_every_tenant_each_answering_its_own(app, client, api, scim, tmp_path):
+    from scim_authz.credentials import operator_keys
+    from tests.conftest import APIClient, SCIMClient, issue_app_key
+    tid, token = make_tenant(app, "initech")
+    other_scim, other_api = SCIMClient(client, token), APIClient(client, issue_app_key(app, tid))
+    secret, entry = operator_keys.generate("zone-a", "pdp_")
+    app.config["PDP_KEYS"] = entry
+    h = {"Authorization": f"Bearer {secret}"}
+    assert sorted(t["key"] for t in client.get("/v1/pdp/tenants", headers=h).get_json()["tenants"]) == \
+        ["acme", "initech"]
+    error(client.get("/v1/pdp/tenants/nope/changes", headers=h), 404)
+    ann = scim_user(scim, "ann@example.com")
+    bob = scim_user(other_scim, "bob@example.com")
+    for a, user in ((api, ann), (other_api, bob)):
+        a.post("/roles", {"key": "reader", "permissions": ["document:read"]})
+        a.post("/role-assignments", {"user": user, "role": "reader"})
+    p = PDP(app, secret, api.key, tmp_path / "pdp")
+    try:
+        p.sync()
+        assert sorted(p.state.mirror.by_key) == ["acme", "initech"]
+        for a, key, mine, theirs in ((api, api.key, ann, bob), (other_api, other_api.key, bob, ann)):
+            p.headers = {"Authorization": f"Bearer {key}"}
+            same(a, p, [(mine, "read", "document:1"), (theirs, "read", "document:1")])
+            assert p.post("/check", {"user": mine, "action": "read", "resource": "document:1"}).get_json()["allowed"]
+            assert not p.post("/check", {"user": theirs, "action": "read", "resource": "document:1"}).get_json()[
+                "allowed"]
+        # decisions go back to each tenant's own log
+        p.state.spool.flush()
+        with app.app_context():
+            logged = {(d.tenant_id, d.user_key) for d in db.session.execute(select(Decision)).scalars()}
+            db.session.remove()
+        tids = {t["key"]: t["id"] for t in client.get("/v1/pdp/tenants", headers=h).get_json()["tenants"]}
+        assert (tids["acme"], ann) in logged and (tids["initech"], bob) in logged
+        assert (tids["initech"], ann) in logged  # initech's key asked about ann: initech's log
+    finally:
+        stop(p.app)
+
+
+def test_a_malformed_pdp_keys_stops_the_app(app):
+    from scim_authz import create_app
+    from scim_authz.config.settings import ConfigurationError
+    from tests.conftest import app_config
+    with pytest.raises(ConfigurationError, match="PDP_KEYS"):
+        create_app({**app_config(app.config["SQLALCHEMY_DATABASE_URI"]), "PDP_KEYS": "zone-a:nothex"})
