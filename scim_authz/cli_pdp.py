@@ -15,27 +15,40 @@ import click
 @click.option("--bind", envvar="PDP_BIND", default="127.0.0.1:8181", show_default=True)
 @click.option("--data-dir", envvar="PDP_DATA_DIR", default="pdp-data", show_default=True,
               help="Where the last snapshot, the changes after it and unsent decisions are kept.")
-@click.option("--threads", envvar="PDP_THREADS", default=4, show_default=True, type=int)
+@click.option("--workers", envvar="PDP_WORKERS", type=int, default=None,
+              help="Worker processes, each holding the tenants' data [default: one per core, at least two].")
+@click.option("--threads", envvar="PDP_THREADS", default=1, show_default=True, type=int,
+              help="Threads per worker (more than 1: gunicorn's threaded workers).")
 @click.option("--poll-seconds", envvar="PDP_POLL_SECONDS", default=0.05, show_default=True, type=float,
               help="How often the control plane is asked for changes.")
 @click.option("--wait-seconds", envvar="PDP_WAIT_SECONDS", default=2.0, show_default=True, type=float,
               help="How long a check with at_least waits for that revision before a 409.")
-def pdp_cmd(control_plane, key, bind, data_dir, threads, poll_seconds, wait_seconds):
+def pdp_cmd(control_plane, key, bind, data_dir, workers, threads, poll_seconds, wait_seconds):
     """Serve the decision API for the tenant of a PDP key, synced from the control plane."""
+    import multiprocessing
+
     from gunicorn.app.base import BaseApplication
 
+    from scim_authz.dataplane import slots
     from scim_authz.dataplane.server import create_pdp_app, stop
 
     class PdpServer(BaseApplication):
         def load_config(self):
-            # One process: the engine is in memory once; threads wait on at_least while others decide.
-            for k, v in {"bind": bind, "workers": 1, "threads": max(1, threads), "worker_class": "gthread",
-                         "accesslog": os.environ.get("ACCESS_LOG") or None, "timeout": 60,
-                         "worker_exit": lambda _arbiter, worker: stop(worker.wsgi)}.items():
+            # As the control plane serves checks (config/gunicorn.conf.py): single-threaded workers,
+            # one per core, keeping connections alive. Each worker is a whole decision point with
+            # its own copy of the data (dataplane/slots.py): memory grows with the workers.
+            settings = {
+                "bind": bind, "workers": workers or max(2, multiprocessing.cpu_count()), "threads": max(1, threads),
+                "worker_class": "gthread" if threads > 1 else "scim_authz.ops.sync_worker.SyncWorker",
+                "keepalive": int(os.environ.get("GUNICORN_KEEPALIVE", 5)),
+                "timeout": int(os.environ.get("GUNICORN_TIMEOUT", 60)),
+                "accesslog": os.environ.get("ACCESS_LOG") or None,
+                "worker_exit": lambda _arbiter, worker: stop(worker.wsgi)}
+            for k, v in settings.items():
                 self.cfg.set(k, v)
 
-        def load(self):
-            return create_pdp_app(control_plane, key, os.path.abspath(data_dir), poll_seconds=poll_seconds,
-                                  wait_seconds=wait_seconds)
+        def load(self):  # in each worker (no preloading)
+            return create_pdp_app(control_plane, key, slots.claim(os.path.abspath(data_dir)),
+                                  poll_seconds=poll_seconds, wait_seconds=wait_seconds)
 
     PdpServer().run()

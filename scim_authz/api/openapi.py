@@ -193,7 +193,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("get", V1 + "/pdp/tenants"): Op("The tenants a PDP key covers, with their revisions", ok=(200, "PdpTenants"),
                                      tag="data plane"),
     ("get", V1 + "/pdp/tenants/{key}/snapshot"): Op(
-        "A tenant's decision data at a revision (gzip'd JSON; the revision in X-Revision)", ok=(200, None),
+        "A tenant's decision data at a revision (gzip'd JSON, streamed)", ok=(200, None),
         errors=(403,), tag="data plane"),
     ("get", V1 + "/pdp/tenants/{key}/changes"): Op(
         "The changes after a revision, whole revisions, with what each reads (410: take a snapshot)",

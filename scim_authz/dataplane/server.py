@@ -188,9 +188,11 @@ def create_pdp_app(control_plane: str, key: str, data_dir: str | Path, *, poll_s
     return app
 
 
-def stop(app: Flask) -> None:
+def stop(app: Flask | None) -> None:
+    """Stop the syncer and the decision shipper, writing what is not sent to local disk."""
+    if app is None:  # (a worker that failed to load its app)
+        return
     st = app.extensions[STATE_KEY]
     st.syncer.stop()
     st.spool.close()
-    st.spool.flush()
     st.control.close()

@@ -1,7 +1,8 @@
-"""A decision point's decision log: decisions are written to local disk, then shipped to the control
-plane in batches, so its decision log and monthly active users stay complete. While the control
-plane is away they wait on disk (never dropped); a batch is deleted only once the control plane
-has taken it, and one sent twice (its answer lost) is recorded once there (decision ids).
+"""A decision point's decision log: decisions are shipped to the control plane in batches, every
+`flush_seconds`, so its decision log and monthly active users stay complete. A batch the control
+plane does not take is written to local disk (fsync'd) and waits there, never dropped, until it
+does; one sent twice (its answer lost) is recorded once there (decision ids). Segments on disk go
+first, so decisions arrive in the order they were made.
 
 `record`, `record_many` and `write_now` are the decision log's own (pdp/decision_log.AuditLog),
 so the check views use either without knowing which.
@@ -89,17 +90,21 @@ class DecisionSpool:
         for path in sorted(self.dir.glob("*.jsonl")):
             with open(path, encoding="utf-8") as f:
                 rows = [json.loads(line) for line in f if line.endswith("\n")]
-            by_tenant: dict[int, list] = {}
-            for row in rows:
-                by_tenant.setdefault(row[1], []).append(row)
-            for tid, part in by_tenant.items():
-                key = self.tenant_key(tid)
-                for i in range(0, len(part), BATCH):
-                    self.ship(key, part[i:i + BATCH])
+            self._ship_rows(rows)
             path.unlink()
             sent += len(rows)
-            self.shipped += len(rows)
         return sent
+
+    def _ship_rows(self, rows: list[list]) -> None:
+        """Send rows (JSON values) to the control plane, each tenant's to its own; raises if it refuses."""
+        by_tenant: dict[int, list] = {}
+        for row in rows:
+            by_tenant.setdefault(row[1], []).append(row)
+        for tid, part in by_tenant.items():
+            key = self.tenant_key(tid)
+            for i in range(0, len(part), BATCH):
+                self.ship(key, part[i:i + BATCH])
+        self.shipped += len(rows)
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -108,14 +113,26 @@ class DecisionSpool:
 
     def flush(self) -> None:
         try:
+            self.send()  # what waits on disk first
             while self.queue:
-                self.spill()
-            self.send()
+                rows = []
+                while self.queue and len(rows) < BATCH:
+                    rows.append(self.queue.popleft())
+                try:
+                    self._ship_rows([_json_row(r) for r in rows])
+                except Exception:
+                    self.queue.extendleft(reversed(rows))
+                    raise
             self.last_error = None
         except Exception as e:  # noqa: BLE001 - kept on disk, sent on the next round
             if self.last_error is None:
                 log.warning("decisions kept on local disk until the control plane takes them: %s", e)
             self.last_error = str(e) or type(e).__name__
+            try:
+                while self.queue:
+                    self.spill()
+            except OSError as disk:
+                log.error("%d decisions wait in memory: the local disk refuses them too: %s", len(self.queue), disk)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="pdp-decisions", daemon=True)

@@ -8,8 +8,8 @@ and replays the other. Once the journal is long a fresh snapshot replaces both.
 """
 from __future__ import annotations
 
+import gc
 import gzip
-import json
 import logging
 import os
 import threading
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 
 from scim_authz.authz import grants as grants_mod
 from scim_authz.authz.conditions import compile_condition
@@ -25,7 +26,10 @@ from scim_authz.dataplane import wire
 from scim_authz.dataplane.mirror import Mirror
 
 log = logging.getLogger("scim_authz.dataplane.sync")
-JOURNAL_MAX = 2_000  # changes answers kept before a fresh snapshot replaces them
+# A fresh snapshot replaces the journal once the journal is this many times the snapshot's size (and
+# at least JOURNAL_MIN_BYTES): a restart then replays little, and steady writes do not have a large
+# tenant downloaded again every few minutes.
+JOURNAL_RATIO, JOURNAL_MIN_BYTES = 4, 64 * 1024 * 1024
 
 
 class ControlPlane:
@@ -59,7 +63,7 @@ class ControlPlane:
         if r.status_code == 410:
             return None
         r.raise_for_status()
-        return r.json()
+        return orjson.loads(r.content)
 
     def send_decisions(self, key: str, rows: list[list]) -> None:
         r = self.client.post(f"/v1/pdp/tenants/{key}/decisions", json={"decisions": rows})
@@ -84,7 +88,7 @@ class Syncer:
         self.loaded_from_disk: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._journal_lines: dict[str, int] = {}
+        self._journal_bytes: dict[str, int] = {}
 
     # ---- local disk ------------------------------------------------------------------------------
 
@@ -97,16 +101,14 @@ class Syncer:
                 continue
             try:
                 tid = self._install(snap_path)
-                lines = 0
                 journal = tdir / "changes.jsonl"
                 if journal.exists():
-                    with open(journal, encoding="utf-8") as f:
+                    with open(journal, "rb") as f:
                         for line in f:
-                            if not line.endswith("\n"):
+                            if not line.endswith(b"\n"):
                                 break  # a line cut short by a crash: what follows is asked for again
-                            self._apply(tid, json.loads(line))
-                            lines += 1
-                self._journal_lines[tdir.name] = lines
+                            self._apply(tid, orjson.loads(line))
+                self._journal_bytes[tdir.name] = journal.stat().st_size if journal.exists() else 0
                 self.loaded_from_disk.add(tdir.name)
                 n += 1
                 log.info("tenant %s served from local disk at revision %s", tdir.name,
@@ -116,13 +118,21 @@ class Syncer:
         return n
 
     def _install(self, snap_path: Path) -> int:
-        with gzip.open(snap_path, "rt", encoding="utf-8") as f:
-            snap, attrs, names, credentials = wire.snapshot_from(json.load(f))
-        store = TenantStore(snap, compile_condition)
-        grants_mod.warm(store)
-        self.mirror.install(snap, attrs, names, credentials)
-        with self.engine._lock:
+        # The cyclic garbage collector is paused, as the engine's own load does (authz/engine.py):
+        # millions of new objects, none in a cycle, would have it walk them again and again.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            with gzip.open(snap_path, "rb") as f:
+                snap, attrs, names, credentials = wire.snapshot_from(orjson.loads(f.read()))
+            store = TenantStore(snap, compile_condition)
+            grants_mod.warm(store)
+        finally:
+            if was_enabled:
+                gc.enable()
+        with self.engine._lock:  # the store first: a check that finds the tenant in the mirror finds its store
             self.engine.stores[snap.tenant.id] = store
+        self.mirror.install(snap, attrs, names, credentials)
         return snap.tenant.id
 
     def _apply(self, tid: int, body: dict) -> None:
@@ -140,10 +150,19 @@ class Syncer:
         self.control.snapshot(key, path)
         tid = self._install(path)
         (tdir / "changes.jsonl").unlink(missing_ok=True)
-        self._journal_lines[key] = 0
+        self._journal_bytes[key] = 0
         log.info("tenant %s: snapshot at revision %s taken in %.2fs", key, self.mirror.tenants[tid].revision,
                  time.perf_counter() - started)
         return tid
+
+    def _journal_too_long(self, key: str) -> bool:
+        held = self._journal_bytes.get(key, 0)
+        if held < JOURNAL_MIN_BYTES:
+            return False
+        try:
+            return held > JOURNAL_RATIO * (self.dir / key / "snapshot.json.gz").stat().st_size
+        except OSError:
+            return True
 
     def sync_once(self) -> bool:
         """One round: a snapshot for a tenant not held, the changes of each other. True when more
@@ -154,7 +173,7 @@ class Syncer:
             copy = self.mirror.by_key.get(key)
             if copy is not None:
                 copy.newest = max(copy.newest, int(t["revision"]))
-            if copy is None or self._journal_lines.get(key, 0) >= JOURNAL_MAX:
+            if copy is None or self._journal_too_long(key):
                 self.take_snapshot(key)
                 continue
             if t["revision"] <= copy.revision:
@@ -164,9 +183,10 @@ class Syncer:
             if body is None or body.get("user_attributes_read", copy.names) != copy.names:
                 self.take_snapshot(key)  # the log was pruned, or conditions now read other attributes
                 continue
-            with open(self.dir / key / "changes.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(body, separators=(",", ":")) + "\n")
-            self._journal_lines[key] = self._journal_lines.get(key, 0) + 1
+            line = orjson.dumps(body) + b"\n"
+            with open(self.dir / key / "changes.jsonl", "ab") as f:
+                f.write(line)
+            self._journal_bytes[key] = self._journal_bytes.get(key, 0) + len(line)
             self._apply(copy.id, body)
             more |= bool(body.get("more"))
         if not self.connected:

@@ -126,10 +126,24 @@ def section_rows(snap: Snapshot, name: str):
     if name == "mappings":
         return (mapping_json(m) for m in snap.mappings)
     if name == "relationships":
-        return (list(t) for t in snap.relationships)
+        return _relationship_groups(snap.relationships)
     if name == "resources":
         return ([t, i, attrs] for t, i, attrs in snap.resources)
     raise KeyError(name)
+
+
+GROUP_PAIRS = 5_000  # (resource id, subject id) pairs per relationships row at most
+
+
+def _relationship_groups(relationships):
+    """Relationships as [resource type, relation, subject type, subject relation, [[resource id,
+    subject id], ...]]: each repeated word is sent (and held) once per group, not once per row."""
+    groups: dict[tuple, list] = {}
+    for rt, rid, rel, st, sid, sr in relationships:
+        groups.setdefault((rt, rel, st, sr), []).append((rid, sid))
+    for (rt, rel, st, sr), pairs in groups.items():
+        for i in range(0, len(pairs), GROUP_PAIRS):
+            yield [rt, rel, st, sr, pairs[i:i + GROUP_PAIRS]]
 
 
 def snapshot_from(d: dict) -> tuple[Snapshot, dict[str, dict], list[str], dict]:
@@ -148,7 +162,8 @@ def snapshot_from(d: dict) -> tuple[Snapshot, dict[str, dict], list[str], dict]:
     found = schema_of(d.get("schema"))
     if found is not None:
         snap.schema_version, snap.schema = found
-    snap.relationships = [tuple(v) for v in d["relationships"]]
+    snap.relationships = [(rt, rid, rel, st, sid, sr) for rt, rel, st, sr, pairs in d["relationships"]
+                          for rid, sid in pairs]
     snap.resources = [(t, i, attrs) for t, i, attrs in d["resources"]]
     return snap, dict(d.get("user_attributes") or {}), list(d.get("user_attributes_read") or []), \
         dict(d.get("credentials") or {})

@@ -206,7 +206,9 @@ class SyncWorker(GunicornSyncWorker):
                 if isinstance(body, environ["wsgi.file_wrapper"]):
                     resp.write_file(body)
                 else:
-                    for chunk in body:
+                    for i, chunk in enumerate(body):
+                        if i:
+                            self.notify()  # a long streamed answer (a decision point's snapshot) is not a hung worker
                         resp.write(chunk)
                 resp.close()
             finally:
