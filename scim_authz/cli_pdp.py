@@ -29,26 +29,29 @@ def pdp_cmd(control_plane, key, bind, data_dir, workers, threads, poll_seconds, 
 
     from gunicorn.app.base import BaseApplication
 
-    from scim_authz.dataplane import slots
-    from scim_authz.dataplane.server import create_pdp_app, stop
+    from scim_authz.dataplane.server import begin, create_pdp_app, prepare, stop
 
     class PdpServer(BaseApplication):
         def load_config(self):
             # As the control plane serves checks (config/gunicorn.conf.py): single-threaded workers,
-            # one per core, keeping connections alive. Each worker is a whole decision point with
-            # its own copy of the data (dataplane/slots.py): memory grows with the workers.
+            # one per core, keeping connections alive. The master loads the data before it forks
+            # (preload_app, when_ready), so every worker starts with it, shared copy-on-write; each
+            # then syncs on its own (dataplane/server.py: prepare, begin).
             settings = {
                 "bind": bind, "workers": workers or max(2, multiprocessing.cpu_count()), "threads": max(1, threads),
                 "worker_class": "gthread" if threads > 1 else "scim_authz.ops.sync_worker.SyncWorker",
                 "keepalive": int(os.environ.get("GUNICORN_KEEPALIVE", 5)),
                 "timeout": int(os.environ.get("GUNICORN_TIMEOUT", 60)),
                 "accesslog": os.environ.get("ACCESS_LOG") or None,
+                "preload_app": True,
+                "when_ready": lambda arbiter: prepare(arbiter.app.wsgi()),
+                "post_worker_init": lambda worker: begin(worker.wsgi),
                 "worker_exit": lambda _arbiter, worker: stop(worker.wsgi)}
             for k, v in settings.items():
                 self.cfg.set(k, v)
 
-        def load(self):  # in each worker (no preloading)
-            return create_pdp_app(control_plane, key, slots.claim(os.path.abspath(data_dir)),
-                                  poll_seconds=poll_seconds, wait_seconds=wait_seconds)
+        def load(self):  # in the master (preloaded)
+            return create_pdp_app(control_plane, key, os.path.abspath(data_dir), poll_seconds=poll_seconds,
+                                  wait_seconds=wait_seconds, start=False)
 
     PdpServer().run()

@@ -15,9 +15,10 @@ COMPONENTS = {
         "more": {"type": "boolean", "description": "more changes follow: ask again after `revision` at once"},
         "changes": {"type": "array", "items": ROW, "description": "[revision, kind, ref], whole revisions in order"},
         "user_attributes_read": {"type": "array", "items": STRING,
-                                 "description": "the user attributes role conditions read (all a PDP is sent)"},
+                                 "description": "the user attributes role conditions read (all a PDP is "
+                                                "sent); absent when there are no changes"},
         "data": {"type": "object", "description": "what each change reads now, by kind and ref"}},
-        ("format", "after", "revision", "newest", "more", "changes", "user_attributes_read", "data")),
+        ("format", "after", "revision", "newest", "more", "changes", "data")),
     "PdpDecisions": obj({"decisions": {"type": "array", "maxItems": 10_000, "items": ROW,
                                        "description": "[id, tenant id, at, asked_by, user id, user key, action, "
                                                       "resource type, resource id, allowed, reason, revision]"}},

@@ -68,6 +68,8 @@ class Mirror:
         """A changes answer (wire format): its rows, then its changes, in that order (the engine
         catching up reads the rows of every change it is given)."""
         copy = self.tenants[tid]
+        if int(body["revision"]) <= copy.revision:
+            return  # held already (a journal replayed over what a snapshot had)
         data = body.get("data") or {}
         rows: dict[str, dict] = {}
         if "users" in data:

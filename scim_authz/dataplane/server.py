@@ -151,7 +151,9 @@ def metrics():
 
 def create_pdp_app(control_plane: str, key: str, data_dir: str | Path, *, poll_seconds: float = 0.05,
                    wait_seconds: float = 2.0, transport=None, start: bool = True) -> Flask:
-    """The decision point's app. With `start`, its syncer and decision shipper run (threads)."""
+    """The decision point's app, holding what local disk has. With `start` (one process), its syncer
+    and decision shipper run (threads); under gunicorn, `prepare` runs in the master and `begin` in
+    each worker instead (scim_authz/cli_pdp.py)."""
     from scim_authz.config import config_for
 
     app = Flask(__name__)
@@ -186,6 +188,35 @@ def create_pdp_app(control_plane: str, key: str, data_dir: str | Path, *, poll_s
         syncer.start()
         spool.start()
     return app
+
+
+def prepare(app: Flask) -> None:
+    """In gunicorn's master, before it forks: hold every tenant (from local disk, else from the
+    control plane, waiting for it), then freeze it out of the garbage collector's way so the
+    workers share it copy-on-write. Nothing started here survives the fork: no thread, no connection."""
+    import gc
+
+    st = app.extensions[STATE_KEY]
+    st.syncer.first_sync(wait_for_data=True)
+    st.control.close()
+    gc.collect()
+    gc.freeze()
+
+
+def begin(app: Flask) -> None:
+    """In each worker, before it serves: its own decision spool (a slot of the data directory),
+    the disk writer's role if no other worker has it, one round of sync, then its threads."""
+    from scim_authz.dataplane import slots
+
+    st = app.extensions[STATE_KEY]
+    spools = st.syncer.dir.parent / "decisions"
+    own = slots.claim(spools)
+    st.spool.use_dir(own)
+    st.spool.adopt(slots.orphans(spools, own))  # what workers no longer running did not send
+    st.syncer.claim_persistence()
+    st.syncer.first_sync(wait_for_data=False)
+    st.syncer.start()
+    st.spool.start()
 
 
 def stop(app: Flask | None) -> None:

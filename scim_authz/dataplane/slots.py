@@ -28,3 +28,23 @@ def claim(data_dir: Path) -> Path:
         slot.mkdir(exist_ok=True)
         return slot
     raise RuntimeError(f"{MAX_SLOTS} workers already hold slots of {data_dir}")
+
+
+def orphans(data_dir: Path, own: Path) -> list[Path]:
+    """The files left in slots no live process holds (a worker that is gone, or fewer workers than
+    before), for the caller to take over; each such slot is locked while it is looked at."""
+    found = []
+    for lock in sorted(Path(data_dir).glob("worker-*.lock")):
+        slot = lock.with_suffix("")
+        if slot == own or not slot.is_dir():
+            continue
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live worker's
+            found += sorted(p for p in slot.iterdir() if p.is_file())
+        finally:
+            os.close(fd)
+    return found

@@ -127,8 +127,11 @@ class SyncSource:
         each one reads now; None when the log no longer holds them all (pruned) or one revision
         alone is longer than `limit`: the decision point takes a snapshot instead."""
         newest = self.reader.revision(tenant_id)
-        rows = self.reader.changes_since(tenant_id, after, limit + 1) if newest > after else []
-        if newest > after and (not rows or rows[0][0] != after + 1):
+        if newest <= after:  # nothing new: what a decision point asks most often, answered from one read
+            return {"format": wire.FORMAT, "after": after, "revision": after, "newest": newest, "more": False,
+                    "changes": [], "data": {}}
+        rows = self.reader.changes_since(tenant_id, after, limit + 1)
+        if not rows or rows[0][0] != after + 1:
             return None
         more = len(rows) > limit
         if more:
@@ -136,11 +139,10 @@ class SyncSource:
             rows = [r for r in rows[:limit] if r[0] != last]
             if not rows:
                 return None
-        body = {"format": wire.FORMAT, "after": after, "revision": rows[-1][0] if rows else max(after, newest),
-                "newest": newest, "more": more, "changes": [list(r) for r in rows],
-                "user_attributes_read": self.attribute_names(tenant_id)}
-        body["data"] = self._answers(tenant_id, rows, body["user_attributes_read"]) if rows else {}
-        return body
+        names = self.attribute_names(tenant_id)
+        return {"format": wire.FORMAT, "after": after, "revision": rows[-1][0], "newest": newest, "more": more,
+                "changes": [list(r) for r in rows], "user_attributes_read": names,
+                "data": self._answers(tenant_id, rows, names)}
 
     def _answers(self, tid: int, rows: list, names: list[str]) -> dict:
         r = self.reader

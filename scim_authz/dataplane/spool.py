@@ -9,37 +9,48 @@ so the check views use either without knowing which.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from collections import deque
-from datetime import datetime
 from pathlib import Path
+
+import orjson
 
 log = logging.getLogger("scim_authz.dataplane.spool")
 BATCH = 5_000  # decisions per POST
 
 
-def _json_row(row) -> list:
-    return [v.isoformat() if isinstance(v, datetime) else v for v in row]
-
-
 class DecisionSpool:
-    def __init__(self, data_dir: Path, ship, tenant_key, flush_seconds: float = 0.2):
+    def __init__(self, data_dir: Path, ship, tenant_key, flush_seconds: float = 1.0):
         """`ship(tenant key, rows)` sends rows to the control plane (raises when it cannot);
         `tenant_key(tenant id)` names a tenant."""
-        self.dir = Path(data_dir) / "decisions"
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.ship, self.tenant_key, self.flush_seconds = ship, tenant_key, flush_seconds
+        self.use_dir(Path(data_dir) / "decisions")
         self.queue: deque = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one writer of the segments at a time
-        self._seq = max((int(p.stem) for p in self.dir.glob("*.jsonl") if p.stem.isdigit()), default=0)
         self._thread: threading.Thread | None = None
+        self._in_flight = 0  # taken from the queue, being sent
         self.shipped = 0
         self.last_error: str | None = None
+
+    def use_dir(self, path: Path) -> None:
+        """Keep segments in `path` (a worker's own: dataplane/slots.py)."""
+        self.dir = Path(path)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._seq = max((int(p.stem) for p in self.dir.glob("*.jsonl") if p.stem.isdigit()), default=0)
+
+    def adopt(self, paths: list[Path]) -> int:
+        """Take over segments another worker left (dataplane/slots.orphans): moved into this
+        spool's directory, to be sent with its own."""
+        with self._lock:
+            for path in paths:
+                if path.suffix == ".jsonl":
+                    self._seq += 1
+                    os.replace(path, self.dir / f"{self._seq:012d}.jsonl")
+        return len(paths)
 
     # ---- the decision log's interface ---------------------------------------------------------
 
@@ -60,7 +71,7 @@ class DecisionSpool:
         for p in self.dir.glob("*.jsonl"):
             with open(p, encoding="utf-8") as f:
                 on_disk += sum(1 for line in f if line.endswith("\n"))
-        return len(self.queue) + on_disk
+        return len(self.queue) + self._in_flight + on_disk
 
     def spill(self) -> None:
         """Write what is queued to a new segment on disk (flushed, fsync'd)."""
@@ -73,9 +84,8 @@ class DecisionSpool:
             self._seq += 1
             path = self.dir / f"{self._seq:012d}.jsonl"
             try:
-                with open(path, "w", encoding="utf-8") as f:
-                    for row in rows:
-                        f.write(json.dumps(_json_row(row), separators=(",", ":")) + "\n")
+                with open(path, "wb") as f:
+                    f.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
                     f.flush()
                     os.fsync(f.fileno())
             except OSError:
@@ -88,15 +98,15 @@ class DecisionSpool:
         take. The number of decisions it took."""
         sent = 0
         for path in sorted(self.dir.glob("*.jsonl")):
-            with open(path, encoding="utf-8") as f:
-                rows = [json.loads(line) for line in f if line.endswith("\n")]
+            with open(path, "rb") as f:
+                rows = [orjson.loads(line) for line in f if line.endswith(b"\n")]
             self._ship_rows(rows)
             path.unlink()
             sent += len(rows)
         return sent
 
-    def _ship_rows(self, rows: list[list]) -> None:
-        """Send rows (JSON values) to the control plane, each tenant's to its own; raises if it refuses."""
+    def _ship_rows(self, rows: list) -> None:
+        """Send rows to the control plane, each tenant's to its own; raises if it refuses."""
         by_tenant: dict[int, list] = {}
         for row in rows:
             by_tenant.setdefault(row[1], []).append(row)
@@ -115,14 +125,16 @@ class DecisionSpool:
         try:
             self.send()  # what waits on disk first
             while self.queue:
-                rows = []
-                while self.queue and len(rows) < BATCH:
-                    rows.append(self.queue.popleft())
+                n = min(len(self.queue), BATCH)
+                self._in_flight = n  # (before they leave the queue: pending() never misses them)
+                rows = [self.queue.popleft() for _ in range(n)]
                 try:
-                    self._ship_rows([_json_row(r) for r in rows])
+                    self._ship_rows(rows)
                 except Exception:
                     self.queue.extendleft(reversed(rows))
                     raise
+                finally:
+                    self._in_flight = 0
             self.last_error = None
         except Exception as e:  # noqa: BLE001 - kept on disk, sent on the next round
             if self.last_error is None:

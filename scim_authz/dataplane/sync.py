@@ -5,9 +5,14 @@ the control plane is away still serves (from the last revision received, and say
 On disk, per tenant (`<data dir>/tenants/<key>/`): `snapshot.json.gz` as the control plane sent it,
 and `changes.jsonl`, one changes answer per line, appended as received. A restart loads the one
 and replays the other. Once the journal is long a fresh snapshot replaces both.
+
+Under gunicorn the master loads (from disk, else from the control plane) before it forks, so every
+worker starts with the data, shared copy-on-write; each worker then syncs on its own, and one of
+them at a time (the holder of `<data dir>/persist.lock`) writes to disk.
 """
 from __future__ import annotations
 
+import fcntl
 import gc
 import gzip
 import logging
@@ -30,6 +35,7 @@ log = logging.getLogger("scim_authz.dataplane.sync")
 # at least JOURNAL_MIN_BYTES): a restart then replays little, and steady writes do not have a large
 # tenant downloaded again every few minutes.
 JOURNAL_RATIO, JOURNAL_MIN_BYTES = 4, 64 * 1024 * 1024
+LIST_SECONDS = 5.0  # how often the tenants a key covers are listed again
 
 
 class ControlPlane:
@@ -37,8 +43,16 @@ class ControlPlane:
 
     def __init__(self, url: str, key: str, timeout: float = 10.0, transport=None):
         self.url = url.rstrip("/")
-        self.client = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
-                                   headers={"Authorization": f"Bearer {key}", "User-Agent": "scim-authz-pdp"})
+        self._make = lambda: httpx.Client(base_url=self.url, timeout=timeout, transport=transport, headers={
+            "Authorization": f"Bearer {key}", "User-Agent": "scim-authz-pdp"})
+        self._client, self._pid = None, None
+
+    @property
+    def client(self) -> httpx.Client:
+        """This process's client (a forked worker makes its own: no connection is shared)."""
+        if self._client is None or self._pid != os.getpid():
+            self._client, self._pid = self._make(), os.getpid()
+        return self._client
 
     def tenants(self) -> list[dict]:
         r = self.client.get("/v1/pdp/tenants")
@@ -47,7 +61,7 @@ class ControlPlane:
 
     def snapshot(self, key: str, path: Path) -> None:
         """The tenant's snapshot, written (gzip'd, as sent) to `path`, durably."""
-        tmp = path.with_suffix(".part")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
         with self.client.stream("GET", f"/v1/pdp/tenants/{key}/snapshot") as r:
             r.raise_for_status()
             with open(tmp, "wb") as f:
@@ -65,12 +79,16 @@ class ControlPlane:
         r.raise_for_status()
         return orjson.loads(r.content)
 
-    def send_decisions(self, key: str, rows: list[list]) -> None:
-        r = self.client.post(f"/v1/pdp/tenants/{key}/decisions", json={"decisions": rows})
+    def send_decisions(self, key: str, rows: list) -> None:
+        """Rows of the decision log (tuples or lists; times as datetimes or ISO 8601 strings)."""
+        r = self.client.post(f"/v1/pdp/tenants/{key}/decisions", content=orjson.dumps({"decisions": rows}),
+                             headers={"Content-Type": "application/json"})
         r.raise_for_status()
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None and self._pid == os.getpid():
+            self._client.close()
+        self._client = None
 
 
 class Syncer:
@@ -89,8 +107,27 @@ class Syncer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._journal_bytes: dict[str, int] = {}
+        self.persist = True  # this process writes what it receives to disk (see claim_persistence)
+        self._listed_at = -1e9
+        self._persist_fd: int | None = None
 
     # ---- local disk ------------------------------------------------------------------------------
+
+    def claim_persistence(self) -> bool:
+        """In a worker: become the process that writes to disk, if none is (a lock on
+        `persist.lock`, held for the process's life; a replacement worker takes it over)."""
+        fd = os.open(self.dir.parent / "persist.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            self.persist = False
+            return False
+        self._persist_fd, self.persist = fd, True
+        for journal in self.dir.glob("*/changes.jsonl"):  # a line its last writer left unfinished
+            _cut_unfinished_line(journal)
+            self._journal_bytes[journal.parent.name] = journal.stat().st_size
+        return True
 
     def load_local(self) -> int:
         """Serve what is on disk (the last snapshot and the changes after it); tenants loaded."""
@@ -145,17 +182,25 @@ class Syncer:
     def take_snapshot(self, key: str) -> int:
         tdir = self.dir / key
         tdir.mkdir(parents=True, exist_ok=True)
-        path = tdir / "snapshot.json.gz"
+        # (a worker that does not write to disk downloads beside it, and lets go once loaded)
+        path = tdir / ("snapshot.json.gz" if self.persist else f".snapshot.{os.getpid()}.json.gz")
         started = time.perf_counter()
         self.control.snapshot(key, path)
-        tid = self._install(path)
-        (tdir / "changes.jsonl").unlink(missing_ok=True)
-        self._journal_bytes[key] = 0
+        try:
+            tid = self._install(path)
+        finally:
+            if not self.persist:
+                path.unlink(missing_ok=True)
+        if self.persist:
+            (tdir / "changes.jsonl").unlink(missing_ok=True)
+            self._journal_bytes[key] = 0
         log.info("tenant %s: snapshot at revision %s taken in %.2fs", key, self.mirror.tenants[tid].revision,
                  time.perf_counter() - started)
         return tid
 
     def _journal_too_long(self, key: str) -> bool:
+        if not self.persist:
+            return False
         held = self._journal_bytes.get(key, 0)
         if held < JOURNAL_MIN_BYTES:
             return False
@@ -164,29 +209,42 @@ class Syncer:
         except OSError:
             return True
 
+    def _listed(self) -> list[dict]:
+        """The tenants the key covers: asked for when none is held, and every LIST_SECONDS (a key of
+        every tenant finds new ones), else those held."""
+        now = time.monotonic()
+        if not self.mirror.tenants or now - self._listed_at >= LIST_SECONDS:
+            found = self.control.tenants()
+            self._listed_at = now
+            return found
+        return [{"key": c.key, "revision": None} for c in list(self.mirror.tenants.values())]
+
     def sync_once(self) -> bool:
-        """One round: a snapshot for a tenant not held, the changes of each other. True when more
-        changes are waiting (ask again at once)."""
+        """One round: a snapshot for a tenant not held, the changes of each other (one request per
+        tenant when nothing changed). True when more changes are waiting (ask again at once)."""
         more = False
-        for t in self.control.tenants():
+        for t in self._listed():
             key = t["key"]
             copy = self.mirror.by_key.get(key)
-            if copy is not None:
-                copy.newest = max(copy.newest, int(t["revision"]))
             if copy is None or self._journal_too_long(key):
                 self.take_snapshot(key)
                 continue
-            if t["revision"] <= copy.revision:
-                copy.synced_at = time.time()
+            if t["revision"] is not None and t["revision"] <= copy.revision:
+                copy.newest, copy.synced_at = max(copy.newest, int(t["revision"])), time.time()
                 continue
             body = self.control.changes(key, copy.revision)
             if body is None or body.get("user_attributes_read", copy.names) != copy.names:
                 self.take_snapshot(key)  # the log was pruned, or conditions now read other attributes
                 continue
-            line = orjson.dumps(body) + b"\n"
-            with open(self.dir / key / "changes.jsonl", "ab") as f:
-                f.write(line)
-            self._journal_bytes[key] = self._journal_bytes.get(key, 0) + len(line)
+            copy.newest = max(copy.newest, int(body["newest"]))
+            if not body["changes"]:
+                copy.synced_at = time.time()
+                continue
+            if self.persist:
+                line = orjson.dumps(body) + b"\n"
+                with open(self.dir / key / "changes.jsonl", "ab") as f:
+                    f.write(line)
+                self._journal_bytes[key] = self._journal_bytes.get(key, 0) + len(line)
             self._apply(copy.id, body)
             more |= bool(body.get("more"))
         if not self.connected:
@@ -209,6 +267,24 @@ class Syncer:
             if wait:
                 self._stop.wait(wait)
 
+    def first_sync(self, wait_for_data: bool) -> None:
+        """One round now (in gunicorn's master before it forks, and in each worker before it
+        serves). With `wait_for_data`, rounds are tried until a tenant is held: a decision point
+        with nothing to decide from does not start serving."""
+        while True:
+            try:
+                self.sync_once()
+                return
+            except Exception as e:  # noqa: BLE001 - retried, or served from disk
+                self.connected, self.last_error, self.mirror.connected = False, str(e) or type(e).__name__, False
+                if not wait_for_data or self.mirror.tenants:
+                    log.warning("control plane %s out of reach; serving what local disk holds: %s",
+                                self.control.url, e)
+                    return
+                log.warning("control plane %s out of reach and nothing on local disk; trying again: %s",
+                            self.control.url, e)
+                time.sleep(1.0)
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="pdp-sync", daemon=True)
         self._thread.start()
@@ -217,3 +293,24 @@ class Syncer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.control.close()
+
+
+def _cut_unfinished_line(path: Path) -> None:
+    """Truncate a file after its last newline (a line a process that died was writing)."""
+    with open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        back = min(size, 1 << 20)
+        while True:
+            f.seek(size - back)
+            chunk = f.read(back)
+            at = chunk.rfind(b"\n")
+            if at >= 0 or back == size:
+                f.truncate(size - back + at + 1 if at >= 0 else 0)
+                return
+            back = min(size, back * 2)

@@ -160,14 +160,15 @@ class AuditLog:
                 out.add(key)
         return out
 
-    def _insert_rows(self, conn, rows: list[tuple], per_statement: int = ROWS_PER_STATEMENT) -> None:
+    def _insert_rows(self, conn, rows: list[tuple], per_statement: int = ROWS_PER_STATEMENT) -> int:
         with self._turn:
-            self._insert_rows_now(conn, rows, per_statement)
+            inserted = self._insert_rows_now(conn, rows, per_statement)
         written = HOOKS["rows_written"]
         if written is not None:
-            written(len(rows))
+            written(inserted)
+        return inserted
 
-    def _insert_rows_now(self, conn, rows: list[tuple], per_statement: int) -> None:
+    def _insert_rows_now(self, conn, rows: list[tuple], per_statement: int) -> int:
         """One transaction, straight through the driver: at tens of thousands of decisions a
         second, building ORM parameters per row costs more than the disk. The month's newly
         active users are written in the same transaction. Rolls back and raises on failure."""
@@ -180,9 +181,11 @@ class AuditLog:
             # Many rows per statement: half the cost of a statement per row, and the driver lets
             # go of the GIL once per statement rather than once per row (a thread that wants it
             # back waits behind the request threads each time).
+            inserted = 0
             for i in range(0, len(rows), per_statement):
                 chunk = rows[i:i + per_statement]
                 cur.execute(self._insert(len(chunk)), _params(chunk, sqlite))
+                inserted += max(cur.rowcount, 0)
             if active:
                 cur.executemany(self._active_sql, sorted(active))
             conn.commit()
@@ -195,11 +198,12 @@ class AuditLog:
         if len(self._active) + len(active) > 1_000_000:  # bounded: forgetting costs a no-op insert
             self._active.clear()
         self._active |= active
+        return inserted
 
-    def _write(self, rows: list[tuple]) -> None:
+    def _write(self, rows: list[tuple]) -> int:
         conn = self._connection()
         try:
-            self._insert_rows(conn, rows)
+            return self._insert_rows(conn, rows)
         except Exception:
             self._conn = None
             conn.close()
@@ -227,11 +231,32 @@ class AuditLog:
                     pass
             self.record_many(rows)
 
+    def write_through(self, rows: list[tuple]) -> int:
+        """Write decisions in the caller's thread, on its connection, or raise: what a decision point
+        sends is acknowledged only once it is in the log (it keeps them until then). The number
+        written (those already there are skipped)."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        try:
+            if conn is None or getattr(local, "pid", None) != os.getpid():
+                conn = local.conn = self._open()
+                local.pid = os.getpid()
+            return self._insert_rows(conn, rows, ROWS_PER_STATEMENT_BULK)
+        except Exception:
+            local.conn = None
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - it is being dropped
+                    pass
+            raise
+
     def _insert(self, n: int) -> str:
         sql = self._insert_sql.get(n)
         if sql is None:
+            # (a decision already logged is one a decision point sent again: kept once)
             sql = self._insert_sql[n] = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES "
-                                         + ", ".join([self._row_marks] * n))
+                                         + ", ".join([self._row_marks] * n) + " ON CONFLICT (id) DO NOTHING")
         return sql
 
     def _connection(self):
@@ -295,14 +320,12 @@ class AuditLog:
                 left -= len(batch)
                 batch = [tuple(r[c] for c in COLUMNS) if type(r) is dict else r for r in batch]
                 try:
-                    self._write(batch)
+                    written += self._write(batch)
                 except UNAVAILABLE:
                     self.queue.extendleft(reversed(batch))  # the database is away: keep them
                     raise
                 except Exception:  # noqa: BLE001 - a row of the batch: find it, write the rest
                     written += self._one_by_one(batch)
-                    continue
-                written += len(batch)
         return written
 
 
