@@ -7,9 +7,9 @@ One run, in a temp dir:
      roles, groups, mappings), and `big`; per tenant an app key and a PDP key (`flask tokens issue
      --kind app|pdp`), a SCIM token for `bench`;
   2. the control plane as in production (`gunicorn -c config/gunicorn.conf.py wsgi:app`, its default
-     workers, without an access log, as the decision point has none) and a decision point for `bench` (`scim-authz pdp --control-plane … --key pdp_…
-     --bind … --data-dir …`, no DATABASE_URL: its default workers, loaded by the master before it
-     forks);
+     workers, without an access log, as the decision point has none) and a decision point for
+     `bench` (`scim-authz pdp --control-plane … --key pdp_… --bind … --data-dir …`, no
+     DATABASE_URL: its default workers, loaded by the master before it forks);
   3. checks: the same check_http mix (2,000 bodies, half allowed, 30% by user id, 2% unknown users)
      on both /v1/check with the same app key and the same wrk settings (-t2 -c16, --duration s after
      a --warmup s warm-up), --rounds rounds alternating which goes first; both servers run
@@ -426,7 +426,7 @@ def main() -> int:
         result["product_changed_during_run"] = end_state != result["product"]
         if result["product_changed_during_run"]:
             result["product_at_end"] = end_state
-            log("!! the product's files changed during the run (other engineers' edits): "
+            log("!! the product's files changed during the run: "
                 f"{result['product']} -> {end_state}")
         report(result)
         emit_json(result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 from collections import deque
 from pathlib import Path
@@ -22,7 +23,7 @@ BATCH = 5_000  # decisions per POST
 
 
 class DecisionSpool:
-    def __init__(self, data_dir: Path, ship, tenant_key, flush_seconds: float = 1.0):
+    def __init__(self, data_dir: Path, ship, tenant_key, flush_seconds: float = 2.0):
         """`ship(tenant key, rows)` sends rows to the control plane (raises when it cannot);
         `tenant_key(tenant id)` names a tenant."""
         self.ship, self.tenant_key, self.flush_seconds = ship, tenant_key, flush_seconds
@@ -117,8 +118,10 @@ class DecisionSpool:
         self.shipped += len(rows)
 
     def run(self) -> None:
+        # Each wait drawn around flush_seconds: a decision point's workers, started together, do not
+        # all send at once (the control plane then takes their batches one after another).
         while not self._stop.is_set():
-            self._stop.wait(self.flush_seconds)
+            self._stop.wait(self.flush_seconds * random.uniform(0.5, 1.5))
             self.flush()
 
     def flush(self) -> None:

@@ -18,6 +18,7 @@ from collections import deque
 import psycopg
 from sqlalchemy.engine import Engine as SAEngine
 
+from scim_authz.db import wal_sync
 from scim_authz.db.txn import intent
 from scim_authz.db.wal_sync import GroupCommitConnection
 from scim_authz.db.write_turn import WriteTurn, turn_for
@@ -233,15 +234,19 @@ class AuditLog:
 
     def write_through(self, rows: list[tuple]) -> int:
         """Write decisions in the caller's thread, on its connection, or raise: what a decision point
-        sends is acknowledged only once it is in the log (it keeps them until then). The number
-        written (those already there are skipped)."""
+        sends is acknowledged only once it is in the log, on disk (it keeps them until then). The
+        number written (those already there are skipped)."""
         local = self._local
         conn = getattr(local, "conn", None)
         try:
             if conn is None or getattr(local, "pid", None) != os.getpid():
                 conn = local.conn = self._open()
                 local.pid = os.getpid()
-            return self._insert_rows(conn, rows, ROWS_PER_STATEMENT_BULK)
+            written = self._insert_rows(conn, rows, ROWS_PER_STATEMENT_BULK)
+            if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+                # On disk before it is acknowledged (the log's own commits are NORMAL: see _connection)
+                wal_sync.for_database(self.engine.url.database).sync()
+            return written
         except Exception:
             local.conn = None
             if conn is not None:
