@@ -30,8 +30,9 @@ One run, in a temp dir:
      proportional share of master and workers together: the data is shared copy-on-write), and
      started again on its data dir (ready from local disk).
 
-Targets: PDP checks/s >= control plane's (ratio >= 1.0), propagation p99 < 100 ms, a fresh PDP of
-the large tenant ready in < 10 s.
+Targets: PDP checks/s >= control plane's (ratio >= 1.0) and p99 <= the control plane's, propagation
+p99 < 100 ms, a fresh PDP of the large tenant ready in < 10 s. Both servers share the machine: while
+the decision point is measured, the control plane also writes the decisions it ships to its log.
 
 stdout: a table, then, as the last line, one JSON object. Progress goes to stderr.
 
@@ -66,7 +67,8 @@ from _scale_memory_procs import server_memory
 from _server import LOOPBACK, Server, free_port
 from _stats import median, rnd
 
-TARGETS = {"pdp_over_control_req_s_min": 1.0, "propagation_p99_ms_max": 100.0, "big_pdp_ready_s_max": 10.0}
+TARGETS = {"pdp_over_control_req_s_min": 1.0, "pdp_over_control_p99_max": 1.0, "propagation_p99_ms_max": 100.0,
+           "big_pdp_ready_s_max": 10.0}
 ROUND_KEYS = ("status", "requests", "seconds", "req_s", "p50_ms", "p99_ms", "max_ms", "error_total",
               "server_cpu_s", "server_cpu_us_per_req", "wrk_cpu_s", "other_cpu_cores", "loadavg_before",
               "other_server_cpu_s", "command")
@@ -102,6 +104,9 @@ def main() -> int:
     ap.add_argument("--writes", type=int, default=200, help="writes whose propagation is timed")
     ap.add_argument("--at-least-writes", type=int, default=50, help="writes each followed by a check with at_least")
     ap.add_argument("--snapshot-reps", type=int, default=2)
+    ap.add_argument("--pdp-ship-seconds", type=float, default=None,
+                    help="the decision point's --ship-seconds (e.g. 60: its decisions are not written by the "
+                         "control plane during a round, to see what that costs the decision point here)")
     ap.add_argument("--quick", action="store_true",
                     help="2,000 users, 20,000 relationships, 300 small users, 1 round of 3 s, 60 writes")
     ap.add_argument("--profile", type=int, default=0, metavar="SECONDS",
@@ -144,6 +149,8 @@ def main() -> int:
         port = free_port()
         argv = [str(BIN / "scim-authz"), "pdp", "--control-plane", control.url, "--key", key,
                 "--bind", f"{LOOPBACK}:{port}", "--data-dir", str(data_dir)]
+        if args.pdp_ship_seconds is not None:
+            argv += ["--ship-seconds", str(args.pdp_ship_seconds)]
         s = Server.spawn(f"pdp[{tag}]", argv, f"http://{LOOPBACK}:{port}", app_key, tmp / f"pdp-{tag}.log",
                          env=pdp_env)
         s.notes["spawned"] = time.perf_counter()
@@ -414,6 +421,8 @@ def main() -> int:
         result["meets"] = {
             "pdp_over_control_req_s": both_ok
             and (checks_res["ratio_req_s"] or 0) >= TARGETS["pdp_over_control_req_s_min"],
+            "pdp_over_control_p99": both_ok and checks_res["ratio_p99"] is not None
+            and checks_res["ratio_p99"] <= TARGETS["pdp_over_control_p99_max"],
             "propagation_p99_ms": prop_ok and prop["p99_ms"] is not None
             and prop["p99_ms"] < TARGETS["propagation_p99_ms_max"],
             "big_pdp_ready_s": big_ready_s < TARGETS["big_pdp_ready_s_max"] and not wrong["pdp"]}
@@ -451,7 +460,7 @@ def report(r: dict) -> None:
         ["p50 ms", fmt(rnd(c.get("p50_ms"), 2)), fmt(rnd(p.get("p50_ms"), 2)),
          fmt(r["checks"]["ratio_p50"], ".2f"), ""],
         ["p99 ms", fmt(rnd(c.get("p99_ms"), 2)), fmt(rnd(p.get("p99_ms"), 2)),
-         fmt(r["checks"]["ratio_p99"], ".2f"), ""],
+         fmt(r["checks"]["ratio_p99"], ".2f"), f"<= {TARGETS['pdp_over_control_p99_max']:.1f}"],
         ["server CPU us/check", fmt(c.get("server_cpu_us_per_req")), fmt(p.get("server_cpu_us_per_req")), "", ""],
         ["other server's CPU s", fmt(c.get("other_server_cpu_s")), fmt(p.get("other_server_cpu_s")), "", ""],
         ["errors", fmt(c.get("error_total")), fmt(p.get("error_total")), "", ""],

@@ -23,7 +23,9 @@ import click
               help="How often the control plane is asked for changes.")
 @click.option("--wait-seconds", envvar="PDP_WAIT_SECONDS", default=2.0, show_default=True, type=float,
               help="How long a check with at_least waits for that revision before a 409.")
-def pdp_cmd(control_plane, key, bind, data_dir, workers, threads, poll_seconds, wait_seconds):
+@click.option("--ship-seconds", envvar="PDP_SHIP_SECONDS", default=2.0, show_default=True, type=float,
+              help="How often each worker sends its decisions to the control plane's decision log (on average).")
+def pdp_cmd(control_plane, key, bind, data_dir, workers, threads, poll_seconds, wait_seconds, ship_seconds):
     """Serve the decision API for the tenant of a PDP key, synced from the control plane."""
     import multiprocessing
 
@@ -52,6 +54,6 @@ def pdp_cmd(control_plane, key, bind, data_dir, workers, threads, poll_seconds, 
 
         def load(self):  # in the master (preloaded)
             return create_pdp_app(control_plane, key, os.path.abspath(data_dir), poll_seconds=poll_seconds,
-                                  wait_seconds=wait_seconds, start=False)
+                                  wait_seconds=wait_seconds, ship_seconds=ship_seconds, start=False)
 
     PdpServer().run()

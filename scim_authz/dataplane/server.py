@@ -150,7 +150,7 @@ def metrics():
 
 
 def create_pdp_app(control_plane: str, key: str, data_dir: str | Path, *, poll_seconds: float = 0.05,
-                   wait_seconds: float = 2.0, transport=None, start: bool = True) -> Flask:
+                   wait_seconds: float = 2.0, ship_seconds: float = 2.0, transport=None, start: bool = True) -> Flask:
     """The decision point's app, holding what local disk has. With `start` (one process), its syncer
     and decision shipper run (threads); under gunicorn, `prepare` runs in the master and `begin` in
     each worker instead (scim_authz/cli_pdp.py)."""
@@ -164,7 +164,7 @@ def create_pdp_app(control_plane: str, key: str, data_dir: str | Path, *, poll_s
     mirror = Mirror(wait_seconds)
     engine = Engine(mirror, feed=mirror, retry_seconds=0.0)
     syncer = Syncer(control, engine, mirror, data_dir, poll_seconds=poll_seconds)
-    spool = DecisionSpool(data_dir, control.send_decisions, lambda tid: mirror.tenants[tid].key)
+    spool = DecisionSpool(data_dir, control.send_decisions, lambda tid: mirror.tenants[tid].key, ship_seconds)
     app.extensions[pdp.ENGINE_KEY] = engine
     app.extensions[pdp.AUDIT_KEY] = spool
     app.extensions[STATE_KEY] = State(control, mirror, syncer, spool)
