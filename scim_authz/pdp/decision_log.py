@@ -215,27 +215,22 @@ class AuditLog:
         own: they are in the log when the request answers, and concurrent bulk requests write side
         by side instead of queueing behind one writer thread. Should that fail, they are queued
         for the writer like any others."""
-        local = self._local
-        conn = getattr(local, "conn", None)
         try:
-            if conn is None or getattr(local, "pid", None) != os.getpid():
-                conn = local.conn = self._open()
-                local.pid = os.getpid()
-            self._insert_rows(conn, rows, ROWS_PER_STATEMENT_BULK)
+            self._write_on_thread(rows, flush=False)
         except Exception as e:  # noqa: BLE001 - the writer thread takes them over
             log.warning("a bulk request's %d decisions go through the queue: %s", len(rows), e)
-            local.conn = None
-            if conn is not None:
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - it is being dropped
-                    pass
             self.record_many(rows)
 
     def write_through(self, rows: list[tuple]) -> int:
         """Write decisions in the caller's thread, on its connection, or raise: what a decision point
         sends is acknowledged only once it is in the log, on disk (it keeps them until then). The
         number written (those already there are skipped)."""
+        return self._write_on_thread(rows, flush=True)
+
+    def _write_on_thread(self, rows: list[tuple], flush: bool) -> int:
+        """Insert on the calling thread's own connection (dropped if it fails, then raises); with
+        `flush`, on SQLite, the WAL flushed to disk too (the log's own commits are NORMAL: see
+        _connection)."""
         local = self._local
         conn = getattr(local, "conn", None)
         try:
@@ -243,9 +238,9 @@ class AuditLog:
                 conn = local.conn = self._open()
                 local.pid = os.getpid()
             written = self._insert_rows(conn, rows, ROWS_PER_STATEMENT_BULK)
-            if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-                # On disk before it is acknowledged (the log's own commits are NORMAL: see _connection)
-                wal_sync.for_database(self.engine.url.database).sync()
+            database = self.engine.url.database
+            if flush and self.engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+                wal_sync.for_database(database).sync()
             return written
         except Exception:
             local.conn = None

@@ -17,23 +17,9 @@ from scim_authz.db.extensions import db
 from scim_authz.db.models import Decision, Tenant
 from scim_authz.db.txn import intent
 from tests.api._api_helpers import error, scim_group, scim_user
+from tests.api.test_relationships_api import SCHEMA
 from tests.conftest import make_tenant, patch_op
 
-SCHEMA = """
-entity folder {
-  relation owner @user
-  relation viewer @user @group#member
-  relation parent @folder
-  permission view = owner or viewer or parent.view
-}
-entity document {
-  relation owner @user
-  relation viewer @user @group#member
-  relation parent @folder
-  permission edit = owner
-  permission view = edit or viewer or parent.view
-}
-"""
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 

@@ -3,14 +3,13 @@ database setting in its environment, on a free loopback port."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.faults.service import BIN, ROOT, free_port
+from tests.faults.service import BIN, ROOT, free_port, stop_group
 
 
 class PdpProcess:
@@ -43,17 +42,9 @@ class PdpProcess:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        self.proc = None
+        if self.proc is not None:
+            stop_group(self.proc)
+            self.proc = None
 
     def ready(self) -> dict:
         return httpx.get(f"{self.origin}/readyz", timeout=5).json()
