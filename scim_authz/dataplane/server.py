@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.exceptions import Forbidden
 
 from scim_authz import pdp
 from scim_authz.api import authzen_search, authzen_views, check_views
@@ -24,6 +25,7 @@ from scim_authz.dataplane.mirror import ControlPlaneAway, Mirror
 from scim_authz.dataplane.spool import DecisionSpool
 from scim_authz.dataplane.sync import ControlPlane, Syncer
 from scim_authz.http_errors import json_error, register_error_handlers
+from scim_authz.ops.metrics import Metrics
 
 STATE_KEY = "scim_authz.dataplane"
 bp = Blueprint("pdp", __name__)
@@ -35,10 +37,12 @@ class ReadOnly(APIError):
 
 
 class State:
-    """What the app's views share: the mirror, the syncer, the decision spool, settings."""
+    """What the app's views share: the mirror, the syncer, the decision spool, and who may read
+    the metrics (the control plane's rule: METRICS_ALLOW_FROM, loopback by default, or METRICS_TOKEN)."""
 
-    def __init__(self, control: ControlPlane, mirror: Mirror, syncer: Syncer, spool: DecisionSpool):
+    def __init__(self, control: ControlPlane, mirror: Mirror, syncer: Syncer, spool: DecisionSpool, scrapers):
         self.control, self.mirror, self.syncer, self.spool = control, mirror, syncer, spool
+        self.scrapers = scrapers
 
 
 def _state() -> State:
@@ -118,18 +122,22 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready once every tenant is held (from the control plane or local disk); says how far behind."""
+    """Ready once every tenant is held (from the control plane or local disk); to those who may read
+    the metrics, how far behind each tenant is too."""
     st = _state()
     tenants = _tenants_report()
-    body = {"status": "ready" if tenants else "loading", "control_plane": st.control.url,
-            "connected": st.syncer.connected, "last_error": st.syncer.last_error, "tenants": tenants,
-            "decisions_pending": len(st.spool.queue)}
+    body = {"status": "ready" if tenants else "loading"}
+    if st.scrapers.admits(request.environ):
+        body.update(control_plane=st.control.url, connected=st.syncer.connected, last_error=st.syncer.last_error,
+                    tenants=tenants, decisions_pending=st.spool.pending())
     return json_response(body, 200 if tenants else 503)
 
 
 @bp.get("/metrics")
 def metrics():
     st = _state()
+    if not st.scrapers.admits(request.environ):
+        raise Forbidden("Metrics are served only to the networks in METRICS_ALLOW_FROM, or with METRICS_TOKEN.")
     lines = ["# HELP scim_authz_pdp_revision The newest revision of the tenant this decision point holds.",
              "# TYPE scim_authz_pdp_revision gauge",
              "# HELP scim_authz_pdp_revisions_behind Revisions the control plane has that this decision point has not.",
@@ -167,7 +175,7 @@ def create_pdp_app(control_plane: str, key: str, data_dir: str | Path, *, poll_s
     spool = DecisionSpool(data_dir, control.send_decisions, lambda tid: mirror.tenants[tid].key, ship_seconds)
     app.extensions[pdp.ENGINE_KEY] = engine
     app.extensions[pdp.AUDIT_KEY] = spool
-    app.extensions[STATE_KEY] = State(control, mirror, syncer, spool)
+    app.extensions[STATE_KEY] = State(control, mirror, syncer, spool, Metrics(app))
     app.extensions[AUTHENTICATOR] = _authenticate
     app.extensions[NO_DATABASE] = True
     for blueprint in (check_views.bp, authzen_views.bp, authzen_search.bp, bp):

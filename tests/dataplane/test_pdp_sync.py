@@ -426,3 +426,18 @@ def test_a_malformed_pdp_keys_stops_the_app(app):
     from tests.conftest import app_config
     with pytest.raises(ConfigurationError, match="PDP_KEYS"):
         create_app({**app_config(app.config["SQLALCHEMY_DATABASE_URI"]), "PDP_KEYS": "zone-a:nothex"})
+
+
+def test_readiness_says_how_far_behind_and_metrics_only_to_their_readers(pdp):
+    ready = pdp.client.get("/readyz", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert ready.status_code == 503 and ready.get_json()["status"] == "loading"  # nothing held yet
+    pdp.sync()
+    body = pdp.client.get("/readyz", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()
+    assert body["status"] == "ready" and body["connected"] is True
+    assert body["tenants"][0]["key"] == "acme" and body["tenants"][0]["revisions_behind"] == 0
+    text = pdp.client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+    assert 'scim_authz_pdp_revisions_behind{tenant="acme"} 0' in text and "scim_authz_pdp_connected 1" in text
+    # from elsewhere: whether it is ready, nothing of any tenant
+    far = pdp.client.get("/readyz", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert far.status_code == 200 and far.get_json() == {"status": "ready"}
+    assert pdp.client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
