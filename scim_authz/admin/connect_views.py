@@ -11,7 +11,8 @@ from scim_authz.db.extensions import db
 from scim_authz.db.models import Credential
 from scim_authz.web.requests import scim_base_url
 
-KINDS = {"scim": "SCIM token (identity provider)", "app": "API key (application, /v1)"}
+KINDS = {"scim": "SCIM token (identity provider)", "app": "API key (application, /v1)",
+         "pdp": "PDP key (a decision point beside an application: docs/dataplane.md)"}
 
 
 def _page(**ctx):
@@ -39,7 +40,7 @@ def issue_token():
     elif len(name) > 200:
         errors["name"] = ["At most 200 characters."]
     if kind not in KINDS:
-        errors["kind"] = ["Choose a SCIM token or an API key."]
+        errors["kind"] = ["Choose a SCIM token, an API key or a PDP key."]
     if errors:
         db.session.rollback()
         return _page(errors=errors, form={"name": name, "kind": kind}), 400

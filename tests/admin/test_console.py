@@ -188,12 +188,22 @@ def test_issue_a_token_shown_once_then_revoke_it(app, client, console, tenant):
     assert "is revoked" in text(console.get("/admin/connect"))
 
 
+def test_a_pdp_key_issued_in_the_console_syncs_its_tenant_only(app, client, console, tenant):
+    r = console.post("/admin/connect/tokens", {"name": "eu-west sidecar", "kind": "pdp"})
+    assert r.status_code == 200 and "PDP key" in text(r)
+    secret = re.search(r'data-secret>(pdp_[^<]+)<', text(r)).group(1)
+    h = {"Authorization": f"Bearer {secret}"}
+    assert [t["key"] for t in client.get("/v1/pdp/tenants", headers=h).get_json()["tenants"]] == ["acme"]
+    assert client.get("/scim/v2/Users", headers=h).status_code == 401
+    assert "PDP key" in text(console.get("/admin/connect"))
+
+
 def test_a_token_needs_a_name_and_a_kind(app, console, tenant):
     before = count(app, Credential, tenant_id=tenant[0])
     r = console.post("/admin/connect/tokens", {"name": "  ", "kind": "scim"})
     assert r.status_code == 400 and "Name the connection" in text(r)
     r = console.post("/admin/connect/tokens", {"name": "x", "kind": "root"})
-    assert r.status_code == 400 and "Choose a SCIM token or an API key." in text(r)
+    assert r.status_code == 400 and "Choose a SCIM token, an API key or a PDP key." in text(r)
     assert count(app, Credential, tenant_id=tenant[0]) == before
 
 
