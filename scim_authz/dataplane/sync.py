@@ -109,6 +109,7 @@ class Syncer:
         self._journal_bytes: dict[str, int] = {}
         self.persist = True  # this process writes what it receives to disk (see claim_persistence)
         self._listed_at = -1e9
+        self._afresh: set[str] = set()  # tenants whose copy on disk could not be read
         self._persist_fd: int | None = None
 
     # ---- local disk ------------------------------------------------------------------------------
@@ -152,6 +153,7 @@ class Syncer:
                          self.mirror.tenants[tid].revision)
             except Exception:  # noqa: BLE001 - a damaged copy is taken afresh from the control plane
                 log.exception("the local copy of tenant %s cannot be read; it is taken afresh", tdir.name)
+                self._afresh.add(tdir.name)
         return n
 
     def _install(self, snap_path: Path) -> int:
@@ -226,8 +228,9 @@ class Syncer:
         for t in self._listed():
             key = t["key"]
             copy = self.mirror.by_key.get(key)
-            if copy is None or self._journal_too_long(key):
+            if copy is None or key in self._afresh or self._journal_too_long(key):
                 self.take_snapshot(key)
+                self._afresh.discard(key)
                 continue
             if t["revision"] is not None and t["revision"] <= copy.revision:
                 copy.newest, copy.synced_at = max(copy.newest, int(t["revision"])), time.time()

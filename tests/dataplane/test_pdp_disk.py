@@ -75,3 +75,40 @@ def test_a_journal_line_left_unfinished_is_cut_off(tmp_path):
     journal.write_bytes(b'{"revis')
     _cut_unfinished_line(journal)
     assert journal.read_bytes() == b""
+
+
+def test_a_damaged_journal_is_replaced_by_a_fresh_snapshot(app, tenant, scim, tmp_path):
+    """A journal that cannot be read (a disk fault, a hand edit) does not stop the decision point: it
+    serves what it could read, then takes the tenant afresh from the control plane."""
+    import httpx
+
+    from scim_authz.credentials.keys import issue_credential
+    from scim_authz.dataplane.server import create_pdp_app, stop
+    from scim_authz.db.extensions import db
+    from scim_authz.db.models import Tenant
+    from scim_authz.db.txn import intent
+    from tests.api._api_helpers import scim_user
+
+    with app.app_context(), intent(True):
+        key = issue_credential(db.session.get(Tenant, tenant[0]), "pdp", "t").secret
+        db.session.commit()
+    first = create_pdp_app("http://localhost", key, tmp_path, start=False, transport=httpx.WSGITransport(app=app))
+    state = first.extensions["scim_authz.dataplane"]
+    state.syncer.sync_once()
+    scim_user(scim, "ann@example.com")
+    state.syncer.sync_once()
+    stop(first)
+    journal = tmp_path / "tenants" / "acme" / "changes.jsonl"
+    assert journal.stat().st_size > 0
+    journal.write_bytes(b"not json\n")
+    again = create_pdp_app("http://localhost", key, tmp_path, start=False, transport=httpx.WSGITransport(app=app))
+    try:
+        syncer = again.extensions["scim_authz.dataplane"].syncer
+        assert syncer._afresh == {"acme"}
+        syncer.sync_once()
+        assert not syncer._afresh and not journal.exists()  # a fresh snapshot, and no journal yet
+        copy = again.extensions["scim_authz.dataplane"].mirror.by_key["acme"]
+        assert any(u.user_name == "ann@example.com" for u in again.extensions["scim_authz.engine"].stores[
+            copy.id].users.values())
+    finally:
+        stop(again)
