@@ -29,7 +29,6 @@ class DecisionSpool:
         self.ship, self.tenant_key, self.flush_seconds = ship, tenant_key, flush_seconds
         self.use_dir(Path(data_dir) / "decisions")
         self.queue: deque = deque()
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one writer of the segments at a time
         self._thread: threading.Thread | None = None
@@ -154,11 +153,13 @@ class DecisionSpool:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop shipping: what is queued is sent now if the control plane takes it, else written to
+        local disk, for the next start to send."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        try:
-            while self.queue:
-                self.spill()
-        except OSError:
+        if self._thread is not None and self._thread.is_alive():
+            return  # (still sending: it spills what the control plane does not take)
+        self.flush()
+        if self.queue:
             log.error("%d decisions could not be written to local disk at exit", len(self.queue))
