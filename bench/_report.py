@@ -59,3 +59,13 @@ def product_state(diff_hash: bool = False) -> dict:
         diff = git("diff", "HEAD", "--", *paths)
         state["uncommitted_diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else None
     return state
+
+
+def note_product_change(result: dict) -> None:
+    """Compare the product's state now with `result["product"]` (taken at the start, with
+    diff_hash): `product_changed_during_run`, and `product_at_end` with a warning when it changed."""
+    end_state = product_state(diff_hash=True)
+    result["product_changed_during_run"] = end_state != result["product"]
+    if result["product_changed_during_run"]:
+        result["product_at_end"] = end_state
+        log(f"!! the product's files changed during the run: {result['product']} -> {end_state}")

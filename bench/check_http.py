@@ -69,7 +69,7 @@ from _http_tenant import Tenant, count_decisions, load_tenant, verify_bare, veri
 from _machine import loadavg
 from _paths import BENCH_DIR
 from _pyspy import profile
-from _report import emit_json, log, product_state
+from _report import emit_json, log, note_product_change, product_state
 from _server import Server, free_port
 from _stats import rnd
 from _wrk import require_wrk, run_wrk, write_lua
@@ -358,12 +358,7 @@ def main() -> int:
         result["decision_log_complete"] = all(d and d.get("ok") for d in logs) if logs else None
         result["machine"] = {"cpus": os.cpu_count(), "loadavg_end": loadavg()}
         result["run_seconds"] = round(time.perf_counter() - started, 1)
-        end_state = product_state(diff_hash=True)
-        result["product_changed_during_run"] = end_state != result["product"]
-        if result["product_changed_during_run"]:
-            result["product_at_end"] = end_state
-            log("!! the product's files changed during the run (other engineers' edits): "
-                f"{result['product']} -> {end_state}")
+        note_product_change(result)
         print_table(result, args)
         emit_json(result)
         return 0

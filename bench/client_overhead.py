@@ -55,7 +55,7 @@ from _client_overhead_rounds import (
 )
 from _gunicorn import gunicorn_defaults, issue_token, prepare_our_database, start_our_server
 from _machine import loadavg
-from _report import emit_json, fmt, log, print_table, product_state
+from _report import emit_json, fmt, log, note_product_change, print_table, product_state
 from _stats import rnd
 
 TARGETS = {"client_over_raw_p50_max": 1.3, "client_over_raw_p99_max": 1.3, "cache_hit_p50_us_below": 5.0,
@@ -195,11 +195,7 @@ def main() -> int:
                           "gunicorn": {**gunicorn_defaults(), "config": "config/gunicorn.conf.py"}}
     result["machine"] = {"cpus": os.cpu_count(), "loadavg_start": load_start, "loadavg_end": loadavg()}
     result["run_seconds"] = round(time.perf_counter() - started, 1)
-    end_state = product_state(diff_hash=True)
-    result["product_changed_during_run"] = end_state != result["product"]
-    if result["product_changed_during_run"]:
-        result["product_at_end"] = end_state
-        log(f"!! the product's files changed during the run: {result['product']} -> {end_state}")
+    note_product_change(result)
     print_report(result)
     emit_json(result)
     return 0 if result["meets"]["answers_right"] else 1

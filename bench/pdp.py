@@ -62,7 +62,7 @@ from _machine import loadavg
 from _pdp_big import SCHEMA, BigTenant, fill
 from _pdp_load import run_python_load
 from _pdp_propagation import measure
-from _report import emit_json, fmt, log, print_table, product_state
+from _report import emit_json, fmt, log, note_product_change, print_table, product_state
 from _scale_memory_procs import server_memory
 from _server import LOOPBACK, Server, free_port
 from _stats import median, rnd
@@ -431,12 +431,7 @@ def main() -> int:
         result["settings"] = {k: v for k, v in vars(args).items()}
         result["machine"] = {"cpus": os.cpu_count(), "loadavg_end": loadavg()}
         result["run_seconds"] = round(time.perf_counter() - started, 1)
-        end_state = product_state(diff_hash=True)
-        result["product_changed_during_run"] = end_state != result["product"]
-        if result["product_changed_during_run"]:
-            result["product_at_end"] = end_state
-            log("!! the product's files changed during the run: "
-                f"{result['product']} -> {end_state}")
+        note_product_change(result)
         report(result)
         emit_json(result)
         return 0 if result["all_right"] else 1

@@ -49,7 +49,7 @@ from _gunicorn import gunicorn_defaults, issue_token, prepare_our_database, star
 from _http_tenant import Tenant, load_tenant, verify_ours
 from _machine import loadavg
 from _pg import DEFAULT_PG_URL, PgDatabase
-from _report import emit_json, log, product_state
+from _report import emit_json, log, note_product_change, product_state
 from _scale_out_checks import PgTransactions, measure_checks
 from _scale_out_propagation import Propagation
 from _scale_out_report import TARGETS, judge, print_report
@@ -213,11 +213,7 @@ def main() -> int:
     result["machine"] = {"cpus": os.cpu_count(), "loadavg_end": loadavg()}
     result["run_seconds"] = round(time.perf_counter() - started, 1)
     result["phase_seconds"] = {k: round(v, 1) for k, v in phases.items()}
-    end_state = product_state(diff_hash=True)
-    result["product_changed_during_run"] = end_state != result["product"]
-    if result["product_changed_during_run"]:
-        result["product_at_end"] = end_state
-        log(f"!! the product's files changed during the run: {result['product']} -> {end_state}")
+    note_product_change(result)
     print_report(result, args)
     emit_json(result)
     return 0
