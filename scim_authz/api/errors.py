@@ -31,3 +31,21 @@ class Unauthorized(APIError):
     """No valid API key."""
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(APIError):
+    """A valid credential that does not cover what it asks for (a PDP key, another tenant)."""
+    status = 403
+    code = "forbidden"
+
+
+class SnapshotRequired(APIError):
+    """A decision point asked for changes the change log no longer holds all of."""
+    status = 410
+    code = "snapshot_required"
+
+
+class Unavailable(APIError):
+    """The request could not be done now; nothing was kept: send it again."""
+    status = 503
+    code = "unavailable"

@@ -21,7 +21,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from scim_authz import pdp
 from scim_authz.api.context import json_response
-from scim_authz.api.errors import APIError, InvalidRequest, Unauthorized
+from scim_authz.api.errors import Forbidden, InvalidRequest, SnapshotRequired, Unauthorized, Unavailable
 from scim_authz.credentials import cache as auth_cache
 from scim_authz.credentials import operator_keys
 from scim_authz.credentials.keys import InvalidCredential, TenantDisabled
@@ -58,21 +58,6 @@ def _check_setting(state) -> None:
         operator_keys.parse(state.app.config.get(SETTING), SETTING, "pdp-keys")
     except ValueError as e:
         raise ConfigurationError(str(e)) from e
-
-
-class Forbidden(APIError):
-    status = 403
-    code = "forbidden"
-
-
-class Unavailable(APIError):
-    status = 503
-    code = "unavailable"
-
-
-class Gone(APIError):
-    status = 410
-    code = "snapshot_required"
 
 
 def _caller():
@@ -143,7 +128,8 @@ def changes(key):
         raise InvalidRequest("after must be a revision number", details={"after": ["an integer ≥ 0"]})
     body = _source().changes(tid, after)
     if body is None:
-        raise Gone(f"the changes after revision {after} are no longer all in the change log: take a snapshot")
+        raise SnapshotRequired(f"the changes after revision {after} are no longer all in the change log: "
+                               "take a snapshot")
     return json_response(body)
 
 
