@@ -8,6 +8,7 @@ import json
 import random
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -441,3 +442,23 @@ def test_readiness_says_how_far_behind_and_metrics_only_to_their_readers(pdp):
     far = pdp.client.get("/readyz", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert far.status_code == 200 and far.get_json() == {"status": "ready"}
     assert pdp.client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"not json", 'the body must be {"decisions": [...]}'),
+    (b'{"rows": []}', 'the body must be {"decisions": [...]}'),
+    (b'{"decisions": [["only", "three", "values"]]}', "decision 0 must be a list of 12 values"),
+    (b'{"decisions": [["d1", 1, "yesterday", "k", null, "u", "a", "t", "i", false, "r", 1]]}',
+     "decision 0: at must be an ISO 8601 time"),
+])
+def test_decisions_that_are_not_decision_rows_are_400_and_nothing_is_logged(app, client, keys, tenant, body, words):
+    good = ["ok-1", 1, "2026-01-01T00:00:00", "key sk_x", None, "u", "read", "doc", "1", True, "r", 1]
+    batch = orjson.loads(body) if body.startswith(b'{"decisions"') else None
+    if batch is not None:
+        body = orjson.dumps({"decisions": [good] + batch["decisions"]})
+        words = words.replace("decision 0", "decision 1")
+    r = client.post("/v1/pdp/tenants/acme/decisions", data=body, headers={
+        "Authorization": f"Bearer {keys[0]}", "Content-Type": "application/json"})
+    assert words in error(r, 400, "invalid_request")["message"]
+    with app.app_context():
+        assert db.session.execute(select(Decision).where(Decision.tenant_id == tenant[0])).first() is None
