@@ -124,10 +124,15 @@ class DecisionSpool:
             self.flush()
 
     def flush(self) -> None:
+        """Send what waits on disk, then the decisions queued when this round began: those made
+        while it sends wait for the next round (under steady load, draining the queue until it is
+        empty would never end: a stream of small batches, each one a write on the control plane)."""
         try:
             self.send()  # what waits on disk first
-            while self.queue:
-                n = min(len(self.queue), BATCH)
+            due = len(self.queue)
+            while due > 0 and self.queue:
+                n = min(len(self.queue), BATCH, due)
+                due -= n
                 self._in_flight = n  # (before they leave the queue: pending() never misses them)
                 rows = [self.queue.popleft() for _ in range(n)]
                 try:

@@ -112,3 +112,21 @@ def test_a_damaged_journal_is_replaced_by_a_fresh_snapshot(app, tenant, scim, tm
             copy.id].users.values())
     finally:
         stop(again)
+
+
+def test_a_round_sends_what_was_queued_when_it_began_and_leaves_later_decisions_for_the_next(tmp_path):
+    """Decisions keep arriving while a batch is on its way: one round sends one batch per BATCH
+    queued when it began, not a stream of small ones until the queue happens to be empty."""
+    batches = []
+
+    def ship(key, rows):
+        batches.append(len(rows))
+        if len(batches) < 50:  # (bounded: a round that drains until empty fails here, not hangs)
+            spool.record_many([(f"late-{len(batches)}-{i}", 1) for i in range(3)])  # made meanwhile
+
+    spool = DecisionSpool(tmp_path, ship, lambda tid: "acme")
+    spool.record_many([(f"d{i}", 1) for i in range(12_000)])
+    spool.flush()
+    assert batches == [5_000, 5_000, 2_000] and spool.pending() == 9
+    spool.flush()
+    assert batches[3:] == [9] and spool.pending() == 3
