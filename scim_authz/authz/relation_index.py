@@ -79,6 +79,28 @@ class RelationIndex:
         _put(self._kind(self._fwd, (rtype, rel, stype, srel)), rid, sid)
         _put(self._kind(self._rev, (stype, srel, rtype, rel)), sid, rid)
 
+    def add_all(self, facts: Iterable[tuple[str, str, str, str, str, str]]) -> None:
+        """add() of each fact, in bulk (a tenant's load: a million facts before it serves). The
+        kind's two dicts are found once per kind, and a first item is stored without a call."""
+        intern, fwd, rev = sys.intern, self._fwd, self._rev
+        dicts: dict[tuple, tuple[dict, dict]] = {}
+        for rtype, rid, rel, stype, sid, srel in facts:
+            pair = dicts.get((rtype, rel, stype, srel))
+            if pair is None:
+                rtype, rel, stype, srel = map(intern, (rtype, rel, stype, srel))
+                pair = dicts[(rtype, rel, stype, srel)] = (self._kind(fwd, (rtype, rel, stype, srel)),
+                                                           self._kind(rev, (stype, srel, rtype, rel)))
+            f, r = pair
+            rid, sid = intern(rid), intern(sid)
+            if f.get(rid) is None:
+                f[rid] = sid
+            else:
+                _put(f, rid, sid)
+            if r.get(sid) is None:
+                r[sid] = rid
+            else:
+                _put(r, sid, rid)
+
     def remove(self, t: Iterable[str]) -> None:
         rtype, rid, rel, stype, sid, srel = t
         d = self._fwd.get((rtype, rel, stype, srel))

@@ -79,8 +79,7 @@ class TenantStore:
                 self.assignments.setdefault(a.user_id, []).append(a)
             for m in snapshot.mappings:
                 self.mappings.setdefault(m.group_id, []).append(m)
-            for t in snapshot.relationships:
-                self._add_relationship(t)
+            self.rels.add_all(snapshot.relationships)
             for rtype, rid, attrs in snapshot.resources:
                 self.resources.setdefault(rtype, {})[rid] = attrs
         finally:

@@ -40,3 +40,31 @@ def test_kinds_are_kept_apart_and_ids_of_a_type_come_from_both_sides():
     tuple_then_one.remove(("doc", "d", "owner", "user", "a", ""))
     assert tuple_then_one.subjects("doc", "d", "owner") == [("user", "b", "")]
     assert tuple_then_one.objects("user", "b") == [("doc", "d", "owner", "")]
+
+
+def test_adding_in_bulk_is_adding_one_by_one():
+    """add_all (a tenant's load) leaves the index add() does, fact for fact: one id, tuples, sets,
+    a fact twice, kinds found in any order; and what is read and removed afterwards agrees."""
+    import random
+
+    rng = random.Random(7)
+    kinds = [("document", "owner", "user", ""), ("document", "parent", "folder", ""),
+             ("folder", "viewer", "group", "member"), ("document", "viewer", "user", "")]
+    facts = []
+    for _ in range(5000):
+        rtype, rel, stype, srel = rng.choice(kinds)
+        facts.append((rtype, f"{rtype}{rng.randrange(300)}", rel, stype, f"{stype}{rng.randrange(60)}", srel))
+    facts += facts[:50]
+    one, bulk = RelationIndex(), RelationIndex()
+    for t in facts:
+        one.add(t)
+    bulk.add_all(facts)
+    assert bulk._fwd == one._fwd and bulk._rev == one._rev and len(bulk) == len(one)
+    for stype, sid in (("user", "user7"), ("group", "group3"), ("folder", "folder11")):
+        assert sorted(bulk.objects(stype, sid)) == sorted(one.objects(stype, sid))
+    assert sorted(bulk.subjects("document", "document5", "viewer")) == sorted(one.subjects("document", "document5",
+                                                                                          "viewer"))
+    for t in facts[::3]:
+        one.remove(t)
+        bulk.remove(t)
+    assert bulk._fwd == one._fwd and bulk._rev == one._rev
