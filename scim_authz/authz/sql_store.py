@@ -111,11 +111,14 @@ class SQLReader:
                         cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                     snap = _snapshot_rows(cur, _snapshot_sql(self.engine.dialect), tenant_id,
                                           binary=self.engine.dialect.driver == "psycopg")
+                    if not pg:  # SQLite's driver steps through the rows as tuples: no Row per row
+                        cur.execute(_RELATIONSHIPS_SQL.replace(":t", "?"), (tenant_id,))
+                        snap.relationships = cur.fetchall()
                 finally:
                     cur.close()
-                snap.relationships = [tuple(r) for r in conn.execution_options(yield_per=50_000).execute(text(
-                    "SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation "
-                    "FROM relationships WHERE tenant_id = :t"), {"t": tenant_id})]
+                if pg:  # (a server-side cursor: the client never holds the whole result twice)
+                    snap.relationships = [tuple(r) for r in conn.execution_options(yield_per=50_000).execute(
+                        text(_RELATIONSHIPS_SQL), {"t": tenant_id})]
                 snap.resources = [(r[0], r[1], _json(r[2]) or {}) for r in conn.execution_options(
                     yield_per=50_000).execute(text("SELECT resource_type, resource_id, attributes "
                                                    "FROM resource_attributes WHERE tenant_id = :t"), {"t": tenant_id})]
@@ -232,6 +235,8 @@ def _iso(v) -> str:
 
 # ---- the snapshot's queries: each names the tenant once, as :t ---------------------------------
 
+_RELATIONSHIPS_SQL = ("SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation "
+                      "FROM relationships WHERE tenant_id = :t")
 _SNAPSHOT_SQL = {
     "tenant": "SELECT id, key, role_mode, settings, revision, disabled_at FROM tenants WHERE id = :t",
     "users": "SELECT id, user_name, external_id, active, display_name FROM users WHERE tenant_id = :t",
