@@ -184,6 +184,11 @@ def test_a_revision_not_reached_is_409_after_a_bounded_wait(pdp):
     assert 0.3 <= time.monotonic() - started < 2
     assert err["details"] == {"revision": have} and f"revision {have + 5} has not reached" in err["message"]
     error(pdp.get(f"/users/x/permissions?at_least={have + 5}"), 409, "revision_not_reached")
+    # the same asked with its name escaped in the JSON: still waited for, still no answer
+    escaped = '{"user": "x", "action": "read", "resource": "doc:1", "consistency": {"\\u0061t_least": ' \
+        + str(have + 5) + "}}"
+    error(pdp.client.post("/v1/check", data=escaped, content_type="application/json", headers=pdp.headers),
+          409, "revision_not_reached")
 
 
 def test_an_end_users_jwt_is_left_to_the_control_plane(pdp):
