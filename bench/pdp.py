@@ -107,6 +107,9 @@ def main() -> int:
     ap.add_argument("--pdp-ship-seconds", type=float, default=None,
                     help="the decision point's --ship-seconds (e.g. 60: its decisions are not written by the "
                          "control plane during a round, to see what that costs the decision point here)")
+    ap.add_argument("--floor-rounds", type=int, default=None,
+                    help="rounds of each floor (the control plane's intake of decisions replaced by the least it "
+                         "must do, then by nothing: bench/pdp_floor_control.py); 0: none [default: --rounds]")
     ap.add_argument("--quick", action="store_true",
                     help="2,000 users, 20,000 relationships, 300 small users, 1 round of 3 s, 60 writes")
     ap.add_argument("--profile", type=int, default=0, metavar="SECONDS",
@@ -119,6 +122,8 @@ def main() -> int:
         args.users, args.relationships, args.small_users = 2000, 20_000, 300
         args.rounds, args.duration, args.warmup, args.writes, args.at_least_writes = 1, 3, 1, 60, 20
         args.snapshot_reps = 1
+    if args.floor_rounds is None:
+        args.floor_rounds = args.rounds
     use_wrk = not args.no_wrk and shutil.which("wrk") is not None
     load_note = "wrk" if use_wrk else ("python load (--no-wrk)" if args.no_wrk else
                                        "python load: wrk is not installed (apt-get install -y wrk)")
@@ -137,10 +142,12 @@ def main() -> int:
                     "load_generator": load_note}
     pdp_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ACCESS_LOG")}
 
-    def start_control(tag: str) -> Server:
-        env = {**config_env(None, None, free_port()), "DATABASE_URL": database_url, "ACCESS_LOG": ""}
-        s = spawn_gunicorn(f"control[{tag}]", ["-c", str(CONFIG), "wsgi:app"], f"http://{env['BIND']}",
-                           keys["bench_app"], tmp / "control.log", env, append=True)
+    def start_control(tag: str, app: str = "wsgi:app", port: int | None = None, extra: dict | None = None) -> Server:
+        env = {**config_env(None, None, port or free_port()), "DATABASE_URL": database_url, "ACCESS_LOG": "",
+               **(extra or {})}
+        argv = ["-c", str(CONFIG), *(["--pythonpath", "bench"] if app != "wsgi:app" else []), app]
+        s = spawn_gunicorn(f"control[{tag}]", argv, f"http://{env['BIND']}", keys["bench_app"], tmp / "control.log",
+                           env, append=True)
         s.notes["spawned"] = time.perf_counter()
         servers.append(s)
         return s
@@ -227,7 +234,6 @@ def main() -> int:
             + f" after a {args.warmup}s warm-up, {args.rounds} rounds alternating which server goes first"}
 
         # ---- 1. checks/s --------------------------------------------------------------------------
-        rounds: dict[str, list[dict]] = {"control": [], "pdp": []}
         wrk_runs_on_pdp = 0
 
         def load(s: Server, secs: float) -> dict:
@@ -235,40 +241,47 @@ def main() -> int:
                 return run_wrk(s, lua, args.threads, args.connections, secs)
             return run_python_load(s, keys["bench_app"], "/v1/check", bodies, args.py_threads, secs, args.seed)
 
-        for rno in range(args.rounds):
-            order = [("control", control), ("pdp", pdp)]
-            if rno % 2:
-                order.reverse()
-            for name, s in order:
-                other = pdp if s is control else control
-                warm = load(s, args.warmup)
-                log(f"== round {rno + 1}: {name}, {args.duration}s; loadavg {loadavg()}")
-                o0 = other.cpu_seconds()
-                m = load(s, args.duration)
-                m["other_server_cpu_s"] = round(other.cpu_seconds() - o0, 2)
-                errors = warm["error_total"] + m["error_total"]
-                m["status"] = f"FAILED(errors {errors})" if errors else ("ok" if verify[name]["ok"] else
-                                                                        "FAILED(verify)")
-                if name == "pdp":
-                    pdp_requests += warm["requests"] + m["requests"]
-                    wrk_runs_on_pdp += 2
-                rounds[name].append(m)
-                log(f"   {name}: {m['req_s']:.0f} checks/s, p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, "
-                    f"errors {m['error_total']}, server CPU {m['server_cpu_us_per_req']} us/check, "
-                    f"the other server {m['other_server_cpu_s']} CPU s")
-        pooled = {k: pool_rounds(v) for k, v in rounds.items()}
-        for k, v in pooled.items():
-            v["other_server_cpu_s"] = round(sum(r["other_server_cpu_s"] for r in rounds[k]), 2)
-        pc, pp = pooled["control"], pooled["pdp"]
+        def check_rounds(n: int, label: str = "") -> dict:
+            """n rounds on each server, alternating which goes first; pooled, with the ratios."""
+            nonlocal pdp_requests, wrk_runs_on_pdp
+            rounds: dict[str, list[dict]] = {"control": [], "pdp": []}
+            for rno in range(n):
+                order = [("control", control), ("pdp", pdp)]
+                if rno % 2:
+                    order.reverse()
+                for name, s in order:
+                    other = pdp if s is control else control
+                    warm = load(s, args.warmup)
+                    log(f"== {label}round {rno + 1}: {name}, {args.duration}s; loadavg {loadavg()}")
+                    o0 = other.cpu_seconds()
+                    m = load(s, args.duration)
+                    m["other_server_cpu_s"] = round(other.cpu_seconds() - o0, 2)
+                    errors = warm["error_total"] + m["error_total"]
+                    m["status"] = f"FAILED(errors {errors})" if errors else ("ok" if verify[name]["ok"] else
+                                                                            "FAILED(verify)")
+                    if name == "pdp":
+                        pdp_requests += warm["requests"] + m["requests"]
+                        wrk_runs_on_pdp += 2
+                    rounds[name].append(m)
+                    log(f"   {name}: {m['req_s']:.0f} checks/s, p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, "
+                        f"errors {m['error_total']}, server CPU {m['server_cpu_us_per_req']} us/check, "
+                        f"the other server {m['other_server_cpu_s']} CPU s")
+            pooled = {k: pool_rounds(v) for k, v in rounds.items()}
+            for k, v in pooled.items():
+                v["other_server_cpu_s"] = round(sum(r["other_server_cpu_s"] for r in rounds[k]), 2)
+            pc, pp = pooled["control"], pooled["pdp"]
+            return {"control": _clean(pc, POOLED_KEYS), "pdp": _clean(pp, POOLED_KEYS),
+                    "rounds": {k: [_clean(r, ROUND_KEYS) for r in v] for k, v in rounds.items()},
+                    "ratio_req_s": _ratio(pp, pc, "req_s"),
+                    "ratio_p50": _ratio(pp, pc, "p50_ms"),
+                    "ratio_p99": _ratio(pp, pc, "p99_ms"),
+                    "ratio_req_s_rounds": [rnd(b["req_s"] / a["req_s"], 3) for a, b in
+                                           zip(rounds["control"], rounds["pdp"], strict=False)]}
+
+        checks_res = check_rounds(args.rounds)
+        checks_res["verify"] = verify
+        pc, pp = checks_res["control"], checks_res["pdp"]
         both_ok = pc.get("status") == "ok" and pp.get("status") == "ok"
-        checks_res = {"control": _clean(pc, POOLED_KEYS), "pdp": _clean(pp, POOLED_KEYS),
-                      "rounds": {k: [_clean(r, ROUND_KEYS) for r in v] for k, v in rounds.items()},
-                      "verify": verify,
-                      "ratio_req_s": _ratio(pp, pc, "req_s"),
-                      "ratio_p50": _ratio(pp, pc, "p50_ms"),
-                      "ratio_p99": _ratio(pp, pc, "p99_ms"),
-                      "ratio_req_s_rounds": [rnd(b["req_s"] / a["req_s"], 3) for a, b in
-                                             zip(rounds["control"], rounds["pdp"], strict=False)]}
         result["checks"] = checks_res
         log(f"== checks: control {pc.get('req_s', 0):.0f}/s, PDP {pp.get('req_s', 0):.0f}/s, "
             f"PDP/control {checks_res['ratio_req_s']}")
@@ -322,6 +335,48 @@ def main() -> int:
                 log("   self:")
                 for f in prof.get("self", [])[:10]:
                     log(f"   {f['pct']:5.1f}%  {f['frame']}")
+
+        # ---- the floor: what the p99 is when the control plane does the least for the PDP's decisions --
+        if args.floor_rounds:
+            result["floor"] = floor_res = {
+                "what": "the same rounds with the control plane's POST …/decisions replaced by the least a "
+                        "control plane that keeps them must do (bench/pdp_floor_control.py): insert = each "
+                        "decision one row of the same table and indexes, durably, nothing checked; sink = "
+                        "answered, nothing stored. Every other route is the control plane's own."}
+
+            def logged_now() -> int:
+                with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30) as conn:
+                    return conn.execute("SELECT count(*) FROM decisions WHERE asked_by LIKE 'pdp:%'").fetchone()[0]
+
+            def pdp_caught_up(timeout: float) -> bool:
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    st = readyz(pdp.url).json()
+                    if st.get("connected") and not st.get("decisions_pending"):
+                        return True
+                    time.sleep(0.2)
+                return False
+
+            for mode in ("insert", "sink"):  # (sink last: what reaches it is lost)
+                port = control.port
+                stop(control)
+                control = start_control(f"floor-{mode}", "pdp_floor_control:app", port, {"FLOOR_DECISIONS": mode})
+                control.wait_ready(90.0, cp_probe)
+                if not pdp_caught_up(60.0):
+                    raise RuntimeError(f"the PDP did not reconnect to the floor control plane ({mode})")
+                time.sleep(0.5)
+                before, counted = logged_now(), pdp_requests
+                res = check_rounds(args.floor_rounds, f"floor ({mode}) ")
+                floor_res[mode] = res
+                if mode == "insert":  # (each PDP worker ships its own, every --ship-seconds or so)
+                    res["pdp_answers_counted"] = pdp_requests - counted
+                    deadline = time.monotonic() + 30
+                    while logged_now() - before < res["pdp_answers_counted"] and time.monotonic() < deadline:
+                        time.sleep(0.5)
+                    res["decisions_logged"] = logged_now() - before
+                    res["log_ok"] = res["decisions_logged"] >= res["pdp_answers_counted"]
+                log(f"== floor ({mode}): PDP/control p99 {res['ratio_p99']}, checks/s {res['ratio_req_s']}; the "
+                    f"control plane's CPU during the PDP's rounds {res['pdp']['other_server_cpu_s']} s")
 
         stop(pdp)
 
@@ -426,8 +481,10 @@ def main() -> int:
             "propagation_p99_ms": prop_ok and prop["p99_ms"] is not None
             and prop["p99_ms"] < TARGETS["propagation_p99_ms_max"],
             "big_pdp_ready_s": big_ready_s < TARGETS["big_pdp_ready_s_max"] and not wrong["pdp"]}
+        floor_ok = all(f["control"].get("status") == "ok" and f["pdp"].get("status") == "ok" and f.get("log_ok", True)
+                       for k, f in result.get("floor", {}).items() if k != "what")
         result["all_right"] = both_ok and prop_ok and result["decision_log"]["ok"] and not any(wrong.values()) \
-            and result["snapshot"]["complete"]
+            and result["snapshot"]["complete"] and floor_ok
         result["settings"] = {k: v for k, v in vars(args).items()}
         result["machine"] = {"cpus": os.cpu_count(), "loadavg_end": loadavg()}
         result["run_seconds"] = round(time.perf_counter() - started, 1)
@@ -460,6 +517,16 @@ def report(r: dict) -> None:
         ["other server's CPU s", fmt(c.get("other_server_cpu_s")), fmt(p.get("other_server_cpu_s")), "", ""],
         ["errors", fmt(c.get("error_total")), fmt(p.get("error_total")), "", ""],
     ])
+    fl = r.get("floor") or {}
+    floor_rows = [[f"the floor: {mode}", fmt(rnd(fl[mode]["control"].get("p99_ms"), 2)),
+                   fmt(rnd(fl[mode]["pdp"].get("p99_ms"), 2)), fmt(fl[mode]["ratio_p99"], ".2f"),
+                   fmt(fl[mode]["pdp"].get("other_server_cpu_s"))] for mode in ("insert", "sink") if mode in fl]
+    if floor_rows:
+        print()
+        print_table(["p99, the PDP's decisions taken by", "control p99 ms", "PDP p99 ms", "PDP / control",
+                     "control plane CPU s in the PDP's rounds"],
+                    [["our control plane (above)", fmt(rnd(c.get("p99_ms"), 2)), fmt(rnd(p.get("p99_ms"), 2)),
+                      fmt(r["checks"]["ratio_p99"], ".2f"), fmt(p.get("other_server_cpu_s"))], *floor_rows])
     print()
     pr, big, snap = r["propagation"], r["big_pdp"], r["snapshot"]
     ds = r["dataset"]["big"]
