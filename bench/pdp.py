@@ -21,6 +21,12 @@ One run, in a temp dir:
      milliseconds from the write's answer to the first PDP answer that shows it; then
      --at-least-writes writes each followed by one check naming the write's revision;
   5. the decision log: every PDP answer must reach the control plane's decision log (`pdp: …`);
+     then the floor (--floor-rounds rounds each, 0: none): the control plane restarted on the same
+     port as bench/pdp_floor_control.py, our control plane whose intake of a decision point's
+     decisions is replaced by the least one that keeps them must do (`insert`: one durable row each
+     in the same table and indexes, nothing checked; their arrival is checked), then by nothing
+     (`sink`: answered, dropped), and the same rounds again: what the PDP's p99 is when its
+     decisions cost the control plane, on the same cores, the least possible, then nothing;
   6. the large tenant: the control plane stopped, --users users and --relationships relationships
      written into `big` with SQL (one revision, its change log kept; bench/_pdp_big.py), the control
      plane started again (its start-up with the big tenant is timed), GET /v1/pdp/tenants/big/snapshot
@@ -39,6 +45,7 @@ stdout: a table, then, as the last line, one JSON object. Progress goes to stder
     .venv/bin/python bench/pdp.py                 # 100,000 users, 1,000,000 relationships: ~4-5 min on 2 cores
     .venv/bin/python bench/pdp.py --quick         # 2,000 users, 20,000 relationships, short runs: < 1 min
     .venv/bin/python bench/pdp.py --quick --no-wrk   # the Python load instead of wrk
+    .venv/bin/python bench/pdp.py --floor-rounds 0   # without the floor rounds
 """
 from __future__ import annotations
 
