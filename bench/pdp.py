@@ -42,7 +42,7 @@ the decision point is measured, the control plane also writes the decisions it s
 
 stdout: a table, then, as the last line, one JSON object. Progress goes to stderr.
 
-    .venv/bin/python bench/pdp.py                 # 100,000 users, 1,000,000 relationships: ~4-5 min on 2 cores
+    .venv/bin/python bench/pdp.py                 # 100,000 users, 1,000,000 relationships: ~3 min on 2 cores
     .venv/bin/python bench/pdp.py --quick         # 2,000 users, 20,000 relationships, short runs: < 1 min
     .venv/bin/python bench/pdp.py --quick --no-wrk   # the Python load instead of wrk
     .venv/bin/python bench/pdp.py --floor-rounds 0   # without the floor rounds
