@@ -51,6 +51,23 @@ class Mirror:
         self.by_key: dict[str, TenantCopy] = {}
         self.changed = threading.Condition()  # notified whenever a revision is received
         self.connected = False  # the control plane answered the syncer's last request
+        # Application key digest -> the tenant holding it, over every tenant: a check finds its
+        # caller in one look-up however many tenants a key of every tenant brings. Replaced whole
+        # (by the syncer) whenever a tenant arrives or its keys change; read without a lock.
+        self.key_holders: dict[str, TenantCopy] = {}
+
+    def holder(self, digest: str) -> tuple[TenantCopy, tuple[int, str]] | None:
+        """The tenant holding the application key with this digest, and (credential id, label)."""
+        copy = self.key_holders.get(digest)
+        found = copy.digests.get(digest) if copy is not None else None  # (revoked since the index was made)
+        return (copy, found) if found is not None else None
+
+    def _index_keys(self) -> None:
+        holders: dict[str, TenantCopy] = {}
+        for copy in list(self.tenants.values()):
+            for digest in copy.digests:
+                holders.setdefault(digest, copy)
+        self.key_holders = holders
 
     # ---- kept by the syncer ---------------------------------------------------------------------
 
@@ -61,6 +78,7 @@ class Mirror:
         with self.changed:
             self.tenants[copy.id] = copy
             self.by_key[copy.key] = copy
+            self._index_keys()
             self.changed.notify_all()
         return copy
 
@@ -105,6 +123,7 @@ class Mirror:
                 else:
                     copy.credentials[cid] = v
             copy.digests = {v[0]: (int(k), v[1]) for k, v in copy.credentials.items() if v}
+            self._index_keys()
         with self.changed:
             for kind, found in rows.items():
                 copy.data.setdefault(kind, {}).update(found)

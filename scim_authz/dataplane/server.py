@@ -56,15 +56,15 @@ def _authenticate() -> Caller:
         digest = hash_secret(bearer_token(request.headers.get("Authorization")))
     except InvalidCredential as e:
         raise Unauthorized(e.detail) from e
-    for copy in list(_state().mirror.tenants.values()):
-        found = copy.digests.get(digest)
-        if found is not None:
-            if copy.tenant.disabled:
-                raise Unauthorized(f"Tenant {copy.key} is disabled: its credentials are refused until an "
-                                   "operator enables it again.")
-            g.store = pdp.engine().store(copy.id)  # (as the control plane's credential cache does)
-            return Caller(copy.id, found[0], found[1], copy.key)
-    raise Unauthorized("The API key is not valid.")
+    held = _state().mirror.holder(digest)
+    if held is None:
+        raise Unauthorized("The API key is not valid.")
+    copy, (credential_id, label) = held
+    if copy.tenant.disabled:
+        raise Unauthorized(f"Tenant {copy.key} is disabled: its credentials are refused until an operator "
+                           "enables it again.")
+    g.store = pdp.engine().store(copy.id)  # (as the control plane's credential cache does)
+    return Caller(copy.id, credential_id, label, copy.key)
 
 
 def _wanted(body) -> int | None:
