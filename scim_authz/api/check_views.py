@@ -129,6 +129,9 @@ def permissions(user):
     at_least = request.args.get("at_least", type=int)
     found = pdp.engine().permissions(g.caller.tenant_id, user, at_least)
     if found is None:
+        if _flag_stale({}).get("stale"):  # not held here, and what is held cannot be confirmed newest
+            raise NotFound(f"no user {user!r} in this tenant as far as this instance holds; what it holds cannot "
+                           "be confirmed the newest now (stale)", details={"stale": True})
         raise NotFound(f"no user {user!r} in this tenant")
     return _flag_stale(found)
 

@@ -467,3 +467,17 @@ def test_decisions_that_are_not_decision_rows_are_400_and_nothing_is_logged(app,
     assert words in error(r, 400, "invalid_request")["message"]
     with app.app_context():
         assert db.session.execute(select(Decision).where(Decision.tenant_id == tenant[0])).first() is None
+
+
+def test_a_user_not_held_while_the_control_plane_is_away_is_a_404_that_says_stale(scim, pdp):
+    ann = scim_user(scim, "ann@example.com")
+    pdp.sync()
+    assert pdp.get(f"/users/{ann}/permissions").get_json()["user"]["id"] == ann
+    r = pdp.get("/users/bob@example.com/permissions")
+    assert r.status_code == 404 and "details" not in r.get_json()["error"]
+    pdp.state.mirror.connected = False  # (as the syncer marks it when the control plane does not answer)
+    held = pdp.get(f"/users/{ann}/permissions").get_json()
+    assert held["user"]["id"] == ann and held["stale"] is True
+    r = pdp.get("/users/bob@example.com/permissions")
+    assert r.status_code == 404 and r.get_json()["error"]["details"] == {"stale": True}
+    assert "cannot be confirmed" in r.get_json()["error"]["message"]
