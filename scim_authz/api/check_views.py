@@ -81,10 +81,15 @@ def decide(item: dict, at_least: int | None, explain: bool, b: DecisionBatch) ->
     return out, row
 
 
+def _stale() -> bool:
+    """Whether the caller's tenant is answered from memory: its revision could not be read."""
+    unconfirmed = pdp.engine().unconfirmed
+    return bool(unconfirmed) and g.caller.tenant_id in unconfirmed
+
+
 def _flag_stale(body: dict) -> dict:
     """Say so in an answer given from memory while the database was out of reach."""
-    unconfirmed = pdp.engine().unconfirmed
-    if unconfirmed and g.caller.tenant_id in unconfirmed:
+    if _stale():
         body["stale"] = True
     return body
 
@@ -129,7 +134,7 @@ def permissions(user):
     at_least = request.args.get("at_least", type=int)
     found = pdp.engine().permissions(g.caller.tenant_id, user, at_least)
     if found is None:
-        if _flag_stale({}).get("stale"):  # not held here, and what is held cannot be confirmed newest
+        if _stale():  # not held here, and what is held cannot be confirmed the newest
             raise NotFound(f"no user {user!r} in this tenant as far as this instance holds; what it holds cannot "
                            "be confirmed the newest now (stale)", details={"stale": True})
         raise NotFound(f"no user {user!r} in this tenant")
