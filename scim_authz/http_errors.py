@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 
+import psycopg
 from flask import Flask, Response, request
 from markupsafe import escape
 from sqlalchemy.exc import OperationalError
@@ -18,6 +20,10 @@ from scim_authz.webhooks.errors import WebhookError
 
 log = logging.getLogger("scim_authz.http_errors")
 SCIM_CONTENT_TYPE = "application/scim+json"
+# The database's own errors for "cannot work now", as the driver raises them: SQLAlchemy wraps what
+# it executes (OperationalError), but a connection the pool cannot make (Engine.raw_connection, which
+# a unit of work's own connection comes from) arrives unwrapped. Both are a 503, not a 500.
+DRIVER_UNAVAILABLE = (sqlite3.OperationalError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def scim_response(body: dict, status: int, headers: dict | None = None) -> Response:
@@ -93,7 +99,7 @@ def _code(status: int) -> str:
             503: "unavailable"}.get(status, "error")
 
 
-def _database_unavailable(err: OperationalError) -> str:
+def _database_unavailable(err: Exception) -> str:
     """What to tell a client when the database refused to work, without its internals."""
     text = str(getattr(err, "orig", err)).lower()
     if "disk is full" in text or "disk full" in text or "no space left" in text or "could not extend" in text:
@@ -135,12 +141,14 @@ def register_error_handlers(app: Flask) -> None:
         # another tenant or made up), or a write not yet visible here; either way nothing is decided.
         return _render(400, "invalidValue", str(err), code="revision_not_known")
 
-    @app.errorhandler(OperationalError)
-    def _database_error(err: OperationalError):
+    def _database_error(err: Exception):
         log.error("database error on %s %s: %s", request.method, request.path, getattr(err, "orig", err))
         resp = _render(503, None, _database_unavailable(err))
         resp.headers["Retry-After"] = "5"
         return resp
+
+    for cls in (OperationalError, *DRIVER_UNAVAILABLE):
+        app.register_error_handler(cls, _database_error)
 
     @app.errorhandler(RequestTimedOut)
     def _timed_out(err: RequestTimedOut):

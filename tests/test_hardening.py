@@ -301,3 +301,22 @@ def test_finding_15_a_full_disk_answers_writes_with_503_and_a_reason(app, scim, 
     err = error(api.put("/users/ada", {"userName": "ada@x", "attributes": {"bio": "x" * 200_000}}), 503)
     assert "disk is full" in err["message"]
     assert scim.get("/Users").status_code == 200  # reads keep working
+
+
+def test_a_connection_the_pool_cannot_make_is_a_503_not_a_500(app, scim, monkeypatch):
+    """A unit of work takes its own connection straight from the pool, whose driver error arrives
+    unwrapped by SQLAlchemy: the database going away mid-traffic is still a SCIM 503 with
+    Retry-After, and nothing is written."""
+    assert scim.get("/Users").status_code == 200  # (the token is known: the next request needs no read for it)
+    with app.app_context():
+        engine = db.engine
+        dbapi = engine.dialect.loaded_dbapi
+
+        def refused():
+            raise dbapi.OperationalError("connection failed: the database system is shutting down")
+        monkeypatch.setattr(engine, "raw_connection", refused)
+    r = scim.post("/Users", {"userName": "ada@example.com"})
+    body = scim_error(r, 503)
+    assert "unavailable" in body["detail"] and r.headers["Retry-After"] == "5"
+    monkeypatch.undo()
+    assert count(app, User, user_name="ada@example.com") == 0
