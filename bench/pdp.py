@@ -63,33 +63,17 @@ from pathlib import Path
 
 import httpx
 from _gunicorn import BIN, CONFIG, flask_cli, issue_token, spawn_gunicorn
-from _http_rounds import config_env, effective_settings, pool_rounds
+from _http_rounds import config_env, effective_settings
 from _http_tenant import Tenant, load_tenant, verify_ours
 from _machine import loadavg
 from _pdp_big import SCHEMA, BigTenant, fill
 from _pdp_load import run_python_load
 from _pdp_propagation import measure
-from _report import emit_json, fmt, log, note_product_change, print_table, product_state
+from _pdp_report import TARGETS, pooled, report
+from _report import emit_json, log, note_product_change, product_state
 from _scale_memory_procs import server_memory
 from _server import LOOPBACK, Server, free_port
 from _stats import median, rnd
-
-TARGETS = {"pdp_over_control_req_s_min": 1.0, "pdp_over_control_p99_max": 1.0, "propagation_p99_ms_max": 100.0,
-           "big_pdp_ready_s_max": 10.0}
-ROUND_KEYS = ("status", "requests", "seconds", "req_s", "p50_ms", "p99_ms", "max_ms", "error_total",
-              "server_cpu_s", "server_cpu_us_per_req", "wrk_cpu_s", "other_cpu_cores", "loadavg_before",
-              "other_server_cpu_s", "command")
-POOLED_KEYS = ("status", "rounds", "requests", "seconds", "req_s", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "mean_ms",
-               "max_ms", "errors", "error_total", "server_cpu_s", "server_cpu_us_per_req", "wrk_cpu_s",
-               "other_cpu_cores", "req_s_rounds", "p99_ms_rounds", "loadavg_before", "other_server_cpu_s")
-
-
-def _ratio(a: dict, b: dict, key: str) -> float | None:
-    return rnd(a[key] / b[key], 3) if a.get(key) and b.get(key) else None
-
-
-def _clean(d: dict, keys: tuple) -> dict:
-    return {k: (round(d[k], 3) if isinstance(d[k], float) else d[k]) for k in keys if k in d}
 
 
 def main() -> int:
@@ -273,17 +257,7 @@ def main() -> int:
                     log(f"   {name}: {m['req_s']:.0f} checks/s, p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, "
                         f"errors {m['error_total']}, server CPU {m['server_cpu_us_per_req']} us/check, "
                         f"the other server {m['other_server_cpu_s']} CPU s")
-            pooled = {k: pool_rounds(v) for k, v in rounds.items()}
-            for k, v in pooled.items():
-                v["other_server_cpu_s"] = round(sum(r["other_server_cpu_s"] for r in rounds[k]), 2)
-            pc, pp = pooled["control"], pooled["pdp"]
-            return {"control": _clean(pc, POOLED_KEYS), "pdp": _clean(pp, POOLED_KEYS),
-                    "rounds": {k: [_clean(r, ROUND_KEYS) for r in v] for k, v in rounds.items()},
-                    "ratio_req_s": _ratio(pp, pc, "req_s"),
-                    "ratio_p50": _ratio(pp, pc, "p50_ms"),
-                    "ratio_p99": _ratio(pp, pc, "p99_ms"),
-                    "ratio_req_s_rounds": [rnd(b["req_s"] / a["req_s"], 3) for a, b in
-                                           zip(rounds["control"], rounds["pdp"], strict=False)]}
+            return pooled(rounds)
 
         checks_res = check_rounds(args.rounds)
         checks_res["verify"] = verify
@@ -506,63 +480,6 @@ def main() -> int:
             log(f"== kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def report(r: dict) -> None:
-    c, p = r["checks"]["control"], r["checks"]["pdp"]
-    print(f"PDP against its control plane (SQLite), load: {r['load_generator']}; "
-          f"{r['workload']['load']}")
-    print()
-    print_table(["/v1/check", "control plane", "PDP", "PDP / control", "target"], [
-        ["checks/s", fmt(rnd(c.get("req_s"), 0), ",.0f"), fmt(rnd(p.get("req_s"), 0), ",.0f"),
-         fmt(r["checks"]["ratio_req_s"], ".2f"), f">= {TARGETS['pdp_over_control_req_s_min']:.1f}"],
-        ["p50 ms", fmt(rnd(c.get("p50_ms"), 2)), fmt(rnd(p.get("p50_ms"), 2)),
-         fmt(r["checks"]["ratio_p50"], ".2f"), ""],
-        ["p99 ms", fmt(rnd(c.get("p99_ms"), 2)), fmt(rnd(p.get("p99_ms"), 2)),
-         fmt(r["checks"]["ratio_p99"], ".2f"), f"<= {TARGETS['pdp_over_control_p99_max']:.1f}"],
-        ["server CPU us/check", fmt(c.get("server_cpu_us_per_req")), fmt(p.get("server_cpu_us_per_req")), "", ""],
-        ["other server's CPU s", fmt(c.get("other_server_cpu_s")), fmt(p.get("other_server_cpu_s")), "", ""],
-        ["errors", fmt(c.get("error_total")), fmt(p.get("error_total")), "", ""],
-    ])
-    fl = r.get("floor") or {}
-    floor_rows = [[f"the floor: {mode}", fmt(rnd(fl[mode]["control"].get("p99_ms"), 2)),
-                   fmt(rnd(fl[mode]["pdp"].get("p99_ms"), 2)), fmt(fl[mode]["ratio_p99"], ".2f"),
-                   fmt(fl[mode]["pdp"].get("other_server_cpu_s"))] for mode in ("insert", "sink") if mode in fl]
-    if floor_rows:
-        print()
-        print_table(["p99, the PDP's decisions taken by", "control p99 ms", "PDP p99 ms", "PDP / control",
-                     "control plane CPU s in the PDP's rounds"],
-                    [["our control plane (above)", fmt(rnd(c.get("p99_ms"), 2)), fmt(rnd(p.get("p99_ms"), 2)),
-                      fmt(r["checks"]["ratio_p99"], ".2f"), fmt(p.get("other_server_cpu_s"))], *floor_rows])
-    print()
-    pr, big, snap = r["propagation"], r["big_pdp"], r["snapshot"]
-    ds = r["dataset"]["big"]
-    print_table(["measure", "value", "target"], [
-        [f"propagation p50 / p99 / max ms ({pr['measured']} writes)",
-         f"{fmt(pr['p50_ms'])} / {fmt(pr['p99_ms'])} / {fmt(pr['max_ms'])}",
-         f"p99 < {TARGETS['propagation_p99_ms_max']:.0f}"],
-        ["propagation timeouts / stale answers", f"{pr['timeouts']} / {pr['stale_answers_at_write_revision']}",
-         "0 / 0"],
-        ["check with at_least p50 / p99 ms", f"{fmt(pr['at_least']['p50_ms'])} / {fmt(pr['at_least']['p99_ms'])}", ""],
-        ["decisions logged / PDP answers counted",
-         f"{r['decision_log']['logged_at_control_plane']} / {r['decision_log']['pdp_answers_counted']}",
-         "all logged"],
-        [f"large tenant ({ds['users']:,} users, {ds['relationships']:,} relationships) fill s",
-         fmt(ds["fill_seconds"]), ""],
-        ["control plane start with it s", fmt(r["control_with_big"]["ready_s"]), ""],
-        ["snapshot seconds (end to end)", fmt(rnd(snap["seconds"], 2)), ""],
-        ["snapshot MB on the wire / JSON", f"{snap['bytes'] / 2**20:.1f} / {snap['json_bytes'] / 2**20:.1f}", ""],
-        ["fresh PDP ready s", fmt(big["ready_s"]), f"< {TARGETS['big_pdp_ready_s_max']:.0f}"],
-        ["PDP ready from local disk s", fmt(big.get("ready_from_disk_s")), ""],
-        ["PDP worker RSS MB (peak)", f"{fmt(big['memory']['worker_rss_mb'])} ({fmt(big['memory']['worker_vmhwm_mb'])})",
-         ""],
-        ["PDP master + workers, proportional MB", fmt(big["memory"]["all_pss_mb"]), ""],
-        ["PDP worker RSS MB, small tenant", fmt(big["memory"]["small_tenant_worker_rss_mb"]), ""],
-        ["wrong answers, large tenant (control / PDP)", f"{big['wrong']['control']} / {big['wrong']['pdp']}", "0 / 0"],
-    ])
-    print()
-    print("meets: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in r["meets"].items())
-          + f"; all answers right: {'yes' if r['all_right'] else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -47,8 +47,11 @@ def decision_row(r, tid: int, i: int) -> tuple:
             or not (type(asked_by) is str and type(user_key) is str and type(action) is str
                     and type(rtype) is str and type(rid) is str and type(reason) is str):
         raise InvalidRequest(f"decision {i} is not a decision row")
-    return (did, tid, when, "pdp: " + asked_by[:190], user_id[:36] if type(user_id) is str else None, user_key[:300],
-            action[:100], rtype[:100], rid[:300], allowed, reason[:1000], revision)
+    cut = _LIMITS
+    return (did, tid, when, "pdp: " + asked_by[:cut["asked_by"]],
+            user_id[:cut["user_id"]] if type(user_id) is str else None, user_key[:cut["user_key"]],
+            action[:cut["action"]], rtype[:cut["resource_type"]], rid[:cut["resource_id"]], allowed,
+            reason[:cut["reason"]], revision)
 
 
 def _by_column(raw: list, tid: int) -> list[tuple] | None:
